@@ -1,0 +1,54 @@
+"""rerankit: pluggable reranking for search and RAG pipelines.
+
+Arrow tables in, Arrow tables out, with LanceDB's reranker API (``rerank_vector``, ``rerank_fts``,
+``rerank_hybrid``, ``rerank_multivector``). Rerankers come from plugins found through the
+``rerankit`` entry-point group; see :func:`get_reranker` and :func:`list_rerankers`.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .config import RerankerConfig
+from .errors import (
+    AuthenticationError,
+    ConfigError,
+    InputError,
+    MissingColumnError,
+    ProviderError,
+    ProviderResponseError,
+    RateLimitError,
+    RerankitError,
+    ScoringError,
+    UnknownRerankerError,
+)
+from .fusion import FusionReranker, RankedList
+from .hookspecs import hookimpl
+from .registry import RerankerInfo, from_config, get_reranker, list_rerankers
+from .reranker import Reranker, ScoringReranker
+from .scoring import Scorer
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigError",
+    "FusionReranker",
+    "InputError",
+    "MissingColumnError",
+    "ProviderError",
+    "ProviderResponseError",
+    "RankedList",
+    "RateLimitError",
+    "Reranker",
+    "RerankerConfig",
+    "RerankerInfo",
+    "RerankitError",
+    "Scorer",
+    "ScoringError",
+    "ScoringReranker",
+    "UnknownRerankerError",
+    "__version__",
+    "from_config",
+    "get_reranker",
+    "hookimpl",
+    "list_rerankers",
+]

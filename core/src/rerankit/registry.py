@@ -1,0 +1,270 @@
+"""The plugin registry: entry points in the ``rerankit`` group, loaded lazily and once.
+
+``get_reranker(name, **config)`` finds a registered scorer or fusion method, validates the config
+with its pydantic model and returns a ready :class:`~rerankit.Reranker`. A plugin that fails to
+import, or whose hook raises, is recorded with its real error and never breaks the others;
+``RERANKIT_PLUGINS`` (comma-separated distribution names; empty means none) limits what loads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import pluggy
+
+from . import hookspecs
+from .config import RerankerConfig, validate_config
+from .errors import ConfigError, UnknownRerankerError
+
+logger = logging.getLogger("rerankit")
+
+ENTRY_POINT_GROUP = "rerankit"
+ALLOWLIST_ENV = "RERANKIT_PLUGINS"
+
+#: First-party rerankers and the distribution that provides each, for install hints.
+FIRST_PARTY = {
+    "cohere": "rerankit-cohere",
+    "jina": "rerankit-jina",
+    "voyage": "rerankit-voyage",
+    "openai": "rerankit-openai",
+    "crossencoder": "rerankit-crossencoder",
+    "colbert": "rerankit-colbert",
+    "answerdotai": "rerankit-colbert",
+}
+
+Kind = Literal["scorer", "fusion"]
+
+
+@dataclass(frozen=True)
+class RerankerInfo:
+    """One row of :func:`list_rerankers`: a registered reranker, or a plugin that failed to load."""
+
+    name: str
+    kind: Optional[Kind]
+    distribution: Optional[str]
+    version: Optional[str]
+    status: Literal["ok", "error"] = "ok"
+    error: Optional[str] = None
+    config: Optional[type[RerankerConfig]] = None
+    factory: Any = None
+
+
+def _normalize(dist: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist).lower()
+
+
+class Registry:
+    """Holds the pluggy manager and what plugins registered; built on first use."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self._entries: dict[str, RerankerInfo] = {}
+        self._failures: list[RerankerInfo] = []
+        self._dist_of: dict[str, tuple[Optional[str], Optional[str]]] = {}
+        self._loaded = False
+        self._lock = threading.RLock()
+
+    # -- loading -----------------------------------------------------------------------------
+    def load(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            from . import columns, fusion
+
+            core = ("rerankit", _core_version())
+            for module in (fusion, columns):
+                self.pm.register(module, name=f"rerankit.{module.__name__.rsplit('.', 1)[-1]}")
+                self._dist_of[self.pm.get_name(module)] = core
+            self._load_entry_points()
+            self._collect("register_fusions", "fusion")
+            self._collect("register_scorers", "scorer")
+            self._loaded = True
+
+    def _load_entry_points(self) -> None:
+        import importlib_metadata
+
+        allow = os.environ.get(ALLOWLIST_ENV)
+        allowed = None if allow is None else {_normalize(d) for d in allow.split(",") if d.strip()}
+        for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist else None
+            version = ep.dist.version if ep.dist else None
+            if allowed is not None and _normalize(dist or ep.name) not in allowed:
+                continue
+            plugin_name = f"{dist or '?'}:{ep.name}"
+            if self.pm.has_plugin(plugin_name):
+                continue
+            try:
+                module = ep.load()
+                self.pm.register(module, name=plugin_name)
+            except Exception as exc:  # a broken plugin must not break the others
+                logger.warning("rerankit plugin %s (%s) failed to load: %r", ep.name, dist, exc)
+                self._failures.append(
+                    RerankerInfo(ep.name, None, dist, version, "error", f"{type(exc).__name__}: {exc}")
+                )
+                continue
+            self._dist_of[plugin_name] = (dist, version)
+
+    def _collect(self, hook_name: str, kind: Kind) -> None:
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in hook.get_hookimpls():
+            dist, version = self._dist_of.get(impl.plugin_name, (None, None))
+
+            def register(
+                name: str, factory: Any, config: type[RerankerConfig] | None = None, *, _d=dist, _v=version
+            ) -> None:
+                model = config if config is not None else getattr(factory, "Config", RerankerConfig)
+                if name in self._entries:
+                    logger.warning(
+                        "reranker '%s' from %s replaces the one from %s", name, _d, self._entries[name].distribution
+                    )
+                self._entries[name] = RerankerInfo(name, kind, _d, _v, config=model, factory=factory)
+
+            try:
+                impl.function(register=register)
+            except Exception as exc:
+                logger.warning("rerankit plugin %s failed in %s: %r", impl.plugin_name, hook_name, exc)
+                self._failures.append(
+                    RerankerInfo(impl.plugin_name, None, dist, version, "error", f"{type(exc).__name__}: {exc}")
+                )
+
+    # -- queries -----------------------------------------------------------------------------
+    def entries(self) -> list[RerankerInfo]:
+        self.load()
+        return sorted(self._entries.values(), key=lambda e: e.name) + list(self._failures)
+
+    def lookup(self, name: str) -> RerankerInfo:
+        self.load()
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise _unknown(name, sorted(self._entries), self._failures) from None
+
+    def select_text(self, table: Any, column: str) -> Any:
+        self.load()
+        return self.pm.hook.select_text(table=table, column=column)
+
+
+def _unknown(name: str, available: list[str], failures: list[RerankerInfo]) -> UnknownRerankerError:
+    import difflib
+
+    parts = [f"no reranker named '{name}'; installed: {', '.join(available) or 'none'}."]
+    if name in FIRST_PARTY:
+        parts.append(f"Install it with: pip install {FIRST_PARTY[name]}")
+    else:
+        close = difflib.get_close_matches(name, available, n=1)
+        if close:
+            parts.append(f"Did you mean '{close[0]}'?")
+    broken = [f.distribution or f.name for f in failures]
+    if broken:
+        parts.append(f"Plugins that failed to load: {', '.join(broken)} (see rerankit.list_rerankers()).")
+    return UnknownRerankerError(" ".join(parts), name=name, available=available)
+
+
+def _core_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+_registry: Registry | None = None
+_registry_lock = threading.Lock()
+
+
+def registry() -> Registry:
+    """The process-wide registry (created on first use)."""
+    global _registry
+    if _registry is None:
+        with _registry_lock:
+            if _registry is None:
+                _registry = Registry()
+    return _registry
+
+
+def reset_registry() -> None:
+    """Forget loaded plugins so the next lookup scans entry points again (tests, notebooks)."""
+    global _registry
+    with _registry_lock:
+        _registry = None
+
+
+# -- public functions --------------------------------------------------------------------------
+def get_reranker(name: str, **config: Any):
+    """Build the reranker registered as ``name`` with ``config`` validated by its pydantic model.
+
+    >>> get_reranker("rrf", K=60, top_n=10)
+    FusionReranker('rrf', top_n=10)
+    """
+    from .fusion import FusionReranker
+    from .reranker import ScoringReranker
+
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"reranker name must be a non-empty string, got {name!r}")
+    info = registry().lookup(name)
+    cfg = validate_config(name, info.config, config)
+    if info.kind == "fusion":
+        return FusionReranker(name, cfg, info.factory)
+    return ScoringReranker(name, cfg, info.factory(cfg))
+
+
+def list_rerankers() -> list[RerankerInfo]:
+    """Every registered reranker (name, kind, distribution, version) and every plugin that failed."""
+    return registry().entries()
+
+
+def from_config(source: Mapping[str, Any] | str | os.PathLike[str]):
+    """Build a reranker from a mapping or a .toml/.json file: ``{reranker = "rrf", K = 60}``.
+
+    The name is read from ``reranker`` (or ``name``); every other key is passed as config. A TOML
+    file may instead hold the mapping under a ``[reranker]`` table with a ``name`` key.
+    """
+    if isinstance(source, Mapping):
+        data = dict(source)
+        origin = "config"
+    else:
+        path = Path(source)
+        data = _read_file(path)
+        origin = str(path)
+    if isinstance(data.get("reranker"), Mapping):
+        data = dict(data["reranker"])
+    name = data.pop("reranker", None) or data.pop("name", None)
+    if not name:
+        raise ConfigError(f"{origin} does not name a reranker; add reranker = \"<name>\" (e.g. \"rrf\")")
+    return get_reranker(name, **data)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        if suffix == ".json":
+            import json
+
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(loaded, dict):
+                raise ConfigError(f"config file {path} must hold a JSON object")
+            return loaded
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"config file {path} could not be parsed: {exc}") from None
+    raise ConfigError(f"config file {path} must end in .toml or .json")
+
+
+def _rebuild(name: str, config: dict[str, Any]) -> Any:
+    return get_reranker(name, **config)
+

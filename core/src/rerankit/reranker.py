@@ -1,0 +1,254 @@
+"""The Reranker: LanceDB's reranking API over any scorer or fusion method.
+
+``rerank_vector``, ``rerank_fts``, ``rerank_hybrid`` and ``rerank_multivector`` take and return
+``pyarrow.Table`` exactly as ``lancedb.rerankers`` do; ``rerank`` takes plain lists, dicts or
+dataframes; every method has an async twin. Subclasses only say how scores are computed
+(:class:`ScoringReranker` asks a model, :class:`~rerankit.fusion.FusionReranker` combines ranks);
+input checks, merging, ordering, ``top_n`` and ``return_score`` live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from . import tables
+from .config import RerankerConfig, public_dump
+from .errors import InputError, ScoringError
+from .scoring import Scorer
+
+
+@dataclass
+class Plan:
+    """What one rerank call works on: the rows to score and where they came from."""
+
+    table: pa.Table
+    query: str | None
+    sources: list[str] = field(default_factory=list)
+    inputs: list[pa.Table] = field(default_factory=list)
+    positions: list[np.ndarray] = field(default_factory=list)
+    weights: Sequence[float] | None = None
+
+
+class Reranker:
+    """Base class: holds the registered ``name`` and validated ``config``; subclasses score."""
+
+    def __init__(self, name: str, config: RerankerConfig) -> None:
+        self.name = name
+        self.config = config
+
+    # -- options -----------------------------------------------------------------------------
+    @property
+    def column(self) -> str:
+        return self.config.column
+
+    @property
+    def top_n(self) -> int | None:
+        return self.config.top_n
+
+    @property
+    def return_score(self) -> str:
+        return self.config.return_score
+
+    # -- LanceDB-compatible entry points -----------------------------------------------------
+    def rerank_vector(self, query: str, vector_results: Any) -> pa.Table:
+        """Rerank the results of a vector search (``_distance`` is dropped unless return_score='all')."""
+        return self._run(self._single(query, vector_results, "vector_results", "vector"))
+
+    def rerank_fts(self, query: str, fts_results: Any) -> pa.Table:
+        """Rerank the results of a full-text search (``_score`` is dropped unless return_score='all')."""
+        return self._run(self._single(query, fts_results, "fts_results", "fts"))
+
+    def rerank_hybrid(self, query: str, vector_results: Any, fts_results: Any) -> pa.Table:
+        """Merge vector and full-text results by ``_rowid`` (each row once, both scores kept), then rerank."""
+        return self._run(self._hybrid(query, vector_results, fts_results))
+
+    def rerank_multivector(
+        self,
+        vector_results: Sequence[Any],
+        query: str | None = None,
+        deduplicate: bool = False,
+        weights: Sequence[float] | None = None,
+    ) -> pa.Table:
+        """Rerank the results of several vector searches together (see the subclass for merging)."""
+        return self._run(self._multivector(vector_results, query, deduplicate, weights))
+
+    def rerank(self, query: str, docs: Any) -> pa.Table:
+        """Rerank a plain list of strings or dicts, a table or a dataframe; strings go in ``column``."""
+        return self._run(self._single(query, docs, "docs", "docs"))
+
+    def rerank_batch(
+        self, queries: Sequence[str], results: Sequence[Any], max_concurrency: int = 8
+    ) -> list[pa.Table]:
+        """Rerank many ``(query, results)`` pairs at once; one output table per pair, in order."""
+        plans = self._batch(queries, results)
+        return [self._finish(p, s) for p, s in zip(plans, self._scores_batch(plans, max_concurrency))]
+
+    # -- async twins -------------------------------------------------------------------------
+    async def arerank_vector(self, query: str, vector_results: Any) -> pa.Table:
+        return await self._arun(self._single(query, vector_results, "vector_results", "vector"))
+
+    async def arerank_fts(self, query: str, fts_results: Any) -> pa.Table:
+        return await self._arun(self._single(query, fts_results, "fts_results", "fts"))
+
+    async def arerank_hybrid(self, query: str, vector_results: Any, fts_results: Any) -> pa.Table:
+        return await self._arun(self._hybrid(query, vector_results, fts_results))
+
+    async def arerank_multivector(
+        self,
+        vector_results: Sequence[Any],
+        query: str | None = None,
+        deduplicate: bool = False,
+        weights: Sequence[float] | None = None,
+    ) -> pa.Table:
+        return await self._arun(self._multivector(vector_results, query, deduplicate, weights))
+
+    async def arerank(self, query: str, docs: Any) -> pa.Table:
+        return await self._arun(self._single(query, docs, "docs", "docs"))
+
+    async def arerank_batch(
+        self, queries: Sequence[str], results: Sequence[Any], max_concurrency: int = 8
+    ) -> list[pa.Table]:
+        plans = self._batch(queries, results)
+        scores = await self._ascores_batch(plans, max_concurrency)
+        return [self._finish(p, s) for p, s in zip(plans, scores)]
+
+    # -- what subclasses provide -------------------------------------------------------------
+    def _scores(self, plan: Plan) -> np.ndarray:
+        raise NotImplementedError
+
+    async def _ascores(self, plan: Plan) -> np.ndarray:
+        return self._scores(plan)
+
+    def _scores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
+        return [self._scores(p) for p in plans]
+
+    async def _ascores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
+        return [await self._ascores(p) for p in plans]
+
+    def _multivector(
+        self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
+    ) -> Plan:
+        raise NotImplementedError
+
+    # -- shared plumbing ---------------------------------------------------------------------
+    def _single(self, query: str | None, data: Any, argument: str, source: str) -> Plan:
+        table = tables.as_table(data, argument, self.column)
+        return Plan(table, query, [source], [table], [np.arange(table.num_rows)])
+
+    def _hybrid(self, query: str | None, vector_results: Any, fts_results: Any) -> Plan:
+        vec = tables.as_table(vector_results, "vector_results", self.column)
+        fts = tables.as_table(fts_results, "fts_results", self.column)
+        union = tables.union_by_rowid([vec, fts], ["vector_results", "fts_results"])
+        return Plan(union.table, query, ["vector", "fts"], [vec, fts], union.positions)
+
+    def _multivector_tables(self, results: Sequence[Any]) -> tuple[list[pa.Table], list[str]]:
+        if isinstance(results, (pa.Table, str)) or not isinstance(results, Sequence):
+            results = [results]
+        if len(results) == 0:
+            raise InputError("vector_results is empty; pass a list with at least one result table")
+        arguments = [f"vector_results[{i}]" for i in range(len(results))]
+        return [tables.as_table(r, a, self.column) for r, a in zip(results, arguments)], arguments
+
+    def _batch(self, queries: Sequence[str], results: Sequence[Any]) -> list[Plan]:
+        if isinstance(queries, str):
+            raise InputError("queries must be a list of strings, one per result set; got a single string")
+        if len(queries) != len(results):
+            raise InputError(
+                f"queries has {len(queries)} item(s) but results has {len(results)}; pass one result set per query"
+            )
+        return [self._single(q, r, f"results[{i}]", "docs") for i, (q, r) in enumerate(zip(queries, results))]
+
+    def _run(self, plan: Plan) -> pa.Table:
+        return self._finish(plan, self._scores(plan))
+
+    async def _arun(self, plan: Plan) -> pa.Table:
+        return self._finish(plan, await self._ascores(plan))
+
+    def _finish(self, plan: Plan, scores: np.ndarray) -> pa.Table:
+        drop = tables.SCORE_COLUMNS if self.return_score == "relevance" else ()
+        return tables.finish(plan.table, scores, top_n=self.top_n, drop=drop)
+
+    # -- identity ----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        fields = type(self.config).model_fields
+        shown = {k: v for k, v in public_dump(self.config).items() if v != fields[k].default}
+        args = "".join(f", {k}={v!r}" for k, v in shown.items())
+        return f"{type(self).__name__}({self.name!r}{args})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt by name and public config, so secrets are re-read from the environment.
+        from .registry import _rebuild
+
+        return (_rebuild, (self.name, public_dump(self.config)))
+
+
+class ScoringReranker(Reranker):
+    """A reranker whose scores come from a model (a :class:`~rerankit.Scorer`)."""
+
+    def __init__(self, name: str, config: RerankerConfig, scorer: Scorer) -> None:
+        super().__init__(name, config)
+        self.scorer = scorer
+
+    def _multivector(
+        self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
+    ) -> Plan:
+        if weights is not None:
+            raise InputError(f"weights only apply to fusion rerankers, not to '{self.name}'")
+        inputs, arguments = self._multivector_tables(results)
+        table = tables.concat(inputs, arguments)
+        if deduplicate:
+            ids = tables.require_column(table, tables.ROWID, "vector_results", tables.ROWID_FIX).to_numpy()
+            _, first = np.unique(ids, return_index=True)
+            table = table.take(pa.array(np.sort(first)))
+        return Plan(table, query, ["vector"], [table], [np.arange(table.num_rows)])
+
+    def _texts(self, plan: Plan) -> list[str]:
+        if not isinstance(plan.query, str) or not plan.query.strip():
+            raise InputError(
+                f"query must be a non-empty string for reranker '{self.name}'; got {plan.query!r}"
+            )
+        from .registry import registry
+
+        values = registry().select_text(plan.table, self.column)
+        return tables.text_values(values, self.column, "results")
+
+    def _check(self, scores: Sequence[float], expected: int) -> np.ndarray:
+        arr = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if len(arr) != expected:
+            raise ScoringError(f"scorer '{self.name}' returned {len(arr)} scores for {expected} texts")
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise ScoringError(f"scorer '{self.name}' returned a non-finite score ({arr[bad]}) for row {bad}")
+        return arr
+
+    def _scores(self, plan: Plan) -> np.ndarray:
+        texts = self._texts(plan)
+        return self._check(self.scorer.score(plan.query, texts), len(texts)) if texts else np.empty(0)
+
+    async def _ascores(self, plan: Plan) -> np.ndarray:
+        texts = self._texts(plan)
+        return self._check(await self.scorer.ascore(plan.query, texts), len(texts)) if texts else np.empty(0)
+
+    def _scores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
+        texts = [self._texts(p) for p in plans]
+        raw = self.scorer.score_batch([p.query for p in plans], texts, max_concurrency)
+        return [self._check(s, len(t)) for s, t in zip(raw, texts)]
+
+    async def _ascores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
+        texts = [self._texts(p) for p in plans]
+        raw = await self.scorer.ascore_batch([p.query for p in plans], texts, max_concurrency)
+        return [self._check(s, len(t)) for s, t in zip(raw, texts)]
+
+    def close(self) -> None:
+        self.scorer.close()
+
+    async def aclose(self) -> None:
+        await self.scorer.aclose()
+
+
+__all__ = ["Plan", "Reranker", "ScoringReranker"]

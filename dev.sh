@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The project's two set-up commands (see README):
+#   ./dev.sh demo   runs the main job
+#   ./dev.sh test   runs the whole test suite (extra arguments go to pytest)
+# Each creates or reuses the virtual environment in .venv (override with RERANKIT_VENV) and
+# installs every package of the repo in editable mode plus the dev requirements when they change.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV="${RERANKIT_VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+
+ensure_env() {
+  if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "rerankit needs Python 3.10 or newer; set PYTHON=/path/to/python3.x" >&2
+    exit 1
+  fi
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  local stamp
+  stamp=$(cat requirements-dev.txt core/pyproject.toml plugins/*/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$VENV/.rerankit-stamp" 2>/dev/null)" != "$stamp" ]; then
+    echo "installing rerankit and its dev requirements into $VENV ..." >&2
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    echo "$stamp" > "$VENV/.rerankit-stamp"
+  fi
+}
+
+case "${1:-}" in
+  demo)
+    ensure_env
+    shift
+    exec "$VENV/bin/python" examples/hybrid_fusion.py "$@"
+    ;;
+  test)
+    ensure_env
+    shift
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./dev.sh demo | ./dev.sh test [pytest args]" >&2
+    exit 2
+    ;;
+esac
