@@ -1,0 +1,59 @@
+"""Shared fixtures: third-party plugin packages installed with pip into a private directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rerankit.registry
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the fixture plugins, installed by pip (entry points and all).
+
+    Put it on sys.path (``use_plugin_site``) or on PYTHONPATH of a subprocess to make the
+    plugins discoverable, exactly as a user's ``pip install`` would.
+    """
+    target = tmp_path_factory.mktemp("plugin-site")
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--no-deps", "--no-build-isolation", "--target", str(target),
+            str(FIXTURES / "rerankit-fixture-plugin"), str(FIXTURES / "rerankit-broken-plugin"),
+        ],
+        check=True,
+    )
+    return target
+
+
+@pytest.fixture
+def use_plugin_site(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make the fixture plugins importable in this process and rescan entry points."""
+    monkeypatch.syspath_prepend(str(plugin_site))
+    monkeypatch.delenv(rerankit.registry.ALLOWLIST_ENV, raising=False)
+    rerankit.registry.reset_registry()
+    yield plugin_site
+    rerankit.registry.reset_registry()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry(monkeypatch: pytest.MonkeyPatch):
+    """Each test starts from an unloaded registry and no allowlist from the environment."""
+    monkeypatch.delenv(rerankit.registry.ALLOWLIST_ENV, raising=False)
+    rerankit.registry.reset_registry()
+    yield
+    rerankit.registry.reset_registry()
+
+
+def plugin_env(plugin_site: Path) -> dict[str, str]:
+    """Environment for a subprocess that should see the fixture plugins."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin_site), env.get("PYTHONPATH")]))
+    return env
