@@ -16,8 +16,11 @@ ensure_env() {
     exit 1
   fi
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  local stamp
-  stamp=$(cat requirements-dev.txt core/pyproject.toml plugins/*/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)
+  local stamp files
+  shopt -s nullglob
+  files=(requirements-dev.txt core/pyproject.toml plugins/*/pyproject.toml)
+  shopt -u nullglob
+  stamp=$(cat "${files[@]}" | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$VENV/.rerankit-stamp" 2>/dev/null)" != "$stamp" ]; then
     echo "installing rerankit and its dev requirements into $VENV ..." >&2
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
