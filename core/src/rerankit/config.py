@@ -62,7 +62,9 @@ def _describe(name: str, model: type[BaseModel], exc: ValidationError) -> str:
     for err in exc.errors(include_url=False):
         field = ".".join(str(p) for p in err["loc"]) or "(config)"
         if err["type"] == "extra_forbidden":
-            hint = difflib.get_close_matches(field, allowed, n=1)
+            hint = [a for a in allowed if a.lower() == field.lower()] or difflib.get_close_matches(
+                field, allowed, n=1
+            )
             suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
             problems.append(
                 f"unknown option '{field}'{suggestion}; allowed: {', '.join(allowed)}"

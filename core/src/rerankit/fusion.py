@@ -9,9 +9,8 @@ arithmetic before the float32 cast) and are registered through the public ``regi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,21 +24,38 @@ from .hookspecs import hookimpl
 from .reranker import Plan, Reranker
 
 
-@dataclass(frozen=True)
 class RankedList:
     """One ranked list handed to a fusion method.
 
     ``positions``: the union row of each entry, best first. ``ranks``: 1-based rank of each
-    entry. ``scores``: relevance of each entry, higher is better (``1 - _distance`` for vector
-    results, ``_score`` for full-text results, the run's score column for runs; NaN where missing),
-    or None. ``source``: "vector", "fts", "docs" or "run". ``weight``: the caller's weight or None.
+    entry (float64). ``scores``: relevance of each entry, higher is better (``1 - _distance`` for
+    vector results, ``_score`` for full-text results, the run's score column for runs; NaN where
+    missing), or None; computed on first access, so rank-only methods never pay for it.
+    ``source``: "vector", "fts", "docs" or "run". ``weight``: the caller's weight, or None.
     """
 
-    positions: np.ndarray
-    ranks: np.ndarray
-    scores: Optional[np.ndarray]
-    source: str
-    weight: Optional[float] = None
+    def __init__(
+        self,
+        positions: np.ndarray,
+        scores: np.ndarray | Callable[[], np.ndarray | None] | None,
+        source: str,
+        weight: float | None = None,
+        ranks: np.ndarray | None = None,
+    ) -> None:
+        self.positions = positions
+        self.ranks = np.arange(1, len(positions) + 1, dtype=np.float64) if ranks is None else ranks
+        self._scores = scores
+        self.source = source
+        self.weight = weight
+
+    @property
+    def scores(self) -> np.ndarray | None:
+        if callable(self._scores):
+            self._scores = self._scores()
+        return self._scores
+
+    def __len__(self) -> int:
+        return len(self.positions)
 
 
 FuseFn = Callable[[Sequence[RankedList], int, Any], np.ndarray]
@@ -103,7 +119,7 @@ def mrr(lists: Sequence[RankedList], size: int, config: MRRConfig) -> np.ndarray
 
 
 def linear(lists: Sequence[RankedList], size: int, config: LinearConfig) -> np.ndarray:
-    present = [lst for lst in lists if len(lst.positions)]
+    present = [lst for lst in lists if len(lst)]
     if len(present) == 1 and present[0].weight is None:
         # One side only (as in LanceDB): that side's own relevance, unweighted.
         out = np.full(size, 1.0 - config.fill)
@@ -146,9 +162,9 @@ class FusionReranker(Reranker):
     def _scores(self, plan: Plan) -> np.ndarray:
         lists = [
             _ranked(table, pos, source, None if plan.weights is None else plan.weights[i])
-            for i, (table, pos, source) in enumerate(zip(plan.inputs, plan.positions, plan.sources))
+            for i, (table, pos, source) in enumerate(zip(plan.inputs, plan.rows.positions, plan.sources))
         ]
-        return np.asarray(self.fuse(lists, plan.table.num_rows, self.config), dtype=np.float64)
+        return np.asarray(self.fuse(lists, plan.rows.size, self.config), dtype=np.float64)
 
     def _multivector(
         self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
@@ -158,10 +174,8 @@ class FusionReranker(Reranker):
         inputs, arguments = self._multivector_tables(results)
         if weights is not None and len(weights) != len(inputs):
             raise InputError(f"weights has {len(weights)} value(s) for {len(inputs)} result sets; give one per search")
-        if len(inputs) == 1:
-            tables.rowids(inputs[0], arguments[0])
-        union = tables.union_by_rowid(inputs, arguments)
-        return Plan(union.table, query, ["vector"] * len(inputs), inputs, union.positions, weights)
+        rows = tables.union_by_rowid(inputs, arguments)
+        return Plan(rows, query, ["vector"] * len(inputs), inputs, weights)
 
     def fuse_runs(
         self,
@@ -205,10 +219,10 @@ class FusionReranker(Reranker):
             lists.append(
                 RankedList(
                     positions=union_pos[bounds[i] : bounds[i + 1]],
-                    ranks=_ranks_within(qcodes[i], scores),
                     scores=scores,
                     source="run",
                     weight=None if weights is None else float(weights[i]),
+                    ranks=_ranks_within(qcodes[i], scores),
                 )
             )
         fused = np.asarray(self.fuse(lists, len(uniq), self.config), dtype=np.float64).astype(np.float32)
@@ -232,14 +246,15 @@ class FusionReranker(Reranker):
 
 
 def _ranked(table: pa.Table, positions: np.ndarray, source: str, weight: float | None) -> RankedList:
-    scores = None
-    names = table.column_names
-    if source in ("vector", "docs") and tables.DISTANCE in names:
-        scores = 1.0 - _floats(table[tables.DISTANCE])
-    elif source in ("fts", "docs") and tables.SCORE in names:
-        scores = _floats(table[tables.SCORE])
-    ranks = np.arange(1, len(positions) + 1, dtype=np.float64)
-    return RankedList(positions, ranks, scores, source, weight)
+    def scores() -> np.ndarray | None:
+        names = table.column_names
+        if source in ("vector", "docs") and tables.DISTANCE in names:
+            return 1.0 - _floats(table[tables.DISTANCE])
+        if source in ("fts", "docs") and tables.SCORE in names:
+            return _floats(table[tables.SCORE])
+        return None
+
+    return RankedList(positions, scores, source, weight)
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:

@@ -7,7 +7,8 @@ it offers in a line or two and nothing heavy is imported until a reranker is act
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 

@@ -10,7 +10,7 @@ input checks, merging, ordering, ``top_n`` and ``return_score`` live here once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,13 +24,12 @@ from .scoring import Scorer
 
 @dataclass
 class Plan:
-    """What one rerank call works on: the rows to score and where they came from."""
+    """What one rerank call works on: the rows to score and the result sets they came from."""
 
-    table: pa.Table
+    rows: tables.Rows
     query: str | None
-    sources: list[str] = field(default_factory=list)
-    inputs: list[pa.Table] = field(default_factory=list)
-    positions: list[np.ndarray] = field(default_factory=list)
+    sources: list[str]
+    inputs: list[pa.Table]
     weights: Sequence[float] | None = None
 
 
@@ -138,13 +137,13 @@ class Reranker:
     # -- shared plumbing ---------------------------------------------------------------------
     def _single(self, query: str | None, data: Any, argument: str, source: str) -> Plan:
         table = tables.as_table(data, argument, self.column)
-        return Plan(table, query, [source], [table], [np.arange(table.num_rows)])
+        return Plan(tables.Rows.of(table), query, [source], [table])
 
     def _hybrid(self, query: str | None, vector_results: Any, fts_results: Any) -> Plan:
         vec = tables.as_table(vector_results, "vector_results", self.column)
         fts = tables.as_table(fts_results, "fts_results", self.column)
-        union = tables.union_by_rowid([vec, fts], ["vector_results", "fts_results"])
-        return Plan(union.table, query, ["vector", "fts"], [vec, fts], union.positions)
+        rows = tables.union_by_rowid([vec, fts], ["vector_results", "fts_results"])
+        return Plan(rows, query, ["vector", "fts"], [vec, fts])
 
     def _multivector_tables(self, results: Sequence[Any]) -> tuple[list[pa.Table], list[str]]:
         if isinstance(results, (pa.Table, str)) or not isinstance(results, Sequence):
@@ -171,7 +170,7 @@ class Reranker:
 
     def _finish(self, plan: Plan, scores: np.ndarray) -> pa.Table:
         drop = tables.SCORE_COLUMNS if self.return_score == "relevance" else ()
-        return tables.finish(plan.table, scores, top_n=self.top_n, drop=drop)
+        return tables.finish(plan.rows, scores, top_n=self.top_n, drop=drop)
 
     # -- identity ----------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -205,7 +204,7 @@ class ScoringReranker(Reranker):
             ids = tables.require_column(table, tables.ROWID, "vector_results", tables.ROWID_FIX).to_numpy()
             _, first = np.unique(ids, return_index=True)
             table = table.take(pa.array(np.sort(first)))
-        return Plan(table, query, ["vector"], [table], [np.arange(table.num_rows)])
+        return Plan(tables.Rows.of(table), query, ["vector"], [table])
 
     def _texts(self, plan: Plan) -> list[str]:
         if not isinstance(plan.query, str) or not plan.query.strip():
@@ -214,8 +213,9 @@ class ScoringReranker(Reranker):
             )
         from .registry import registry
 
-        values = registry().select_text(plan.table, self.column)
-        return tables.text_values(values, self.column, "results")
+        rows = plan.rows
+        values = registry().select_text(rows.source, self.column)
+        return tables.text_values(rows.column(values), self.column, "results")
 
     def _check(self, scores: Sequence[float], expected: int) -> np.ndarray:
         arr = np.asarray(scores, dtype=np.float64).reshape(-1)

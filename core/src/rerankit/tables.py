@@ -7,6 +7,7 @@ of DESIGN.md and hold for every reranker, whatever computes its scores.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,28 @@ def as_table(data: Any, argument: str, text_column: str = "text") -> pa.Table:
         )
     if table.num_columns == 0:
         raise InputError(f"{argument} has no columns; pass the search results with their columns")
+    return _without_view_types(table)
+
+
+def _view_types() -> dict[int, pa.DataType]:
+    try:
+        return {pa.string_view().id: pa.string(), pa.binary_view().id: pa.binary()}
+    except AttributeError:  # pyarrow without view types
+        return {}
+
+
+_VIEW_TYPES = _view_types()
+
+
+def _without_view_types(table: pa.Table) -> pa.Table:
+    """Cast Arrow view types (polars exports strings as string_view) to their plain twins.
+
+    The values are unchanged; pyarrow cannot yet reorder view columns, which reranking must do.
+    """
+    for i, dtype in enumerate(table.schema.types):
+        plain = _VIEW_TYPES.get(dtype.id)
+        if plain is not None:
+            table = table.set_column(i, table.schema.field(i).with_type(plain), table.column(i).cast(plain))
     return table
 
 
@@ -68,7 +91,7 @@ def _is_pandas(data: Any) -> bool:
 
 def require_column(table: pa.Table, column: str, argument: str, fix: str) -> pa.ChunkedArray:
     """Return ``table[column]`` or raise MissingColumnError naming the argument and the fix."""
-    if column not in table.column_names:
+    if table.schema.get_field_index(column) < 0:
         raise MissingColumnError(
             f"{argument} has no column '{column}' (columns: {', '.join(table.column_names)}); {fix}",
             column=column,
@@ -81,35 +104,17 @@ ROWID_FIX = "add it with .with_row_id(True) on the LanceDB search, or pass your 
 
 
 def rowids(table: pa.Table, argument: str) -> np.ndarray:
-    """The ``_rowid`` column as a numpy array, checked for nulls and in-list duplicates."""
+    """The ``_rowid`` column as numpy, checked for nulls (duplicates are checked by the union)."""
     col = require_column(table, ROWID, argument, ROWID_FIX)
     if col.null_count:
         raise InputError(f"{argument} column '_rowid' has {col.null_count} null value(s); every row needs an id")
-    ids = col.to_numpy()
-    if len(ids) > 1:
-        ordered = np.sort(ids, kind="stable")
-        dup = ordered[1:][ordered[1:] == ordered[:-1]]
-        if len(dup):
-            raise InputError(
-                f"{argument} has duplicate _rowid values (e.g. {dup[0]}); each row may appear once per "
-                "result set. To combine several searches use rerank_multivector(..., deduplicate=True)"
-            )
-    return ids
-
-
-@dataclass(frozen=True)
-class Union:
-    """Several result sets merged by ``_rowid``: each row once, in order of first appearance.
-
-    ``positions[i]`` gives, for each row of input ``i`` in its order, its row number in ``table``.
-    """
-
-    table: pa.Table
-    positions: list[np.ndarray]
+    return col.to_numpy()
 
 
 def concat(tables: Sequence[pa.Table], arguments: Sequence[str]) -> pa.Table:
     """Concatenate tables whose schemas may differ by columns; a clash of types is an InputError."""
+    if len(tables) == 1:
+        return tables[0]
     try:
         return pa.concat_tables(tables, promote_options="default")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -130,53 +135,83 @@ def _schema_clash(tables: Sequence[pa.Table], arguments: Sequence[str]) -> str |
     return None
 
 
-def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Union:
-    """Merge result sets by ``_rowid``, keeping every row once and every side's scores.
+@dataclass
+class Rows:
+    """The rows a rerank call scores, kept lazy so the output is built with one ``take``.
+
+    ``source`` holds every input row (result sets concatenated); union row ``u`` is
+    ``source`` row ``index[u]`` (``index`` None: all rows in order). ``positions[i]`` maps each row of
+    input ``i``, in its order, to its union row. ``bounds[i]`` is where input ``i`` starts in ``source``.
+    """
+
+    source: pa.Table
+    positions: list[np.ndarray]
+    index: np.ndarray | None = None
+    bounds: list[int] | None = None
+
+    @classmethod
+    def of(cls, table: pa.Table) -> Rows:
+        return cls(table, [np.arange(table.num_rows)])
+
+    @property
+    def size(self) -> int:
+        return self.source.num_rows if self.index is None else len(self.index)
+
+    def column(self, values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        """Values computed over ``source`` (one per source row), restricted to the union rows."""
+        return values if self.index is None else values.take(pa.array(self.index))
+
+    def first_valid(self, name: str) -> np.ndarray:
+        """Per union row, the source row of the first non-null ``name`` among its appearances (-1: none)."""
+        src = np.full(self.size, -1, dtype=np.int64)
+        column = self.source[name]
+        for i, pos in enumerate(self.positions):
+            start = self.bounds[i] if self.bounds else 0
+            valid = ~np.asarray(column.slice(start, len(pos)).is_null())
+            hit = pos[valid]
+            unset = src[hit] < 0
+            src[hit[unset]] = start + np.flatnonzero(valid)[unset]
+        return src
+
+
+def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows:
+    """Merge result sets by ``_rowid``: each row once, in order of first appearance.
 
     A row takes its columns from its first appearance (earlier tables win); ``_distance`` and
     ``_score`` take the first non-null value across all appearances, so a row found by both the
-    vector and the full-text search keeps both scores.
+    vector and the full-text search keeps both scores. One stable sort of all ids, then O(n) numpy.
     """
+    source = concat(tables, arguments)
     ids = [rowids(t, a) for t, a in zip(tables, arguments)]
-    lengths = [len(i) for i in ids]
-    try:
-        all_ids = np.concatenate(ids) if ids else np.empty(0, np.int64)
-    except TypeError:
-        all_ids = None
-    if all_ids is None or all_ids.dtype == object:
-        raise InputError("_rowid columns must be integers of the same kind in every result set")
-    combined = concat(tables, arguments)
-    if len(tables) == 1:
-        return Union(combined, [np.arange(lengths[0])])
-
-    uniq, first, inverse = np.unique(all_ids, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")  # union rows in order of first appearance
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    union_pos = rank[inverse.reshape(-1)]
-    keep = first[order]
-    merged = combined.take(pa.array(keep))
-    for name in SCORE_COLUMNS:
-        if name in combined.column_names and combined[name].null_count:
-            merged = merged.set_column(
-                merged.schema.get_field_index(name), name, _first_valid(combined[name], union_pos, len(uniq))
-            )
-    bounds = np.cumsum([0, *lengths])
-    positions = [union_pos[bounds[i] : bounds[i + 1]] for i in range(len(tables))]
-    return Union(merged, positions)
-
-
-def _first_valid(column: pa.ChunkedArray, union_pos: np.ndarray, size: int) -> pa.Array:
-    """For each union row, the first non-null value of ``column`` among its appearances."""
-    valid = np.flatnonzero(~np.asarray(column.is_null()))
-    src = np.full(size, -1, dtype=np.int64)
-    rows, first = np.unique(union_pos[valid], return_index=True)
-    src[rows] = valid[first]
-    return column.take(pa.array(src, mask=src < 0))
+    bounds = [0, *itertools.accumulate(len(i) for i in ids)]
+    all_ids = np.concatenate(ids)
+    n = len(all_ids)
+    order = np.argsort(all_ids, kind="stable")
+    ordered = all_ids[order]
+    starts = np.empty(n, dtype=bool)  # sorted position opens a new id
+    starts[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+    owner = np.searchsorted(bounds, order, side="right")  # which input each sorted entry is from
+    repeated = ~starts[1:] & (owner[1:] == owner[:-1])
+    if repeated.any():
+        at = int(np.argmax(repeated))
+        raise InputError(
+            f"{arguments[owner[at] - 1]} has duplicate _rowid values (e.g. {ordered[at]}); each row may "
+            "appear once per result set. To combine several searches use "
+            "rerank_multivector(..., deduplicate=True)"
+        )
+    firsts = order[starts]  # stable sort: each id's earliest appearance
+    is_first = np.zeros(n, dtype=bool)
+    is_first[firsts] = True
+    union_row = np.cumsum(is_first) - 1  # union row of each first appearance
+    positions_all = np.empty(n, dtype=np.int64)
+    positions_all[order] = union_row[firsts][np.cumsum(starts) - 1]
+    positions = [positions_all[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
+    return Rows(source, positions, np.flatnonzero(is_first), bounds[:-1])
 
 
 def finish(
-    table: pa.Table,
+    rows: Rows,
     scores: np.ndarray,
     *,
     top_n: int | None,
@@ -188,24 +223,40 @@ def finish(
     ``sort_by``. Score columns a row never had are null, never invented.
     """
     scores32 = np.asarray(scores, dtype=np.float32)
-    order = np.argsort(-scores32, kind="stable")
+    order = np.argsort(np.negative(scores32), kind="stable")
     if top_n is not None:
         order = order[:top_n]
-    drop = [c for c in (*drop, RELEVANCE) if c in table.column_names]
+    table = rows.source
+    names = set(table.column_names)
+    drop = [c for c in (*drop, RELEVANCE) if c in names]
     if drop:
         table = table.drop_columns(drop)
-    out = table.take(pa.array(order)) if len(order) != len(scores32) or not _is_identity(order) else table
+        names.difference_update(drop)
+    src = order if rows.index is None else rows.index[order]
+    out = table if _is_identity(src, table.num_rows) else table.take(src)
+    if rows.index is not None:
+        for name in SCORE_COLUMNS:
+            if name in names and table[name].null_count:
+                first = rows.first_valid(name)[order]
+                fixed = table[name].take(pa.array(first, mask=first < 0))
+                out = out.set_column(out.schema.get_field_index(name), out.schema.field(name), fixed)
     return out.append_column(pa.field(RELEVANCE, pa.float32()), pa.array(scores32[order], pa.float32()))
 
 
-def _is_identity(order: np.ndarray) -> bool:
-    return bool(np.all(order == np.arange(len(order))))
+def _is_identity(src: np.ndarray, n: int) -> bool:
+    return len(src) == n and bool(np.all(src == np.arange(n)))
+
+
+def _is_text(dtype: pa.DataType) -> bool:
+    if pa.types.is_dictionary(dtype):
+        return _is_text(dtype.value_type)
+    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
 
 
 def text_values(column: pa.Array | pa.ChunkedArray, name: str, argument: str) -> list[str]:
     """Check a text column (string type, no nulls) and return it as a list of str."""
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-        if pa.types.is_dictionary(column.type) and pa.types.is_string(column.type.value_type):
+    if not pa.types.is_string(column.type):
+        if _is_text(column.type):
             column = pc.cast(column, pa.string())
         else:
             raise InputError(
