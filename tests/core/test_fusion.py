@@ -216,6 +216,61 @@ def test_fuse_runs_equals_per_query_reference():
     assert out["query_id"].to_pylist() == ["q1"] * 5 + ["q2"] * 5 + ["q3"] * 5
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abc"), st.integers(0, 8), st.sampled_from([-1.5, -0.0, 0.0, 0.5, 2.0])),
+        max_size=40,
+        unique_by=lambda r: r[:2],
+    ),
+    st.lists(
+        st.tuples(st.sampled_from("abcd"), st.integers(0, 8), st.sampled_from([-1.0, 0.0, 1.0])),
+        max_size=40,
+        unique_by=lambda r: r[:2],
+    ),
+    st.booleans(),
+)
+def test_fuse_runs_linear_matches_per_query_reference(run_a, run_b, presort):
+    """Negative, zero and tied scores; runs in any row order or pre-sorted as search systems emit them."""
+    if presort:
+        run_a = sorted(run_a, key=lambda r: (r[0], -r[2]))
+        run_b = sorted(run_b, key=lambda r: (r[0], -r[2]))
+    schema = pa.schema([("query_id", pa.string()), ("_rowid", pa.int64()), ("score", pa.float64())])
+    runs = [pa.Table.from_pylist([dict(zip(schema.names, r)) for r in run], schema=schema) for run in (run_a, run_b)]
+    if not run_a and not run_b:
+        return
+    out = rerankit.get_reranker("linear", weight=0.3, fill=2.5).fuse_runs(runs)
+    queries = list(dict.fromkeys([r[0] for r in (*run_a, *run_b)]))
+    assert list(dict.fromkeys(out["query_id"].to_pylist())) == queries
+    for q in queries:
+        def ranked(run, q=q):
+            rows = [(i, d, s) for i, (qq, d, s) in enumerate(run) if qq == q]
+            return {d: s for _, d, s in sorted(rows, key=lambda r: (-r[2], r[0]))}
+        a, b = ranked(run_a), ranked(run_b)
+        appearance = list(dict.fromkeys([d for qq, d, _ in (*run_a, *run_b) if qq == q]))
+        expected = {d: 0.3 * a.get(d, 1.0 - 2.5) + 0.7 * b.get(d, 1.0 - 2.5) for d in appearance}
+        if not (run_a and run_b):  # one run in all: its own scores, as for a single list
+            expected = {d: (a or b)[d] for d in appearance}
+        mine = out.filter(pa.compute.equal(out["query_id"], q))
+        assert mine["_rowid"].to_pylist() == reference.ordered(expected, appearance)
+
+
+def test_fuse_runs_rejects_a_document_listed_twice_for_one_query():
+    run = pa.table({"query_id": ["a", "a", "b"], "_rowid": [1, 1, 1], "score": [1.0, 0.5, 0.2]})
+    with pytest.raises(rerankit.InputError, match=r"runs\[0\] lists a document twice for one query \(e.g. 1\)"):
+        rerankit.get_reranker("rrf").fuse_runs([run])
+
+
+def test_large_hybrid_equals_reference():
+    rng = np.random.default_rng(11)
+    vec = rng.choice(20_000, size=5_000, replace=False).tolist()
+    fts = rng.choice(20_000, size=5_000, replace=False).tolist()
+    out = rerankit.get_reranker("rrf").rerank_hybrid(
+        "q", vector_table(vec, [0.5] * len(vec)), fts_table(fts, [1.0] * len(fts))
+    )
+    assert_matches_reference(out, reference.rrf([vec, fts]), reference.first_appearance(vec, fts))
+
+
 def test_fuse_runs_errors_name_the_column():
     run = pa.table({"qid": ["a"], "_rowid": [1], "score": [1.0]})
     with pytest.raises(rerankit.MissingColumnError, match="query_id"):

@@ -206,36 +206,31 @@ class FusionReranker(Reranker):
         qcodes, qvalues = _encode([c[0] for c in cols], query_column)
         dcodes, dvalues = _encode([c[1] for c in cols], id_column)
         keys = [q * len(dvalues) + d for q, d in zip(qcodes, dcodes)]
-        all_keys = np.concatenate(keys)
-        uniq, first, inverse = np.unique(all_keys, return_index=True, return_inverse=True)
-        order = np.argsort(first, kind="stable")
-        rank_of = np.empty_like(order)
-        rank_of[order] = np.arange(len(order))
-        union_pos = rank_of[inverse.reshape(-1)]
         bounds = np.cumsum([0, *[len(k) for k in keys]])
+        union_pos, firsts = tables.first_appearance(np.concatenate(keys))
         lists = []
         for i, c in enumerate(cols):
+            pos = union_pos[bounds[i] : bounds[i + 1]]
+            tables.check_unique(
+                pos, len(firsts), c[1], f"{names[i]} lists a document twice for one query", "keep one row each"
+            )
             scores = c[2].to_numpy(zero_copy_only=False).astype(np.float64)
+            order = _group_order(qcodes[i], scores)
             lists.append(
                 RankedList(
-                    positions=union_pos[bounds[i] : bounds[i + 1]],
+                    positions=pos,
                     scores=scores,
                     source="run",
                     weight=None if weights is None else float(weights[i]),
-                    ranks=_ranks_within(qcodes[i], scores),
+                    ranks=_within_group(qcodes[i], order).astype(np.float64) + 1.0,
                 )
             )
-        fused = np.asarray(self.fuse(lists, len(uniq), self.config), dtype=np.float64).astype(np.float32)
-        key_of_row = all_keys[first[order]]
-        q_of_row, d_of_row = np.divmod(key_of_row, len(dvalues))
-        q_first = np.full(len(qvalues), len(key_of_row))
-        np.minimum.at(q_first, q_of_row, np.arange(len(q_of_row)))
-        out_order = np.lexsort((-fused, q_first[q_of_row]))
+        fused = np.asarray(self.fuse(lists, len(firsts), self.config), dtype=np.float64).astype(np.float32)
+        # Queries were numbered in order of first appearance, so sorting by query code keeps that order.
+        q_of_row, d_of_row = np.divmod(np.concatenate(keys)[firsts], len(dvalues))
+        out_order = _group_order(q_of_row, fused)
         if self.top_n is not None:
-            q_sorted = q_of_row[out_order]
-            starts = np.flatnonzero(np.r_[True, q_sorted[1:] != q_sorted[:-1]])
-            within = np.arange(len(q_sorted)) - np.repeat(starts, np.diff(np.r_[starts, len(q_sorted)]))
-            out_order = out_order[within < self.top_n]
+            out_order = out_order[_within_group(q_of_row, out_order)[out_order] < self.top_n]
         return pa.table(
             {
                 query_column: qvalues.take(pa.array(q_of_row[out_order])),
@@ -278,12 +273,49 @@ def _encode(columns: list[pa.ChunkedArray], name: str) -> tuple[list[np.ndarray]
     return [codes[bounds[i] : bounds[i + 1]] for i in range(len(columns))], encoded.dictionary
 
 
-def _ranks_within(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """1-based rank of each row within its group, by score descending, ties by row order."""
-    order = np.lexsort((np.arange(len(scores)), -scores, groups))
+def _group_order(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Row order by group ascending, then score descending, then row order.
+
+    Runs usually arrive grouped by query and sorted by score; that case is detected in O(n) and
+    needs no sort. Otherwise: a sort by score, then a stable radix sort by group.
+    """
+    n = len(scores)
+    if n and _already_grouped(groups, scores):
+        return np.arange(n)
+    if scores.dtype == np.float32 and n < 2**32:
+        by_score = np.argsort(_descending_keys(scores))  # unique keys: no stability needed
+    else:
+        by_score = np.argsort(np.negative(scores), kind="stable")
+    small = groups.max(initial=0) < 2**16  # numpy radix-sorts 16-bit keys
+    keys = groups[by_score].astype(np.uint16 if small else np.int64)
+    return by_score[np.argsort(keys, kind="stable")]
+
+
+def _already_grouped(groups: np.ndarray, scores: np.ndarray) -> bool:
+    opens = np.empty(len(groups), dtype=bool)
+    opens[0] = True
+    np.not_equal(groups[1:], groups[:-1], out=opens[1:])
+    ascending_groups = bool(np.all(groups[1:] >= groups[:-1]))
+    return ascending_groups and bool(np.all((scores[1:] <= scores[:-1]) | opens[1:]))
+
+
+def _descending_keys(scores: np.ndarray) -> np.ndarray:
+    """uint64 keys sorting float32 scores descending, ties by position: score bits high, index low."""
+    bits = (scores + np.float32(0.0)).view(np.uint32).astype(np.uint64)  # -0.0 becomes 0.0
+    negative = bits >> np.uint64(31) == 1
+    # order-preserving map of IEEE floats to unsigned ints, then flipped for descending order
+    ordered = np.where(negative, ~bits & np.uint64(0xFFFFFFFF), bits | np.uint64(0x80000000))
+    flipped = np.uint64(0xFFFFFFFF) - ordered
+    return (flipped << np.uint64(32)) | np.arange(len(scores), dtype=np.uint64)
+
+
+def _within_group(groups: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """For each row, its 0-based position within its group when rows are taken in ``order``."""
     g = groups[order]
-    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1] if len(g) else np.empty(0, np.int64)
-    sizes = np.diff(np.r_[starts, len(g)])
-    ranks = np.empty(len(scores), dtype=np.float64)
-    ranks[order] = np.arange(len(g)) - np.repeat(starts, sizes) + 1
-    return ranks
+    opens = np.empty(len(g), dtype=bool)
+    opens[:1] = True
+    np.not_equal(g[1:], g[:-1], out=opens[1:])
+    starts = np.flatnonzero(opens)
+    within = np.empty(len(g), dtype=np.int64)
+    within[order] = np.arange(len(g)) - np.repeat(starts, np.diff(np.append(starts, len(g))))
+    return within

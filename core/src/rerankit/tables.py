@@ -184,30 +184,43 @@ def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows
     source = concat(tables, arguments)
     ids = [rowids(t, a) for t, a in zip(tables, arguments)]
     bounds = [0, *itertools.accumulate(len(i) for i in ids)]
-    all_ids = np.concatenate(ids)
-    n = len(all_ids)
-    order = np.argsort(all_ids, kind="stable")
-    ordered = all_ids[order]
-    starts = np.empty(n, dtype=bool)  # sorted position opens a new id
-    starts[:1] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
-    owner = np.searchsorted(bounds, order, side="right")  # which input each sorted entry is from
-    repeated = ~starts[1:] & (owner[1:] == owner[:-1])
-    if repeated.any():
-        at = int(np.argmax(repeated))
-        raise InputError(
-            f"{arguments[owner[at] - 1]} has duplicate _rowid values (e.g. {ordered[at]}); each row may "
-            "appear once per result set. To combine several searches use "
-            "rerank_multivector(..., deduplicate=True)"
-        )
-    firsts = order[starts]  # stable sort: each id's earliest appearance
-    is_first = np.zeros(n, dtype=bool)
-    is_first[firsts] = True
-    union_row = np.cumsum(is_first) - 1  # union row of each first appearance
-    positions_all = np.empty(n, dtype=np.int64)
-    positions_all[order] = union_row[firsts][np.cumsum(starts) - 1]
+    positions_all, firsts = first_appearance(np.concatenate(ids))
     positions = [positions_all[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
-    return Rows(source, positions, np.flatnonzero(is_first), bounds[:-1])
+    for pos, argument, values in zip(positions, arguments, ids):
+        check_unique(pos, len(firsts), values, f"{argument} has duplicate _rowid values", DUPLICATE_FIX)
+    return Rows(source, positions, firsts, bounds[:-1])
+
+
+DUPLICATE_FIX = (
+    "each row may appear once per result set. To combine several searches use "
+    "rerank_multivector(..., deduplicate=True)"
+)
+
+
+def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number distinct keys in order of first appearance (one hash pass, O(n)).
+
+    Returns ``codes`` (the number of each key's distinct value) and ``firsts`` (for each distinct
+    value, the index of its first appearance in ``keys``).
+    """
+    codes = pc.dictionary_encode(pa.array(keys)).indices.to_numpy().astype(np.int64)
+    if len(codes) == 0:
+        return codes, codes
+    seen = np.maximum.accumulate(codes)
+    opens = np.empty(len(codes), dtype=bool)  # a code larger than all before it opens a new value
+    opens[0] = True
+    np.greater(seen[1:], seen[:-1], out=opens[1:])
+    return codes, np.flatnonzero(opens)
+
+
+def check_unique(codes: np.ndarray, size: int, values: Any, what: str, fix: str) -> None:
+    """Raise InputError if a code repeats within one list, naming an example value."""
+    if len(codes) > 1:
+        counts = np.bincount(codes, minlength=size)
+        if counts.max() > 1:
+            example = values[int(np.flatnonzero(counts[codes] > 1)[0])]
+            example = example.as_py() if isinstance(example, pa.Scalar) else example
+            raise InputError(f"{what} (e.g. {example}); {fix}")
 
 
 def finish(
