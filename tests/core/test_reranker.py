@@ -88,6 +88,16 @@ def test_rerank_accepts_lists_tables_and_dataframes(terms, docs):
     assert out["text"].to_pylist() == ["apple pie", "pear tart"]
 
 
+def test_objects_with_to_arrow_are_accepted(terms):
+    class QueryBuilder:  # what LanceDB's unexecuted searches offer
+        def to_arrow(self):
+            return vec()
+
+    out = rerankit.get_reranker("rrf").rerank_multivector([QueryBuilder(), QueryBuilder()])
+    assert out["_rowid"].to_pylist() == [1, 2, 3]
+    assert terms.rerank_vector(QUERY, QueryBuilder())["_rowid"].to_pylist() == [2, 3, 1]
+
+
 def test_top_n_and_column_templates_and_nested_fields(use_plugin_site):
     docs = [
         {"title": "apple", "body": "tart", "meta": {"summary": "pear"}},

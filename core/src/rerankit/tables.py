@@ -29,7 +29,8 @@ def as_table(data: Any, argument: str, text_column: str = "text") -> pa.Table:
     """Coerce a result set to a ``pyarrow.Table``.
 
     Accepts a Table, a RecordBatch or reader, anything exporting ``__arrow_c_stream__`` (pandas,
-    polars, DuckDB), a list of dicts, or a list of strings (put into ``text_column``).
+    polars, DuckDB), anything with ``to_arrow()`` (LanceDB query builders), a list of dicts, or a
+    list of strings (put into ``text_column``).
     """
     if isinstance(data, pa.Table):
         table = data
@@ -39,6 +40,10 @@ def as_table(data: Any, argument: str, text_column: str = "text") -> pa.Table:
         table = data.read_all()
     elif hasattr(data, "__arrow_c_stream__") or _is_pandas(data):
         table = pa.table(data)
+    elif callable(getattr(data, "to_arrow", None)):  # e.g. an unexecuted LanceDB query builder
+        table = data.to_arrow()
+        if not isinstance(table, pa.Table):
+            raise InputError(f"{argument}.to_arrow() returned {type(table).__name__}, not a pyarrow Table")
     elif isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
         raise InputError(
             f"{argument} must be a pyarrow Table, a dataframe, or a list of strings or dicts; "
