@@ -3,7 +3,8 @@
 Imported only when a hosted scorer sends its first request, so ``import rerankit`` (and loading
 plugins) never imports httpx or tenacity. One sync ``httpx.Client`` is shared by every thread of
 the scorer (httpx clients are thread-safe); async calls get one ``httpx.AsyncClient`` per event
-loop, because an async connection pool belongs to the loop that opened it.
+loop, because an async connection pool belongs to the loop that opened it, and that pool is closed
+when its loop shuts down (``asyncio.run`` does so) or on ``aclose()``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, Optional
 
 import httpx
@@ -71,11 +72,8 @@ class Transport:
         self.backoff = backoff
         self._secret = secret
         self._key_hint = key_hint
-        self._lock = threading.Lock()
-        self._client: Optional[httpx.Client] = None
-        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._pools = _Pools()
+        weakref.finalize(self, self._pools.close_sync)  # a dropped scorer closes its sockets
 
     def __repr__(self) -> str:
         return f"Transport({self.provider!r}, {self.url!r})"
@@ -86,37 +84,41 @@ class Transport:
         return httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=30)
 
     def _sync_client(self) -> httpx.Client:
-        with self._lock:
-            if self._client is None or self._client.is_closed:
-                self._client = httpx.Client(headers=self._headers, limits=self._limits())
-            return self._client
+        pools = self._pools
+        with pools.lock:
+            if pools.sync is None or pools.sync.is_closed:
+                pools.sync = httpx.Client(headers=self._headers, limits=self._limits())
+            return pools.sync
 
-    def _async_client(self) -> httpx.AsyncClient:
+    async def _async_client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
-        with self._lock:
-            client = self._aclients.get(loop)
-            if client is None or client.is_closed:
-                client = httpx.AsyncClient(headers=self._headers, limits=self._limits())
-                self._aclients[loop] = client
-            return client
+        pools = self._pools
+        with pools.lock:
+            for gone in [lp for lp in pools.by_loop if lp.is_closed()]:
+                del pools.by_loop[gone]
+            entry = pools.by_loop.get(loop)
+            if entry is not None and not entry[0].is_closed:
+                return entry[0]
+            client = httpx.AsyncClient(headers=self._headers, limits=self._limits())
+            closer = _close_at_loop_shutdown(client)
+            pools.by_loop[loop] = (client, closer)
+        await closer.asend(None)
+        return client
 
     def close(self) -> None:
-        """Close the sync pool; async pools of loops that are gone are dropped."""
-        with self._lock:
-            client, self._client = self._client, None
-            stale = [loop for loop in list(self._aclients) if loop.is_closed()]
-            for loop in stale:
-                self._aclients.pop(loop, None)
-        if client is not None:
-            client.close()
+        """Close the sync pool (async pools close with their event loop, or by :meth:`aclose`)."""
+        self._pools.close_sync()
 
     async def aclose(self) -> None:
-        """Close the pool of the running event loop (and the sync pool)."""
+        """Close the pool of the running event loop, and the sync pool."""
         loop = asyncio.get_running_loop()
-        with self._lock:
-            client = self._aclients.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        with self._pools.lock:
+            entry = self._pools.by_loop.pop(loop, None)
+        if entry is not None:
+            client, closer = entry
+            await closer.aclose()
+            if not client.is_closed:
+                await client.aclose()
         self.close()
 
     # -- one attempt ---------------------------------------------------------------------------
@@ -139,9 +141,10 @@ class Transport:
     def _failure_from(self, exc: httpx.HTTPError, timeout: httpx.Timeout) -> _Failure:
         name = type(exc).__name__
         if isinstance(exc, httpx.ConnectTimeout):
-            return _Failure("timeout", f"no connection within {timeout.connect:g}s ({name})", retryable=True)
+            detail = f"no connection within {timeout.connect:.3g}s ({name})"
+            return _Failure("timeout", detail, retryable=True)
         if isinstance(exc, httpx.TimeoutException):
-            return _Failure("timeout", f"no response within {timeout.read:g}s ({name})", retryable=True)
+            return _Failure("timeout", f"no response within {timeout.read:.3g}s ({name})", retryable=True)
         if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)):
             return _Failure("transport", f"{name}: {exc}", retryable=False)
         detail = str(exc) or "connection failed"
@@ -176,7 +179,7 @@ class Transport:
         timeout = self._attempt_timeout(started)
         self._log_request(body)
         try:
-            response = await self._async_client().post(self.url, json=body, timeout=timeout)
+            response = await (await self._async_client()).post(self.url, json=body, timeout=timeout)
         except httpx.HTTPError as exc:
             raise self._failure_from(exc, timeout) from None
         return self._read(response)
@@ -240,11 +243,37 @@ class Transport:
                 key_hint=self._key_hint,
             )
         what = "timed out" if failure.kind == "timeout" else "failed"
-        hint = "; raise timeout= or check the server" if failure.kind == "timeout" else ""
+        hint = "; raise timeout= (or deadline=) or check the server" if failure.kind == "timeout" else ""
         return ProviderError(
             f"{self.provider}: request to {self.url} {what}{tries}: {failure.detail}{failure.gave_up}{hint}",
             provider=self.provider,
         )
+
+
+class _Pools:
+    """A transport's clients, apart from it so that a finalizer can close them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sync: Optional[httpx.Client] = None
+        self.by_loop: dict[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]]
+        self.by_loop = {}
+
+    def close_sync(self) -> None:
+        with self.lock:
+            client, self.sync = self.sync, None
+        if client is not None:
+            client.close()
+
+
+async def _close_at_loop_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Parked for the life of an event loop: ``loop.shutdown_asyncgens()`` (which ``asyncio.run``
+    and test runners call before closing a loop) resumes it, and it closes the loop's pool."""
+    try:
+        yield
+    finally:
+        if not client.is_closed:
+            await client.aclose()
 
 
 def _describe(failure: _Failure) -> str:
