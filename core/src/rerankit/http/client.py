@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import ssl
 import threading
 import time
 import weakref
@@ -79,46 +80,44 @@ class Transport:
         return f"Transport({self.provider!r}, {self.url!r})"
 
     # -- clients -----------------------------------------------------------------------------
-    def _limits(self) -> httpx.Limits:
+    def _new_client(self, cls: type[Any]) -> Any:
         # Concurrency is bounded by the caller (threads / semaphore), so the pool never queues.
-        return httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=30)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=30)
+        return cls(headers=self._headers, limits=limits, verify=self._pools.ssl_context())
 
     def _sync_client(self) -> httpx.Client:
         pools = self._pools
         with pools.lock:
             if pools.sync is None or pools.sync.is_closed:
-                pools.sync = httpx.Client(headers=self._headers, limits=self._limits())
+                pools.sync = self._new_client(httpx.Client)
             return pools.sync
 
-    async def _async_client(self) -> httpx.AsyncClient:
+    async def _loop_pools(self) -> _LoopPools:
         loop = asyncio.get_running_loop()
         pools = self._pools
         with pools.lock:
             for gone in [lp for lp in pools.by_loop if lp.is_closed()]:
                 del pools.by_loop[gone]
-            entry = pools.by_loop.get(loop)
-            if entry is not None and not entry[0].is_closed:
-                return entry[0]
-            client = httpx.AsyncClient(headers=self._headers, limits=self._limits())
-            closer = _close_at_loop_shutdown(client)
-            pools.by_loop[loop] = (client, closer)
-        await closer.asend(None)
-        return client
+            mine = pools.by_loop.get(loop)
+            if mine is not None and not mine.closed:
+                return mine
+            mine = _LoopPools(lambda: self._new_client(httpx.AsyncClient))
+            pools.by_loop[loop] = mine
+        await mine.closer.asend(None)  # parked until the loop shuts down
+        return mine
 
     def close(self) -> None:
         """Close the sync pool (async pools close with their event loop, or by :meth:`aclose`)."""
         self._pools.close_sync()
 
     async def aclose(self) -> None:
-        """Close the pool of the running event loop, and the sync pool."""
+        """Close the pools of the running event loop, and the sync pool."""
         loop = asyncio.get_running_loop()
         with self._pools.lock:
-            entry = self._pools.by_loop.pop(loop, None)
-        if entry is not None:
-            client, closer = entry
-            await closer.aclose()
-            if not client.is_closed:
-                await client.aclose()
+            mine = self._pools.by_loop.pop(loop, None)
+        if mine is not None:
+            await mine.closer.aclose()
+            await mine.close()
         self.close()
 
     # -- one attempt ---------------------------------------------------------------------------
@@ -179,7 +178,12 @@ class Transport:
         timeout = self._attempt_timeout(started)
         self._log_request(body)
         try:
-            response = await (await self._async_client()).post(self.url, json=body, timeout=timeout)
+            pools = await self._loop_pools()
+            shard = pools.acquire()
+            try:
+                response = await pools.clients[shard].post(self.url, json=body, timeout=timeout)
+            finally:
+                pools.release(shard)
         except httpx.HTTPError as exc:
             raise self._failure_from(exc, timeout) from None
         return self._read(response)
@@ -256,8 +260,14 @@ class _Pools:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.sync: Optional[httpx.Client] = None
-        self.by_loop: dict[asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]]
-        self.by_loop = {}
+        self.by_loop: dict[asyncio.AbstractEventLoop, _LoopPools] = {}
+        self._ssl: Optional[ssl.SSLContext] = None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """One verified TLS context for every client (building one loads the CA bundle: slow)."""
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
+        return self._ssl
 
     def close_sync(self) -> None:
         with self.lock:
@@ -266,14 +276,52 @@ class _Pools:
             client.close()
 
 
-async def _close_at_loop_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+#: Most requests in flight on one async pool before another pool is opened.
+SHARD_SIZE = 8
+
+
+class _LoopPools:
+    """One event loop's async clients.
+
+    httpcore's async pool does work proportional to (connections x waiting requests) for every
+    request, which makes one pool CPU-bound at a few dozen concurrent requests. So each pool
+    carries at most ``SHARD_SIZE`` requests and more pools open as concurrency grows. Used only
+    from its loop's thread.
+    """
+
+    def __init__(self, make: Callable[[], httpx.AsyncClient]) -> None:
+        self._make = make
+        self.clients: list[httpx.AsyncClient] = []
+        self.busy: list[int] = []
+        self.closed = False
+        self.closer = _close_at_loop_shutdown(self)
+
+    def acquire(self) -> int:
+        best = min(range(len(self.clients)), key=self.busy.__getitem__, default=-1)
+        if best < 0 or self.busy[best] >= SHARD_SIZE:
+            self.clients.append(self._make())
+            self.busy.append(0)
+            best = len(self.clients) - 1
+        self.busy[best] += 1
+        return best
+
+    def release(self, shard: int) -> None:
+        self.busy[shard] -= 1
+
+    async def close(self) -> None:
+        self.closed = True
+        for client in self.clients:
+            if not client.is_closed:
+                await client.aclose()
+
+
+async def _close_at_loop_shutdown(pools: _LoopPools) -> AsyncGenerator[None, None]:
     """Parked for the life of an event loop: ``loop.shutdown_asyncgens()`` (which ``asyncio.run``
-    and test runners call before closing a loop) resumes it, and it closes the loop's pool."""
+    and test runners call before closing a loop) resumes it, and it closes the loop's pools."""
     try:
         yield
     finally:
-        if not client.is_closed:
-            await client.aclose()
+        await pools.close()
 
 
 def _describe(failure: _Failure) -> str:
