@@ -83,7 +83,7 @@ class Transport:
     def _new_client(self, cls: type[Any]) -> Any:
         # Concurrency is bounded by the caller (threads / semaphore), so the pool never queues.
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64, keepalive_expiry=30)
-        return cls(headers=self._headers, limits=limits, verify=self._pools.ssl_context())
+        return cls(headers=self._headers, limits=limits, verify=_ssl_context())
 
     def _sync_client(self) -> httpx.Client:
         pools = self._pools
@@ -254,6 +254,19 @@ class Transport:
         )
 
 
+_SSL: Optional[ssl.SSLContext] = None
+_SSL_LOCK = threading.Lock()
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One verified TLS context for the process: building one loads the CA bundle (~0.5 s)."""
+    global _SSL
+    with _SSL_LOCK:
+        if _SSL is None:
+            _SSL = httpx.create_ssl_context()
+        return _SSL
+
+
 class _Pools:
     """A transport's clients, apart from it so that a finalizer can close them."""
 
@@ -261,13 +274,6 @@ class _Pools:
         self.lock = threading.Lock()
         self.sync: Optional[httpx.Client] = None
         self.by_loop: dict[asyncio.AbstractEventLoop, _LoopPools] = {}
-        self._ssl: Optional[ssl.SSLContext] = None
-
-    def ssl_context(self) -> ssl.SSLContext:
-        """One verified TLS context for every client (building one loads the CA bundle: slow)."""
-        if self._ssl is None:
-            self._ssl = httpx.create_ssl_context()
-        return self._ssl
 
     def close_sync(self) -> None:
         with self.lock:
