@@ -1,0 +1,40 @@
+"""rerankit's HTTP layer for hosted rerankers (extra ``rerankit[http]``: httpx + tenacity).
+
+A hosted plugin is a config model plus a request builder and a response parser::
+
+    class AcmeConfig(HTTPConfig):
+        model_name: str = "acme-rerank-1"
+        base_url: str = "https://api.acme.example"
+
+    class AcmeScorer(HTTPScorer):
+        Config = AcmeConfig
+        provider, path, api_key_env = "acme", "/v1/rerank", ("ACME_API_KEY",)
+
+        def build_request(self, query, texts):
+            return {"model": self.config.model_name, "query": query, "documents": texts}
+
+        def parse_response(self, data):
+            return ranked(data, "results", score_key="relevance_score")
+
+Pooling, timeouts, retries, splitting, concurrency, answer checks and typed errors come from
+:class:`HTTPScorer`. Importing this package does not import httpx; the first request does.
+"""
+
+from __future__ import annotations
+
+from .config import HTTPConfig
+from .errors import error_message, safe_headers
+from .responses import check_ranking, ranked
+from .retry import retry_after_seconds, retryable_status
+from .scorer import HTTPScorer
+
+__all__ = [
+    "HTTPConfig",
+    "HTTPScorer",
+    "check_ranking",
+    "error_message",
+    "ranked",
+    "retry_after_seconds",
+    "retryable_status",
+    "safe_headers",
+]

@@ -1,0 +1,75 @@
+"""The options every hosted (HTTP) reranker accepts, on top of :class:`rerankit.RerankerConfig`.
+
+Names follow ``lancedb.rerankers`` where they exist (``model_name``, ``api_key``, ``column``,
+``top_n``, ``return_score``); the rest are plain descriptive names. The API key is a
+:class:`pydantic.SecretStr`, so printing, logging or dumping a config never shows it.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from ..config import RerankerConfig
+
+
+class HTTPConfig(RerankerConfig):
+    """Options of a reranker that calls an HTTP API. Plugins subclass it and set their defaults."""
+
+    model_name: str = Field(..., description="The provider's model name.")
+    api_key: Optional[SecretStr] = Field(
+        None,
+        description="API key; when unset it is read from the provider's environment variable(s).",
+    )
+    base_url: str = Field(
+        ...,
+        description="Scheme and host (and optional path prefix) of the API; point it at a compatible "
+        "or self-hosted server.",
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for a response (read/write timeout).")
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection.")
+    max_retries: int = Field(
+        3, ge=0, le=50, description="Retries after the first attempt (408, 409, 429, 5xx, timeouts, drops)."
+    )
+    deadline: Optional[float] = Field(
+        120.0,
+        gt=0,
+        description="Total seconds one request may take, retries and waits included (None: no limit).",
+    )
+    backoff_base: float = Field(
+        0.5, ge=0, description="First retry delay in seconds; doubles per retry, with jitter."
+    )
+    backoff_max: float = Field(20.0, ge=0, description="Cap in seconds on one backoff delay.")
+    batch_size: int = Field(
+        1000, ge=1, description="Most documents sent in one request; longer lists are split."
+    )
+    max_concurrency: int = Field(
+        8, ge=1, le=256, description="Requests in flight at once when one call is split into several."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.lower().startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://, e.g. 'https://api.example.com'")
+        return value.rstrip("/")
+
+    @field_validator("api_key")
+    @classmethod
+    def _blank_key_is_unset(cls, value: Optional[SecretStr]) -> Optional[SecretStr]:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> HTTPConfig:
+        if self.backoff_max < self.backoff_base:
+            raise ValueError(
+                f"backoff_max ({self.backoff_max}) must be at least backoff_base ({self.backoff_base})"
+            )
+        return self
+
+
+__all__ = ["HTTPConfig"]

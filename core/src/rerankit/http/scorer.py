@@ -1,0 +1,296 @@
+"""``HTTPScorer``: the base class of every hosted reranker.
+
+A plugin says only what differs between providers — its config model, the path, where the key
+lives, ``build_request(query, texts) -> body`` and ``parse_response(answer) -> [(index, score)]``.
+This class does the rest once: key lookup, pooled clients, retries, splitting long document lists
+at ``batch_size`` and sending the parts concurrently, checking every answer, and many queries at once.
+
+``top_n`` is sent to the provider (under ``top_n_field``) only when it is smaller than the part
+being sent; the answer must then hold at least ``min(top_n, part size)`` rows. Rows the provider
+did not return still get a score — below every returned one, in input order — so every row stays
+aligned and the reranker's own ``top_n`` cut (which keeps only returned rows) decides the output.
+Set ``top_n_field = None`` for an API without such a field: then every row is always scored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Optional
+
+import numpy as np
+from pydantic import SecretStr
+
+from ..errors import AuthenticationError, InputError, ProviderResponseError
+from ..scoring import Scorer
+from .config import HTTPConfig
+from .responses import check_ranking
+from .retry import Backoff
+
+if TYPE_CHECKING:
+    from .client import Transport
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One request: documents ``offset .. offset+len(texts)`` of query number ``item``."""
+
+    item: int
+    query: str
+    offset: int
+    texts: Sequence[str]
+    top_k: Optional[int]
+
+
+class HTTPScorer(Scorer):
+    """Base class for scorers backed by a rerank HTTP API (Cohere, Jina, Voyage and alike).
+
+    Subclasses set ``Config`` (an :class:`HTTPConfig` subclass with the provider's defaults),
+    ``provider``, ``path``, ``api_key_env``, optionally ``top_n_field``, and implement
+    :meth:`build_request` and :meth:`parse_response`.
+    """
+
+    Config: ClassVar[type[HTTPConfig]] = HTTPConfig
+    #: Name used in error messages and log lines.
+    provider: ClassVar[str] = "http"
+    #: Path appended to ``base_url``.
+    path: ClassVar[str] = "/rerank"
+    #: Environment variables searched, in order, when ``api_key`` is not given.
+    api_key_env: ClassVar[tuple[str, ...]] = ()
+    #: Request field that limits the answer to the top k rows, or None if the API has none.
+    top_n_field: ClassVar[Optional[str]] = "top_n"
+
+    config: HTTPConfig
+
+    def __init__(self, config: HTTPConfig) -> None:
+        super().__init__(config)
+        self._api_key = self._resolve_key()
+        self.url = config.base_url + self.path
+        self._transport: Optional[Transport] = None
+        self._lock = threading.Lock()
+
+    # -- what a plugin provides ----------------------------------------------------------------
+    def build_request(self, query: str, texts: Sequence[str]) -> dict[str, Any]:
+        """The JSON body asking the provider to score ``texts`` against ``query`` (no top-k field)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_request(query, texts)")
+
+    def parse_response(self, data: Any) -> Iterable[tuple[int, float]]:
+        """``(index into texts, score)`` pairs from the provider's parsed JSON answer."""
+        raise NotImplementedError(f"{type(self).__name__} must implement parse_response(data)")
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers sent with every request besides ``Authorization`` (override to add some)."""
+        return {"Accept": "application/json"}
+
+    # -- key -----------------------------------------------------------------------------------
+    def _resolve_key(self) -> Optional[SecretStr]:
+        if self.config.api_key is not None:
+            return self.config.api_key
+        for name in self.api_key_env:
+            value = os.environ.get(name, "").strip()
+            if value:
+                return SecretStr(value)
+        default_url = type(self.config).model_fields["base_url"].default
+        if self.config.base_url == default_url and self.api_key_env:
+            where = " or ".join(self.api_key_env)
+            raise AuthenticationError(
+                f"{self.provider}: no API key; pass api_key=... or set {where}",
+                provider=self.provider,
+            )
+        return None  # a self-hosted server at a custom base_url may need no key
+
+    def _key_hint(self) -> str:
+        return " / ".join(("api_key", *self.api_key_env))
+
+    # -- transport -----------------------------------------------------------------------------
+    def _get_transport(self) -> Transport:
+        with self._lock:
+            if self._transport is None:
+                try:
+                    from .client import Transport
+                except ImportError as exc:  # pragma: no cover - depends on the environment
+                    raise ImportError(
+                        f"hosted rerankers need httpx and tenacity: pip install 'rerankit[http]' ({exc})"
+                    ) from None
+                cfg = self.config
+                headers = {"User-Agent": _user_agent(), **self.request_headers()}
+                if self._api_key is not None:
+                    headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+                self._transport = Transport(
+                    provider=self.provider,
+                    url=self.url,
+                    headers=headers,
+                    timeout=cfg.timeout,
+                    connect_timeout=cfg.connect_timeout,
+                    backoff=Backoff(cfg.max_retries, cfg.deadline, cfg.backoff_base, cfg.backoff_max),
+                    secret=None if self._api_key is None else self._api_key.get_secret_value(),
+                    key_hint=self._key_hint(),
+                )
+            return self._transport
+
+    # -- planning and checking -----------------------------------------------------------------
+    def _parts(self, item: int, query: str, texts: Sequence[str]) -> list[_Part]:
+        size = self.config.batch_size
+        top_n = self.config.top_n if self.top_n_field else None
+        parts = []
+        for offset in range(0, len(texts), size):
+            chunk = texts[offset : offset + size]
+            top_k = top_n if top_n is not None and top_n < len(chunk) else None
+            parts.append(_Part(item, query, offset, chunk, top_k))
+        return parts
+
+    def _body(self, part: _Part) -> dict[str, Any]:
+        body = dict(self.build_request(part.query, list(part.texts)))
+        if part.top_k is not None and self.top_n_field:
+            body[self.top_n_field] = part.top_k
+        return body
+
+    def _check(self, part: _Part, data: Any) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            pairs = list(self.parse_response(data))
+            indices, scores = check_ranking(pairs, len(part.texts), part.top_k)
+        except ProviderResponseError as exc:
+            raise ProviderResponseError(
+                f"{self.provider}: bad answer from {self.url}: {exc}", provider=self.provider
+            ) from None
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise ProviderResponseError(
+                f"{self.provider}: unexpected answer shape from {self.url}: {type(exc).__name__}: {exc}",
+                provider=self.provider,
+            ) from None
+        return indices + part.offset, scores
+
+    def _send(self, part: _Part) -> tuple[np.ndarray, np.ndarray]:
+        return self._check(part, self._get_transport().post(self._body(part)))
+
+    async def _asend(self, part: _Part) -> tuple[np.ndarray, np.ndarray]:
+        return self._check(part, await self._get_transport().apost(self._body(part)))
+
+    @staticmethod
+    def _merge(
+        sizes: Sequence[int], parts: Sequence[_Part], answers: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> list[list[float]]:
+        """One score list per query; rows outside a provider's top k score below every returned row."""
+        out = [np.full(n, np.nan) for n in sizes]
+        for part, (indices, scores) in zip(parts, answers, strict=True):
+            out[part.item][indices] = scores
+        result = []
+        for scores in out:
+            missing = np.isnan(scores)
+            if missing.any():
+                low = float(np.min(scores[~missing]))
+                scores[missing] = low - max(1.0, abs(low))
+            result.append(scores.tolist())
+        return result
+
+    # -- the Scorer interface ------------------------------------------------------------------
+    def score(self, query: str, texts: Sequence[str]) -> list[float]:
+        """One score per text; long lists are split at ``batch_size`` and the parts sent concurrently."""
+        return self.score_batch([query], [texts], self.config.max_concurrency)[0]
+
+    async def ascore(self, query: str, texts: Sequence[str]) -> list[float]:
+        """Async twin of :meth:`score`."""
+        return (await self.ascore_batch([query], [texts], self.config.max_concurrency))[0]
+
+    def score_batch(
+        self, queries: Sequence[str], texts: Sequence[Sequence[str]], max_concurrency: int = 8
+    ) -> list[list[float]]:
+        """Score many queries: every request of every query goes through one pool of threads.
+
+        At most ``max_concurrency`` requests are in flight. Threads (not a private event loop)
+        because the pooled sync client is thread-safe, the call works the same inside a running
+        event loop (notebooks), and a failure surfaces as the ordinary exception.
+        """
+        parts = self._plan(queries, texts)
+        if not parts:
+            return [[] for _ in queries]
+        if len(parts) == 1:
+            answers = [self._send(parts[0])]
+        else:
+            answers = _in_threads(self._send, parts, max(1, max_concurrency), self.provider)
+        return self._merge([len(t) for t in texts], parts, answers)
+
+    async def ascore_batch(
+        self, queries: Sequence[str], texts: Sequence[Sequence[str]], max_concurrency: int = 8
+    ) -> list[list[float]]:
+        """Async twin of :meth:`score_batch`: at most ``max_concurrency`` requests in flight."""
+        parts = self._plan(queries, texts)
+        if not parts:
+            return [[] for _ in queries]
+        answers = await _gather_bounded(self._asend, parts, max(1, max_concurrency))
+        return self._merge([len(t) for t in texts], parts, answers)
+
+    def _plan(self, queries: Sequence[str], texts: Sequence[Sequence[str]]) -> list[_Part]:
+        if len(queries) != len(texts):
+            raise InputError(f"{len(queries)} queries but {len(texts)} text lists; pass one list per query")
+        return [p for i, (q, t) in enumerate(zip(queries, texts, strict=True)) for p in self._parts(i, q, t)]
+
+    def close(self) -> None:
+        """Close pooled connections (a later call opens new ones)."""
+        if self._transport is not None:
+            self._transport.close()
+
+    async def aclose(self) -> None:
+        """Close pooled connections, including the running event loop's async pool."""
+        if self._transport is not None:
+            await self._transport.aclose()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model_name={self.config.model_name!r}, url={self.url!r})"
+
+    def __getstate__(self) -> Any:
+        raise TypeError(
+            f"{type(self).__name__} is not pickled directly; pickle the reranker, which is rebuilt by "
+            "name and config with the key re-read from the environment"
+        )
+
+
+def _in_threads(fn: Any, parts: Sequence[_Part], limit: int, provider: str) -> list[Any]:
+    pool = concurrent.futures.ThreadPoolExecutor(
+        max_workers=min(limit, len(parts)), thread_name_prefix=f"rerankit-{provider}"
+    )
+    futures = [pool.submit(fn, p) for p in parts]
+    try:
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        for f in futures:
+            if f.done() and f.exception() is not None:
+                raise f.exception()
+        return [f.result() for f in futures]
+    finally:
+        # On failure, queued requests are dropped and running ones finish in the background.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _gather_bounded(fn: Any, parts: Sequence[_Part], limit: int) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(part: _Part) -> Any:
+        async with gate:
+            return await fn(part)
+
+    tasks = [asyncio.ensure_future(one(p)) for p in parts]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        pending = [t for t in tasks if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+    errors = [t.exception() for t in tasks if not t.cancelled() and t.exception() is not None]
+    if errors:
+        raise errors[0]
+    return [t.result() for t in tasks]
+
+
+def _user_agent() -> str:
+    from .. import __version__
+
+    return f"rerankit/{__version__}"
+
+
+__all__ = ["HTTPScorer"]
