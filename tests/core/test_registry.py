@@ -64,12 +64,16 @@ def test_entry_points_are_loaded_lazily_and_once(plugin_site):
     code = (
         "import sys, rerankit; assert 'rerankit_fixture_plugin' not in sys.modules;"
         "rerankit.get_reranker('rrf'); assert 'rerankit_fixture_plugin' in sys.modules;"
-        "import rerankit.registry as r; reg = r.registry(); reg.load(); reg.load();"
-        "print(len(reg.pm.get_plugins()))"
+        "import rerankit.registry as r; reg = r.registry(); before = reg.pm.get_plugins();"
+        "reg.load(); rerankit.list_rerankers(); assert reg.pm.get_plugins() == before;"
+        "print(sorted(n for n, _ in reg.pm.list_name_plugin()))"
     )
     out = subprocess.run([sys.executable, "-c", code], env=plugin_env(plugin_site), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "3"  # fusion, columns, the fixture plugin (the broken one failed)
+    names = eval(out.stdout)  # a printed list of plugin names
+    assert names.count("rerankit-fixture-plugin:fixture") == 1
+    assert {"rerankit.fusion", "rerankit.columns"} <= set(names)
+    assert not any(n.startswith("rerankit-broken-plugin") for n in names)  # failed, so never registered
 
 
 def test_plugin_select_text_hook_wins_over_the_default(use_plugin_site):
@@ -79,7 +83,8 @@ def test_plugin_select_text_hook_wins_over_the_default(use_plugin_site):
     assert out["_relevance_score"].to_pylist() == [2.0, 1.0]
 
 
-def test_unknown_name_lists_installed_and_gives_pip_hint():
+def test_unknown_name_lists_installed_and_gives_pip_hint(monkeypatch):
+    monkeypatch.setenv("RERANKIT_PLUGINS", "")  # only the built-ins, whatever this venv holds
     with pytest.raises(rerankit.UnknownRerankerError) as info:
         rerankit.get_reranker("cohere")
     assert "installed: linear, mrr, rrf" in str(info.value)

@@ -81,7 +81,7 @@ class Reranker:
         return self._run(self._single(query, docs, "docs", "docs"))
 
     def rerank_batch(
-        self, queries: Sequence[str], results: Sequence[Any], max_concurrency: int = 8
+        self, queries: Sequence[str], results: Sequence[Any], max_concurrency: int = 16
     ) -> list[pa.Table]:
         """Rerank many ``(query, results)`` pairs at once; one output table per pair, in order."""
         plans = self._batch(queries, results)
@@ -110,7 +110,7 @@ class Reranker:
         return await self._arun(self._single(query, docs, "docs", "docs"))
 
     async def arerank_batch(
-        self, queries: Sequence[str], results: Sequence[Any], max_concurrency: int = 8
+        self, queries: Sequence[str], results: Sequence[Any], max_concurrency: int = 16
     ) -> list[pa.Table]:
         plans = self._batch(queries, results)
         scores = await self._ascores_batch(plans, max_concurrency)

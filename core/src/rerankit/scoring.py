@@ -35,7 +35,7 @@ class Scorer:
         self,
         queries: Sequence[str],
         texts: Sequence[Sequence[str]],
-        max_concurrency: int = 8,
+        max_concurrency: int = 16,
     ) -> list[Sequence[float]]:
         """Score many ``(query, texts)`` pairs; by default one after another."""
         return [self.score(q, t) for q, t in zip(queries, texts)]
@@ -44,7 +44,7 @@ class Scorer:
         self,
         queries: Sequence[str],
         texts: Sequence[Sequence[str]],
-        max_concurrency: int = 8,
+        max_concurrency: int = 16,
     ) -> list[Sequence[float]]:
         """Async twin of :meth:`score_batch`: at most ``max_concurrency`` pairs in flight."""
         gate = asyncio.Semaphore(max_concurrency)
