@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rerankit.testing import RerankerConformance
 
 
 class TestRRFConformance(RerankerConformance):
     name = "rrf"
     distribution = "rerankit"
-    config = {"K": 30}
+    config: ClassVar[dict] = {"K": 30}
 
 
 class TestLinearConformance(RerankerConformance):
     name = "linear"
     distribution = "rerankit"
-    config = {"weight": 0.6}
+    config: ClassVar[dict] = {"weight": 0.6, "fill": 0.5}
 
 
 class TestMRRConformance(RerankerConformance):
     name = "mrr"
     distribution = "rerankit"
+    config: ClassVar[dict] = {"weight_vector": 0.3, "weight_fts": 0.7}

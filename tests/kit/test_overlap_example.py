@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLE, env_with_path
 
 import rerankit
+from tests.kit.conftest import EXAMPLE, env_with_path
 
 
 def _load(path: Path):

@@ -8,6 +8,7 @@ the inputs (:func:`expected_union`, :func:`expected_concat`), not with the core'
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -114,10 +115,12 @@ def assert_reranked(
     assert rel.null_count == 0, "_relevance_score has nulls"
     scores = rel.to_pylist()
     assert all(math.isfinite(s) for s in scores), f"_relevance_score has non-finite values: {scores}"
-    assert all(a >= b for a, b in zip(scores, scores[1:])), f"_relevance_score is not sorted descending: {scores}"
+    assert all(a >= b for a, b in itertools.pairwise(scores)), f"_relevance_score is not sorted descending: {scores}"
 
     limit = expected.num_rows if top_n is None else min(top_n, expected.num_rows)
-    assert output.num_rows == limit, f"expected {limit} row(s) (input {expected.num_rows}, top_n={top_n}), got {output.num_rows}"
+    assert output.num_rows == limit, (
+        f"expected {limit} row(s) (input {expected.num_rows}, top_n={top_n}), got {output.num_rows}"
+    )
     got_rows = _row_keys(output.drop_columns([RELEVANCE]))
     want_rows = _row_keys(expected)
     extra = got_rows - want_rows
