@@ -178,6 +178,17 @@ def test_core_installs_alone_and_light(core_env: Venv) -> None:
     assert set(found["rerankers"]) == {"rrf", "linear", "mrr"}
     assert all(v.startswith("FusionReranker(") for v in found["built"].values())
     core_env.pip_check()
+    kit = core_env.run(
+        """
+        import json
+        try:
+            import rerankit.testing
+            print(json.dumps("imported"))
+        except ImportError as exc:
+            print(json.dumps(str(exc)))
+        """
+    )
+    assert "pip install 'rerankit[testing]'" in kit, "without pytest, rerankit.testing must say how to get it"
 
 
 @pytest.mark.parametrize("package", [p for p in PACKAGES if p != REPO / "core"], ids=lambda p: p.name)

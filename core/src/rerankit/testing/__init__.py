@@ -15,10 +15,17 @@ only needed where tests run.
 
 from __future__ import annotations
 
+try:
+    import pytest  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in tests/kit/test_packaging.py
+    raise ImportError(
+        "rerankit.testing needs pytest; install it with: pip install 'rerankit[testing]'"
+    ) from exc
+
 from . import data
 from .checks import (
     assert_reranked,
-    assert_same_table,
+    assert_same_ranking,
     expected_concat,
     expected_first_per_rowid,
     expected_union,
@@ -29,7 +36,7 @@ __all__ = [
     "HEAVY_MODULES",
     "RerankerConformance",
     "assert_reranked",
-    "assert_same_table",
+    "assert_same_ranking",
     "data",
     "expected_concat",
     "expected_first_per_rowid",
