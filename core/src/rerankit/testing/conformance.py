@@ -24,7 +24,7 @@ import subprocess
 import sys
 import textwrap
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -140,7 +140,7 @@ class RerankerConformance:
     @pytest.fixture
     def make_reranker(
         self, conformance_config: Mapping[str, Any], monkeypatch: pytest.MonkeyPatch
-    ) -> Callable[..., rerankit.Reranker]:
+    ) -> Iterator[Callable[..., rerankit.Reranker]]:
         """``make_reranker(**overrides)``: the plugin's reranker built by name, as users do."""
         assert self.name, f"{type(self).__name__} must set name = '<registered reranker name>'"
         assert self.distribution, f"{type(self).__name__} must set distribution = '<its package name>'"
@@ -162,6 +162,8 @@ class RerankerConformance:
                 close()
 
     def _info(self) -> rerankit.RerankerInfo:
+        assert self.name, f"{type(self).__name__} must set name = '<registered reranker name>'"
+        assert self.distribution, f"{type(self).__name__} must set distribution = '<its package name>'"
         infos = rerankit.list_rerankers()
         found = [i for i in infos if i.name == self.name and i.status == "ok"]
         failed = [f"{i.name} ({i.distribution}): {i.error}" for i in infos if i.status == "error"]
