@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+
 import rerankit
 from rerankit.http.testing import FakeRerankServer, fake_score
 

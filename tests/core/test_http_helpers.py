@@ -6,8 +6,9 @@ import email.utils
 import math
 
 import pytest
-import rerankit
 from pydantic import ValidationError
+
+import rerankit
 from rerankit.http import (
     HTTPConfig,
     check_ranking,

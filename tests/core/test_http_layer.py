@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-import rerankit
 from pydantic import Field
+
+import rerankit
 from rerankit.http import HTTPConfig, HTTPScorer, ranked
 from rerankit.http.testing import FakeRerankServer, Fault, fake_score
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 import rerankit
 from rerankit.http.conformance import KEY, HostedRerankerSuite, docs
 from rerankit.http.testing import FakeRerankServer

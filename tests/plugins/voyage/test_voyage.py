@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import pytest
+
 import rerankit
 from rerankit.http.conformance import KEY, HostedRerankerSuite, docs
 from rerankit.http.testing import FakeRerankServer

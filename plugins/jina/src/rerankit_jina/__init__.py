@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import rerankit
 from pydantic import Field
+
+import rerankit
 from rerankit.http import HTTPConfig, HTTPScorer, ranked
 
 __version__ = "0.1.0"
