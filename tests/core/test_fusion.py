@@ -279,3 +279,23 @@ def test_fuse_runs_errors_name_the_column():
     assert out["qid"].to_pylist() == ["a"]
     with pytest.raises(rerankit.InputError, match="weights has 1 value"):
         rerankit.get_reranker("rrf").fuse_runs([run, run], query_column="qid", weights=[1.0])
+
+
+def test_fusion_output_is_checked():
+    def broken(lists, size, config):
+        return np.full(size, np.nan)
+
+    def short(lists, size, config):
+        return np.zeros(max(size - 1, 0))
+
+    vt = vector_table([1, 2], [0.1, 0.2])
+    with pytest.raises(rerankit.ScoringError, match="'nan-fusion' returned a non-finite score"):
+        rerankit.FusionReranker("nan-fusion", rerankit.RerankerConfig(), broken).rerank_vector("q", vt)
+    with pytest.raises(rerankit.ScoringError, match="'short' returned 1 scores for 2 rows"):
+        rerankit.FusionReranker("short", rerankit.RerankerConfig(), short).rerank_vector("q", vt)
+
+
+def test_linear_on_zero_rows_gives_zero_rows():
+    assert rerankit.get_reranker("linear").rerank("q", []).num_rows == 0
+    with pytest.raises(rerankit.InputError, match="linear method needs scores"):
+        rerankit.get_reranker("linear").rerank("q", ["a"])

@@ -129,8 +129,9 @@ def linear(lists: Sequence[RankedList], size: int, config: LinearConfig) -> np.n
     out = np.zeros(size)
     for lst, w in zip(lists, _weights(lists, default)):
         side = np.full(size, 1.0 - config.fill)
-        side[lst.positions] = _relevance(lst)
-        side[np.isnan(side)] = 1.0 - config.fill
+        if len(lst):
+            side[lst.positions] = _relevance(lst)
+            side[np.isnan(side)] = 1.0 - config.fill
         out += w * side
     return out
 
@@ -164,7 +165,7 @@ class FusionReranker(Reranker):
             _ranked(table, pos, source, None if plan.weights is None else plan.weights[i])
             for i, (table, pos, source) in enumerate(zip(plan.inputs, plan.rows.positions, plan.sources))
         ]
-        return np.asarray(self.fuse(lists, plan.rows.size, self.config), dtype=np.float64)
+        return self._check(self.fuse(lists, plan.rows.size, self.config), plan.rows.size)
 
     def _multivector(
         self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None

@@ -135,6 +135,16 @@ class Reranker:
         raise NotImplementedError
 
     # -- shared plumbing ---------------------------------------------------------------------
+    def _check(self, scores: Sequence[float], expected: int) -> np.ndarray:
+        """Scores as float64, or ScoringError if their number is wrong or one is NaN/infinite."""
+        arr = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if len(arr) != expected:
+            raise ScoringError(f"'{self.name}' returned {len(arr)} scores for {expected} rows")
+        if not np.all(np.isfinite(arr)):
+            bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise ScoringError(f"'{self.name}' returned a non-finite score ({arr[bad]}) for row {bad}")
+        return arr
+
     def _single(self, query: str | None, data: Any, argument: str, source: str) -> Plan:
         table = tables.as_table(data, argument, self.column)
         return Plan(tables.Rows.of(table), query, [source], [table])
@@ -216,15 +226,6 @@ class ScoringReranker(Reranker):
         rows = plan.rows
         values = registry().select_text(rows.source, self.column)
         return tables.text_values(rows.column(values), self.column, "results")
-
-    def _check(self, scores: Sequence[float], expected: int) -> np.ndarray:
-        arr = np.asarray(scores, dtype=np.float64).reshape(-1)
-        if len(arr) != expected:
-            raise ScoringError(f"scorer '{self.name}' returned {len(arr)} scores for {expected} texts")
-        if not np.all(np.isfinite(arr)):
-            bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-            raise ScoringError(f"scorer '{self.name}' returned a non-finite score ({arr[bad]}) for row {bad}")
-        return arr
 
     def _scores(self, plan: Plan) -> np.ndarray:
         texts = self._texts(plan)
