@@ -197,7 +197,7 @@ class HTTPScorer(Scorer):
         return (await self.ascore_batch([query], [texts], self.config.max_concurrency))[0]
 
     def score_batch(
-        self, queries: Sequence[str], texts: Sequence[Sequence[str]], max_concurrency: int = 8
+        self, queries: Sequence[str], texts: Sequence[Sequence[str]], max_concurrency: int = 16
     ) -> list[list[float]]:
         """Score many queries: every request of every query goes through one pool of threads.
 
@@ -215,7 +215,7 @@ class HTTPScorer(Scorer):
         return self._merge([len(t) for t in texts], parts, answers)
 
     async def ascore_batch(
-        self, queries: Sequence[str], texts: Sequence[Sequence[str]], max_concurrency: int = 8
+        self, queries: Sequence[str], texts: Sequence[Sequence[str]], max_concurrency: int = 16
     ) -> list[list[float]]:
         """Async twin of :meth:`score_batch`: at most ``max_concurrency`` requests in flight."""
         parts = self._plan(queries, texts)
