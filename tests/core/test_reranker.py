@@ -186,6 +186,9 @@ def test_duplicate_and_null_rowids():
     dup = pa.table({"_rowid": pa.array([1, 1], pa.uint64()), "text": ["a", "b"], "_score": [0.1, 0.2]})
     with pytest.raises(rerankit.InputError, match="fts_results has duplicate _rowid values"):
         rerankit.get_reranker("rrf").rerank_hybrid(QUERY, vec(), dup)
+    first = pa.table({"_rowid": pa.array([7, 8, 7], pa.uint64()), "text": ["a", "b", "c"]})
+    with pytest.raises(rerankit.InputError, match=r"vector_results has duplicate _rowid values \(e.g. 7\)"):
+        rerankit.get_reranker("rrf").rerank_hybrid(QUERY, first, fts())
     nulls = pa.table({"_rowid": pa.array([1, None], pa.uint64()), "text": ["a", "b"]})
     with pytest.raises(rerankit.InputError, match="'_rowid' has 1 null value"):
         rerankit.get_reranker("rrf").rerank_hybrid(QUERY, nulls, fts())

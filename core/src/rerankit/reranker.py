@@ -140,7 +140,7 @@ class Reranker:
         arr = np.asarray(scores, dtype=np.float64).reshape(-1)
         if len(arr) != expected:
             raise ScoringError(f"'{self.name}' returned {len(arr)} scores for {expected} rows")
-        if not np.all(np.isfinite(arr)):
+        if not np.isfinite(arr).all():
             bad = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise ScoringError(f"'{self.name}' returned a non-finite score ({arr[bad]}) for row {bad}")
         return arr

@@ -7,6 +7,7 @@ of DESIGN.md and hold for every reranker, whatever computes its scores.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -83,11 +84,15 @@ def _without_view_types(table: pa.Table) -> pa.Table:
 
     The values are unchanged; pyarrow cannot yet reorder view columns, which reranking must do.
     """
-    for i, dtype in enumerate(table.schema.types):
-        plain = _VIEW_TYPES.get(dtype.id)
-        if plain is not None:
-            table = table.set_column(i, table.schema.field(i).with_type(plain), table.column(i).cast(plain))
+    for i in _view_columns(table.schema):
+        plain = _VIEW_TYPES[table.schema.types[i].id]
+        table = table.set_column(i, table.schema.field(i).with_type(plain), table.column(i).cast(plain))
     return table
+
+
+@functools.lru_cache(maxsize=256)
+def _view_columns(schema: pa.Schema) -> tuple[int, ...]:
+    return tuple(i for i, dtype in enumerate(schema.types) if dtype.id in _VIEW_TYPES)
 
 
 def _is_pandas(data: Any) -> bool:
@@ -191,8 +196,10 @@ def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows
     bounds = [0, *itertools.accumulate(len(i) for i in ids)]
     positions_all, firsts = first_appearance(np.concatenate(ids))
     positions = [positions_all[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
-    for pos, argument, values in zip(positions, arguments, ids):
-        check_unique(pos, len(firsts), values, f"{argument} has duplicate _rowid values", DUPLICATE_FIX)
+    for k, (pos, argument, values) in enumerate(zip(positions, arguments, ids)):
+        # the first list is duplicate-free exactly when each of its rows opens a new id
+        if k > 0 or np.searchsorted(firsts, bounds[1]) != bounds[1]:
+            check_unique(pos, len(firsts), values, f"{argument} has duplicate _rowid values", DUPLICATE_FIX)
     return Rows(source, positions, firsts, bounds[:-1])
 
 
@@ -245,16 +252,14 @@ def finish(
     if top_n is not None:
         order = order[:top_n]
     table = rows.source
-    names = set(table.column_names)
-    drop = [c for c in (*drop, RELEVANCE) if c in names]
+    drop = [c for c in (*drop, RELEVANCE) if table.schema.get_field_index(c) >= 0]
     if drop:
         table = table.drop_columns(drop)
-        names.difference_update(drop)
     src = order if rows.index is None else rows.index[order]
     out = table if _is_identity(src, table.num_rows) else table.take(src)
     if rows.index is not None:
         for name in SCORE_COLUMNS:
-            if name in names and table[name].null_count:
+            if table.schema.get_field_index(name) >= 0 and table[name].null_count:
                 first = rows.first_valid(name)[order]
                 fixed = table[name].take(pa.array(first, mask=first < 0))
                 out = out.set_column(out.schema.get_field_index(name), out.schema.field(name), fixed)
