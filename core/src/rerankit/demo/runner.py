@@ -167,7 +167,10 @@ def _print_example(
     texts = dict(judged)
     qid = example if example is not None else (DEFAULT_EXAMPLE if DEFAULT_EXAMPLE in texts else judged[0][0])
     if qid not in texts:
-        raise DemoError(f"--example {qid} is not among the evaluated judged queries (ids 1-225)")
+        raise DemoError(
+            f"--example {qid} is not one of the {len(judged)} evaluated queries "
+            f"(ids {judged[0][0]} to {judged[-1][0]}); pick one of them"
+        )
     qrels = collection.qrels[qid]
     fused = _hybrid(index, qid, texts[qid]).rerank(reranker=rerankers["rrf"]).to_arrow().slice(0, top)
     vec_rank = {d: i + 1 for i, d in enumerate(rankings["vector"][qid])}
