@@ -143,7 +143,7 @@ def _hybrid(index: Index, qid: str, text: str) -> Any:
 def _print_scores(result: DemoResult, complete: bool, out: TextIO) -> None:
     width = max(len(label) for label in LABELS.values())
     names = ("nDCG@10", "MRR@10", "R@100")
-    print(f"{'':{width}}  " + "  ".join(f"{n:^15}" for n in names), file=out)
+    print((f"{'':{width}}  " + "  ".join(f"{n:^15}" for n in names)).rstrip(), file=out)
     print(f"{'pipeline':{width}}  " + "  ".join(f"{'this run':>8} {'ref':>6}" for _ in names), file=out)
     for p in PIPELINES:
         cells = [f"{result.scores[p][n]:8.3f} {REFERENCE[p][i]:6.3f}" for i, n in enumerate(names)]
