@@ -267,3 +267,22 @@ def test_hybrid_accepts_an_empty_side_without_rowid(table):
     empty_fts = pa.table({"id": pa.array([], pa.int64()), "_score": pa.array([], pa.float32())})
     out = to_lancedb("rrf").rerank_hybrid(QUERY, vector, empty_fts)
     assert ids(out) == ids(vector)
+
+
+async def test_lancedb_async_queries_take_the_wrapper_too(tmp_path):
+    import lancedb
+
+    make_table(tmp_path)
+    tbl = await (await lancedb.connect_async(str(tmp_path / "db"))).open_table("docs")
+
+    def query():
+        return tbl.query().nearest_to(embed(QUERY)).nearest_to_text(QUERY).limit(6)
+
+    ours = await query().rerank(to_lancedb("linear")).to_arrow()
+    theirs = await query().rerank(LinearCombinationReranker()).to_arrow()
+    assert ids(ours) == ids(theirs)
+    np.testing.assert_allclose(
+        ours["_relevance_score"].to_numpy(), theirs["_relevance_score"].to_numpy(), rtol=1e-6
+    )
+    fts = await tbl.query().nearest_to_text("apple").limit(5).rerank(to_lancedb("rrf", top_n=2)).to_arrow()
+    assert len(fts) == 2
