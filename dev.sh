@@ -32,7 +32,8 @@ case "${1:-}" in
   demo)
     ensure_env
     shift
-    exec "$VENV/bin/python" examples/hybrid_fusion.py "$@"
+    # Cranfield in an embedded LanceDB, fused by rerankit; the index is cached in .cache/.
+    exec "$VENV/bin/rerankit" demo --cache-dir .cache/rerankit-demo "$@"
     ;;
   test)
     ensure_env
