@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-import rerankit
-from conftest import plugin_env
-from integration_support import rerankit_executable
 from pyarrow import csv, feather, parquet
+
+import rerankit
+from tests.conftest import plugin_env
+from tests.integration.integration_support import rerankit_executable
 
 QUERY = "apple pie recipe"
 
@@ -66,8 +67,9 @@ def read(path: Path) -> pa.Table:
 
 
 def env_without_plugins() -> dict[str, str]:
+    """Only the core's built-ins, whatever plugins this environment has installed."""
     env = dict(os.environ)
-    env.pop("RERANKIT_PLUGINS", None)
+    env["RERANKIT_PLUGINS"] = ""
     env["HF_HUB_OFFLINE"] = "1"
     return env
 

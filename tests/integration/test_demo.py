@@ -12,10 +12,11 @@ from pathlib import Path
 import ir_measures
 import numpy as np
 import pytest
-from integration_support import rerankit_executable
 from ir_measures import RR, R, nDCG
+
 from rerankit.demo import cranfield
 from rerankit.demo.metrics import ndcg_at_k, recall_at_k, rr_at_k
+from tests.integration.integration_support import rerankit_executable
 
 # -- metrics -----------------------------------------------------------------------------------
 

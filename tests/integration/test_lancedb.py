@@ -10,11 +10,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-import rerankit
-from integration_support import embed, make_table
 from lancedb.rerankers import LinearCombinationReranker, MRRReranker, RRFReranker
 from lancedb.rerankers import Reranker as LanceReranker
+
+import rerankit
 from rerankit.lancedb import to_lancedb
+from tests.integration.integration_support import embed, make_table
 
 
 @pytest.fixture
