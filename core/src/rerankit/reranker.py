@@ -147,7 +147,7 @@ class Reranker:
 
     def _single(self, query: str | None, data: Any, argument: str, source: str) -> Plan:
         table = tables.as_table(data, argument, self.column)
-        return Plan(tables.Rows.of(table), query, [source], [table])
+        return Plan(tables.Rows.of(table, argument), query, [source], [table])
 
     def _hybrid(self, query: str | None, vector_results: Any, fts_results: Any) -> Plan:
         vec = tables.as_table(vector_results, "vector_results", self.column)
@@ -214,7 +214,7 @@ class ScoringReranker(Reranker):
             ids = tables.require_column(table, tables.ROWID, "vector_results", tables.ROWID_FIX).to_numpy()
             _, first = np.unique(ids, return_index=True)
             table = table.take(pa.array(np.sort(first)))
-        return Plan(tables.Rows.of(table), query, ["vector"], [table])
+        return Plan(tables.Rows.of(table, "vector_results"), query, ["vector"], [table])
 
     def _texts(self, plan: Plan) -> list[str]:
         if not isinstance(plan.query, str) or not plan.query.strip():

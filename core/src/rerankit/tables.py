@@ -149,32 +149,42 @@ def _schema_clash(tables: Sequence[pa.Table], arguments: Sequence[str]) -> str |
 class Rows:
     """The rows a rerank call scores, kept lazy so the output is built with one ``take``.
 
-    ``source`` holds every input row (result sets concatenated); union row ``u`` is
-    ``source`` row ``index[u]`` (``index`` None: all rows in order). ``positions[i]`` maps each row of
-    input ``i``, in its order, to its union row. ``bounds[i]`` is where input ``i`` starts in ``source``.
+    ``inputs`` are the result sets; ``source`` is them concatenated. Union row ``u`` is ``source``
+    row ``index[u]`` (``index`` None: every row, in order). ``positions[i]`` maps each row of input
+    ``i``, in its order, to its union row; ``bounds[i]`` is where input ``i`` starts in ``source``.
     """
 
-    source: pa.Table
+    inputs: list[pa.Table]
+    arguments: list[str]
     positions: list[np.ndarray]
     index: np.ndarray | None = None
     bounds: list[int] | None = None
 
     @classmethod
-    def of(cls, table: pa.Table) -> Rows:
-        return cls(table, [np.arange(table.num_rows)])
+    def of(cls, table: pa.Table, argument: str) -> Rows:
+        return cls([table], [argument], [np.arange(table.num_rows)])
+
+    @functools.cached_property
+    def source(self) -> pa.Table:
+        return concat(self.inputs, self.arguments)
+
+    def table(self, drop: Sequence[str]) -> pa.Table:
+        """``source`` without the ``drop`` columns (dropped before concatenating: less to copy)."""
+        parts = [t.drop_columns([c for c in drop if t.schema.get_field_index(c) >= 0]) for t in self.inputs]
+        return concat(parts, self.arguments)
 
     @property
     def size(self) -> int:
-        return self.source.num_rows if self.index is None else len(self.index)
+        return sum(t.num_rows for t in self.inputs) if self.index is None else len(self.index)
 
     def column(self, values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
         """Values computed over ``source`` (one per source row), restricted to the union rows."""
         return values if self.index is None else values.take(pa.array(self.index))
 
-    def first_valid(self, name: str) -> np.ndarray:
-        """Per union row, the source row of the first non-null ``name`` among its appearances (-1: none)."""
+    def first_valid(self, column: pa.ChunkedArray) -> np.ndarray:
+        """Per union row, the source row of the first non-null value of ``column`` (a column of
+        ``source``) among the row's appearances; -1 where it has none."""
         src = np.full(self.size, -1, dtype=np.int64)
-        column = self.source[name]
         for i, pos in enumerate(self.positions):
             start = self.bounds[i] if self.bounds else 0
             valid = ~np.asarray(column.slice(start, len(pos)).is_null())
@@ -191,7 +201,6 @@ def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows
     ``_score`` take the first non-null value across all appearances, so a row found by both the
     vector and the full-text search keeps both scores. One stable sort of all ids, then O(n) numpy.
     """
-    source = concat(tables, arguments)
     ids = [rowids(t, a) for t, a in zip(tables, arguments)]
     bounds = [0, *itertools.accumulate(len(i) for i in ids)]
     positions_all, firsts = first_appearance(np.concatenate(ids))
@@ -200,7 +209,7 @@ def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows
         # the first list is duplicate-free exactly when each of its rows opens a new id
         if k > 0 or np.searchsorted(firsts, bounds[1]) != bounds[1]:
             check_unique(pos, len(firsts), values, f"{argument} has duplicate _rowid values", DUPLICATE_FIX)
-    return Rows(source, positions, firsts, bounds[:-1])
+    return Rows(list(tables), list(arguments), positions, firsts, bounds[:-1])
 
 
 DUPLICATE_FIX = (
@@ -251,16 +260,13 @@ def finish(
     order = np.argsort(np.negative(scores32), kind="stable")
     if top_n is not None:
         order = order[:top_n]
-    table = rows.source
-    drop = [c for c in (*drop, RELEVANCE) if table.schema.get_field_index(c) >= 0]
-    if drop:
-        table = table.drop_columns(drop)
+    table = rows.table((*drop, RELEVANCE))
     src = order if rows.index is None else rows.index[order]
     out = table if _is_identity(src, table.num_rows) else table.take(src)
     if rows.index is not None:
         for name in SCORE_COLUMNS:
             if table.schema.get_field_index(name) >= 0 and table[name].null_count:
-                first = rows.first_valid(name)[order]
+                first = rows.first_valid(table[name])[order]
                 fixed = table[name].take(pa.array(first, mask=first < 0))
                 out = out.set_column(out.schema.get_field_index(name), out.schema.field(name), fixed)
     return out.append_column(pa.field(RELEVANCE, pa.float32()), pa.array(scores32[order], pa.float32()))
