@@ -39,6 +39,16 @@ def test_rrf_hybrid_equals_reference(data):
 
 @FAST
 @given(result_lists())
+def test_rrf_hybrid_with_lancedb_sized_rowids(data):
+    """LanceDB row ids are fragment << 32 | offset: far from dense, so the hash path runs."""
+    (vec, fts), (dists, _), (_, scores) = data
+    big = [[(i % 7) << 32 | i for i in ids] for ids in (vec, fts)]
+    out = rerankit.get_reranker("rrf").rerank_hybrid("q", vector_table(big[0], dists), fts_table(big[1], scores))
+    assert_matches_reference(out, reference.rrf(big), reference.first_appearance(*big))
+
+
+@FAST
+@given(result_lists())
 def test_mrr_hybrid_equals_reference(data):
     (vec, fts), _, _ = data
     r = rerankit.get_reranker("mrr", weight_vector=0.3, weight_fts=0.7)

@@ -286,7 +286,11 @@ def _group_order(groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
     if scores.dtype == np.float32 and n < 2**32:
         by_score = np.argsort(_descending_keys(scores))  # unique keys: no stability needed
     else:
-        by_score = np.argsort(np.negative(scores), kind="stable")
+        negated = np.negative(scores)
+        by_score = np.argsort(negated)  # the fast unstable sort is enough when no score repeats
+        ordered = negated[by_score]
+        if (ordered[1:] == ordered[:-1]).any():
+            by_score = np.argsort(negated, kind="stable")
     small = groups.max(initial=0) < 2**16  # numpy radix-sorts 16-bit keys
     keys = groups[by_score].astype(np.uint16 if small else np.int64)
     return by_score[np.argsort(keys, kind="stable")]

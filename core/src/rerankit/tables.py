@@ -219,16 +219,27 @@ DUPLICATE_FIX = (
 
 
 def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Number distinct keys in order of first appearance (one hash pass, O(n)).
+    """Number distinct keys in order of first appearance, in O(n).
 
     Returns ``codes`` (the number of each key's distinct value) and ``firsts`` (for each distinct
-    value, the index of its first appearance in ``keys``).
+    value, the index of its first appearance in ``keys``). Small non-negative integer keys (dense
+    ids, composite query/document codes) use direct addressing; any others, one hash pass.
     """
+    n = len(keys)
+    if n == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if keys.dtype.kind in "iu" and keys.min() >= 0 and keys.max() < 4 * n + 1024:
+        space = int(keys.max()) + 1
+        rows = np.arange(n)
+        first = np.full(space, n, dtype=np.int64)
+        np.minimum.at(first, keys, rows)
+        firsts = np.flatnonzero(first[keys] == rows)
+        number = np.empty(space, dtype=np.int64)
+        number[keys[firsts]] = np.arange(len(firsts))
+        return number[keys], firsts
     codes = pc.dictionary_encode(pa.array(keys)).indices.to_numpy().astype(np.int64)
-    if len(codes) == 0:
-        return codes, codes
     seen = np.maximum.accumulate(codes)
-    opens = np.empty(len(codes), dtype=bool)  # a code larger than all before it opens a new value
+    opens = np.empty(n, dtype=bool)  # a code larger than all before it opens a new value
     opens[0] = True
     np.greater(seen[1:], seen[:-1], out=opens[1:])
     return codes, np.flatnonzero(opens)
