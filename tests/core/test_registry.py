@@ -63,7 +63,8 @@ def test_allowlist_limits_which_distributions_load(use_plugin_site, monkeypatch)
 def test_entry_points_are_loaded_lazily_and_once(plugin_site):
     code = (
         "import sys, rerankit; assert 'rerankit_fixture_plugin' not in sys.modules;"
-        "rerankit.get_reranker('rrf'); assert 'rerankit_fixture_plugin' in sys.modules;"
+        "rerankit.get_reranker('rrf'); assert 'rerankit_fixture_plugin' not in sys.modules;"  # built-in
+        "rerankit.get_reranker('fixture-terms'); assert 'rerankit_fixture_plugin' in sys.modules;"
         "import rerankit.registry as r; reg = r.registry(); before = reg.pm.get_plugins();"
         "reg.load(); rerankit.list_rerankers(); assert reg.pm.get_plugins() == before;"
         "print(sorted(n for n, _ in reg.pm.list_name_plugin()))"
@@ -74,6 +75,13 @@ def test_entry_points_are_loaded_lazily_and_once(plugin_site):
     assert names.count("rerankit-fixture-plugin:fixture") == 1
     assert {"rerankit.fusion", "rerankit.columns"} <= set(names)
     assert not any(n.startswith("rerankit-broken-plugin") for n in names)  # failed, so never registered
+
+
+def test_builtin_names_are_reserved(use_plugin_site, caplog):
+    rerankit.list_rerankers()  # loads the fixture plugin, which also tries to register "rrf"
+    assert "reranker name 'rrf' is the core's own; rerankit-fixture-plugin cannot replace it" in caplog.text
+    info = by_name(rerankit.list_rerankers())["rrf"]
+    assert (info.distribution, info.factory) == ("rerankit", rerankit.fusion.rrf)
 
 
 def test_plugin_select_text_hook_wins_over_the_default(use_plugin_site):

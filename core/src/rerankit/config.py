@@ -8,7 +8,6 @@ without leaking a key. :func:`validate_config` turns pydantic's errors into one 
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,6 +56,8 @@ def validate_config(
 
 
 def _describe(name: str, model: type[BaseModel], exc: ValidationError) -> str:
+    import difflib  # only on the error path
+
     allowed = sorted(model.model_fields)
     problems = []
     for err in exc.errors(include_url=False):

@@ -1,7 +1,8 @@
 """The plugin registry: entry points in the ``rerankit`` group, loaded lazily and once.
 
 ``get_reranker(name, **config)`` finds a registered scorer or fusion method, validates the config
-with its pydantic model and returns a ready :class:`~rerankit.Reranker`. A plugin that fails to
+with its pydantic model and returns a ready :class:`~rerankit.Reranker`. The core's own names
+(``rrf``, ``linear``, ``mrr``) are reserved and resolve without loading any plugin. A plugin that fails to
 import, or whose hook raises, is recorded with its real error and never breaks the others;
 ``RERANKIT_PLUGINS`` (comma-separated distribution names; empty means none) limits what loads.
 """
@@ -69,23 +70,40 @@ class Registry:
         self._entries: dict[str, RerankerInfo] = {}
         self._failures: list[RerankerInfo] = []
         self._dist_of: dict[str, tuple[Optional[str], Optional[str]]] = {}
+        self._builtins_loaded = False
         self._loaded = False
         self._lock = threading.RLock()
 
     # -- loading -----------------------------------------------------------------------------
-    def load(self) -> None:
+    def load_builtins(self) -> None:
+        """Register the core's own plugins (fusion methods, column selection); no entry points."""
         with self._lock:
-            if self._loaded:
+            if self._builtins_loaded:
                 return
             from . import columns, fusion
 
             core = ("rerankit", _core_version())
+            names = set()
             for module in (fusion, columns):
-                self.pm.register(module, name=f"rerankit.{module.__name__.rsplit('.', 1)[-1]}")
-                self._dist_of[self.pm.get_name(module)] = core
+                name = f"rerankit.{module.__name__.rsplit('.', 1)[-1]}"
+                self.pm.register(module, name=name)
+                self._dist_of[name] = core
+                names.add(name)
+            self._collect("register_fusions", "fusion", names)
+            self._collect("register_scorers", "scorer", names)
+            self._builtins_loaded = True
+
+    def load(self) -> None:
+        """Load every plugin the entry points name (once), after the built-ins."""
+        with self._lock:
+            if self._loaded:
+                return
+            self.load_builtins()
+            before = {name for name, _ in self.pm.list_name_plugin()}
             self._load_entry_points()
-            self._collect("register_fusions", "fusion")
-            self._collect("register_scorers", "scorer")
+            added = {name for name, _ in self.pm.list_name_plugin()} - before
+            self._collect("register_fusions", "fusion", added)
+            self._collect("register_scorers", "scorer", added)
             self._loaded = True
 
     def _load_entry_points(self) -> None:
@@ -112,19 +130,23 @@ class Registry:
                 continue
             self._dist_of[plugin_name] = (dist, version)
 
-    def _collect(self, hook_name: str, kind: Kind) -> None:
+    def _collect(self, hook_name: str, kind: Kind, plugins: set[str]) -> None:
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():
+            if impl.plugin_name not in plugins:
+                continue
             dist, version = self._dist_of.get(impl.plugin_name, (None, None))
 
             def register(
                 name: str, factory: Any, config: type[RerankerConfig] | None = None, *, _d=dist, _v=version
             ) -> None:
                 model = config if config is not None else getattr(factory, "Config", RerankerConfig)
-                if name in self._entries:
-                    logger.warning(
-                        "reranker '%s' from %s replaces the one from %s", name, _d, self._entries[name].distribution
-                    )
+                existing = self._entries.get(name)
+                if existing is not None and existing.distribution == "rerankit" and _d != "rerankit":
+                    logger.warning("reranker name '%s' is the core's own; %s cannot replace it", name, _d)
+                    return
+                if existing is not None:
+                    logger.warning("reranker '%s' from %s replaces the one from %s", name, _d, existing.distribution)
                 self._entries[name] = RerankerInfo(name, kind, _d, _v, config=model, factory=factory)
 
             try:
@@ -141,6 +163,9 @@ class Registry:
         return sorted(self._entries.values(), key=lambda e: e.name) + list(self._failures)
 
     def lookup(self, name: str) -> RerankerInfo:
+        self.load_builtins()
+        if name in self._entries:  # a built-in: plugins cannot replace it, so none need loading
+            return self._entries[name]
         self.load()
         try:
             return self._entries[name]

@@ -8,7 +8,6 @@ requests concurrently, a local model batching across queries).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -29,6 +28,8 @@ class Scorer:
 
     async def ascore(self, query: str, texts: Sequence[str]) -> Sequence[float]:
         """Async twin of :meth:`score`; by default runs it in a worker thread."""
+        import asyncio  # here, not at module level: asyncio costs import time every user pays
+
         return await asyncio.to_thread(self.score, query, texts)
 
     def score_batch(
@@ -47,6 +48,8 @@ class Scorer:
         max_concurrency: int = 16,
     ) -> list[Sequence[float]]:
         """Async twin of :meth:`score_batch`: at most ``max_concurrency`` pairs in flight."""
+        import asyncio
+
         gate = asyncio.Semaphore(max_concurrency)
 
         async def one(query: str, docs: Sequence[str]) -> Sequence[float]:
