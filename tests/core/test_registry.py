@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 import rerankit
-from tests.conftest import plugin_env
+from tests.conftest import FIXTURES, plugin_env
 
 
 def by_name(infos):
@@ -77,11 +77,19 @@ def test_entry_points_are_loaded_lazily_and_once(plugin_site):
     assert not any(n.startswith("rerankit-broken-plugin") for n in names)  # failed, so never registered
 
 
-def test_builtin_names_are_reserved(use_plugin_site, caplog):
-    rerankit.list_rerankers()  # loads the fixture plugin, which also tries to register "rrf"
-    assert "reranker name 'rrf' is the core's own; rerankit-fixture-plugin cannot replace it" in caplog.text
-    info = by_name(rerankit.list_rerankers())["rrf"]
-    assert (info.distribution, info.factory) == ("rerankit", rerankit.fusion.rrf)
+def test_builtin_names_are_reserved(tmp_path, monkeypatch, caplog):
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(FIXTURES / "rerankit-greedy-plugin")],
+        check=True,
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("RERANKIT_PLUGINS", "rerankit-greedy-plugin")
+    infos = by_name(rerankit.list_rerankers())
+    assert "reranker name 'rrf' is the core's own; rerankit-greedy-plugin cannot replace it" in caplog.text
+    assert (infos["rrf"].distribution, infos["rrf"].factory) == ("rerankit", rerankit.fusion.rrf)
+    assert infos["greedy-constant"].distribution == "rerankit-greedy-plugin"
 
 
 def test_plugin_select_text_hook_wins_over_the_default(use_plugin_site):
