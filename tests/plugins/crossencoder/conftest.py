@@ -11,7 +11,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-from crossencoder_models import build_tiny  # noqa: E402
+from crossencoder_models import build_tiny
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,9 @@ def prompted_model(tmp_path_factory: pytest.TempPathFactory, tiny_model: str) ->
     from sentence_transformers import CrossEncoder
 
     path = tmp_path_factory.mktemp("prompted-ce")
-    CrossEncoder(tiny_model, prompts={"query": "supersonic jet "}, default_prompt_name="query").save(str(path))
+    CrossEncoder(tiny_model, prompts={"query": "supersonic jet "}, default_prompt_name="query").save(
+        str(path)
+    )
     return str(path)
 
 

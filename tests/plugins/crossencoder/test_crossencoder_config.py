@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 import rerankit
 import rerankit_crossencoder
 

@@ -13,12 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pyarrow as pa
 import pytest
+import rerankit
+import rerankit_crossencoder
 import torch
 from crossencoder_models import QUERY, TEXTS
 from sentence_transformers import CrossEncoder
-
-import rerankit
-import rerankit_crossencoder
 
 
 def direct(path: str, pairs: list[list[str]], **kwargs) -> np.ndarray:
@@ -28,7 +27,7 @@ def direct(path: str, pairs: list[list[str]], **kwargs) -> np.ndarray:
 
 
 def scores_by_id(table: pa.Table) -> dict[int, float]:
-    return dict(zip(table["id"].to_pylist(), table["_relevance_score"].to_pylist()))
+    return dict(zip(table["id"].to_pylist(), table["_relevance_score"].to_pylist(), strict=True))
 
 
 def docs(texts=TEXTS, start: int = 0) -> list[dict]:
@@ -45,12 +44,16 @@ def test_scores_equal_direct_predict(tiny_model):
     got = scores_by_id(out)
     want = expected(tiny_model)
     np.testing.assert_allclose([got[i] for i in range(len(TEXTS))], want, rtol=1e-5, atol=1e-6)
-    assert np.ptp(want) > 0.05, "the tiny model must tell the texts apart for the order checks to mean anything"
+    assert np.ptp(want) > 0.05, (
+        "the tiny model must tell the texts apart for the order checks to mean anything"
+    )
 
 
 def test_activation_auto_matches_predict_and_raw_or_sigmoid_are_explicit(tiny_model, identity_model):
     def run(path: str, activation: str) -> np.ndarray:
-        out = rerankit.get_reranker("crossencoder", model_name=path, activation=activation).rerank(QUERY, docs())
+        out = rerankit.get_reranker("crossencoder", model_name=path, activation=activation).rerank(
+            QUERY, docs()
+        )
         got = scores_by_id(out)
         return np.array([got[i] for i in range(len(TEXTS))])
 
@@ -133,8 +136,12 @@ def test_rerank_vector_and_fts(tiny_model):
     keep = rerankit.get_reranker("crossencoder", model_name=tiny_model, return_score="all")
     vec_all = keep.rerank_vector(QUERY, _results([0, 1, 2, 3, 4], "_distance"))
     assert vec_all.column_names == ["_rowid", "text", "_distance", "_relevance_score"]
-    assert dict(zip(vec_all["_rowid"].to_pylist(), vec_all["_distance"].to_pylist())) == {
-        0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0, 4: 4.0
+    assert dict(zip(vec_all["_rowid"].to_pylist(), vec_all["_distance"].to_pylist(), strict=True)) == {
+        0: 0.0,
+        1: 1.0,
+        2: 2.0,
+        3: 3.0,
+        4: 4.0,
     }
     fts_all = keep.rerank_fts(QUERY, _results([5, 6, 7], "_score"))
     assert "_score" in fts_all.column_names
@@ -175,10 +182,12 @@ def test_rerank_batch_and_async_agree_with_single_calls(tiny_model):
     sets = [docs(TEXTS[:5]), docs(TEXTS[3:]), docs(TEXTS[::2])]
     batch = reranker.rerank_batch(queries, sets)
     abatch = asyncio.run(reranker.arerank_batch(queries, sets))
-    for query, docs_, out, aout in zip(queries, sets, batch, abatch):
+    for query, docs_, out, aout in zip(queries, sets, batch, abatch, strict=True):
         single = reranker.rerank(query, docs_)
         assert out["id"].to_pylist() == single["id"].to_pylist() == aout["id"].to_pylist()
-        np.testing.assert_allclose(out["_relevance_score"].to_numpy(), single["_relevance_score"].to_numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+            out["_relevance_score"].to_numpy(), single["_relevance_score"].to_numpy(), atol=1e-5
+        )
     vec = _results([0, 1, 2, 3], "_distance")
     assert asyncio.run(reranker.arerank_vector(QUERY, vec)).equals(reranker.rerank_vector(QUERY, vec))
 
@@ -254,9 +263,11 @@ def test_concurrent_threads_get_the_same_scores(tiny_model):
     sequential = [reranker.rerank(q, docs()) for q in queries]
     with ThreadPoolExecutor(max_workers=8) as pool:
         parallel = list(pool.map(lambda q: reranker.rerank(q, docs()), queries))
-    for a, b in zip(sequential, parallel):
+    for a, b in zip(sequential, parallel, strict=True):
         assert a["id"].to_pylist() == b["id"].to_pylist()
-        np.testing.assert_allclose(a["_relevance_score"].to_numpy(), b["_relevance_score"].to_numpy(), atol=1e-6)
+        np.testing.assert_allclose(
+            a["_relevance_score"].to_numpy(), b["_relevance_score"].to_numpy(), atol=1e-6
+        )
 
 
 def test_prompted_model_goes_through_predict(prompted_model, tiny_model):
@@ -311,7 +322,10 @@ def test_truncated_pairs_are_counted_in_one_warning(tiny_model, caplog):
     reranker.rerank_batch([q for q, _ in pairs], [[t] for _, t in pairs])
     warnings = [r for r in caplog.records if r.name == "rerankit.crossencoder"]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
-    assert f"{want} of {len(pairs)} query-text pairs were longer than max_length={limit}" in warnings[0].getMessage()
+    assert (
+        f"{want} of {len(pairs)} query-text pairs were longer than max_length={limit}"
+        in warnings[0].getMessage()
+    )
     assert reranker.scorer.truncated_total == want
 
     # scores are those of the truncated input, exactly as sentence-transformers computes them
@@ -350,7 +364,9 @@ def test_bfloat16_on_cpu_stays_close_to_float32(tiny_model):
     low = rerankit.get_reranker("crossencoder", model_name=tiny_model, dtype="bfloat16", device="cpu")
     b = scores_by_id(low.rerank(QUERY, docs()))
     assert next(low.scorer.model.hf.parameters()).dtype == torch.bfloat16
-    np.testing.assert_allclose([b[i] for i in range(len(TEXTS))], [a[i] for i in range(len(TEXTS))], atol=0.03)
+    np.testing.assert_allclose(
+        [b[i] for i in range(len(TEXTS))], [a[i] for i in range(len(TEXTS))], atol=0.03
+    )
 
 
 def test_float16_on_an_auto_detected_cpu_is_refused(tiny_model, monkeypatch, fresh_models):
@@ -367,12 +383,16 @@ def test_float16_on_an_auto_detected_cpu_is_refused(tiny_model, monkeypatch, fre
 def test_half_precision_on_cuda_matches_float32(tiny_model, dtype):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU (half precision runs on GPUs only)")
-    ref = scores_by_id(rerankit.get_reranker("crossencoder", model_name=tiny_model, device="cpu").rerank(QUERY, docs()))
+    ref = scores_by_id(
+        rerankit.get_reranker("crossencoder", model_name=tiny_model, device="cpu").rerank(QUERY, docs())
+    )
     half = rerankit.get_reranker("crossencoder", model_name=tiny_model, device="cuda", dtype=dtype)
     got = scores_by_id(half.rerank(QUERY, docs()))
     assert half.scorer.model.device.type == "cuda"
     assert next(half.scorer.model.hf.parameters()).dtype == getattr(torch, dtype)
-    np.testing.assert_allclose([got[i] for i in range(len(TEXTS))], [ref[i] for i in range(len(TEXTS))], atol=0.03)
+    np.testing.assert_allclose(
+        [got[i] for i in range(len(TEXTS))], [ref[i] for i in range(len(TEXTS))], atol=0.03
+    )
 
 
 # -- packaging ---------------------------------------------------------------------------------
@@ -391,7 +411,9 @@ def test_import_and_construction_do_not_import_torch(tiny_model):
         "r.rerank('heat', ['the wing'])\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     before, after = done.stdout.strip().splitlines()
     assert before == "[]"
     assert after == "['sentence_transformers', 'torch', 'transformers']"  # the check can tell

@@ -12,7 +12,7 @@ first score and is shared by every reranker with the same load options.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import rerankit
 

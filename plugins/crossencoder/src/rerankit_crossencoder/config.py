@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import Field, model_validator
-
 import rerankit
+from pydantic import Field, model_validator
 
 DEFAULT_MODEL = "cross-encoder/ms-marco-TinyBERT-L-6"
 
@@ -75,7 +74,9 @@ class CrossEncoderConfig(rerankit.RerankerConfig):
             if self.backend != "torch":
                 raise ValueError(f"quantize='{self.quantize}' needs backend='torch' (got '{self.backend}')")
             if self.dtype != "float32":
-                raise ValueError(f"quantize='{self.quantize}' starts from float32 weights; drop dtype='{self.dtype}'")
+                raise ValueError(
+                    f"quantize='{self.quantize}' starts from float32 weights; drop dtype='{self.dtype}'"
+                )
             if device not in ("auto", "cpu"):
                 raise ValueError(
                     f"quantize='{self.quantize}' is a CPU-only path (torch dynamic quantization); "

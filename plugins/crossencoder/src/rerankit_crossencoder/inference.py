@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from rerankit import ConfigError
 
 from .loading import LoadKey
@@ -151,7 +150,7 @@ class LoadedModel:
 def _cut(encoding: Any, query: str, text: str) -> bool:
     """True if either side of the pair has content past its last kept token."""
     ends = [0, 0]
-    for seq, (_start, end) in zip(encoding.sequence_ids, encoding.offsets):
+    for seq, (_start, end) in zip(encoding.sequence_ids, encoding.offsets, strict=True):
         if seq is not None and end > ends[seq]:
             ends[seq] = end
     return _left_over(query[ends[0] :]) or _left_over(text[ends[1] :])

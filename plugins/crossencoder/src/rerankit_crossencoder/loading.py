@@ -99,14 +99,12 @@ def load(key: LoadKey) -> LoadedModel:
 
 def _load(key: LoadKey) -> LoadedModel:
     global _loads
-    from .inference import LoadedModel
-
     try:
         from sentence_transformers import CrossEncoder
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise ConfigError(
-            f"the crossencoder reranker needs sentence-transformers: pip install rerankit-crossencoder ({exc})"
-        ) from exc
+
+        from .inference import LoadedModel
+    except ImportError as exc:  # pragma: no cover - dependencies of the package
+        raise ConfigError(f"crossencoder needs torch and sentence-transformers ({exc})") from exc
 
     kwargs: dict[str, Any] = {
         "device": key.device,

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-
 import rerankit
 
 from .config import CrossEncoderConfig
@@ -55,7 +54,7 @@ class CrossEncoderScorer(rerankit.Scorer):
         max_concurrency: int = 8,
     ) -> list[Sequence[float]]:
         """All queries' pairs sorted and batched together (fuller batches), then split per query."""
-        flat_queries = [q for q, docs in zip(queries, texts) for _ in docs]
+        flat_queries = [q for q, docs in zip(queries, texts, strict=True) for _ in docs]
         flat_texts = [t for docs in texts for t in docs]
         scores = self._score_pairs(flat_queries, flat_texts)
         bounds = np.cumsum([0, *(len(docs) for docs in texts)])
