@@ -1,17 +1,18 @@
-"""Scoring with a loaded cross-encoder: tokenize once, sort by length, batch, put back in order.
+"""Scoring with a loaded cross-encoder: sort by length, batch, put the scores back in order.
 
-Pairs are tokenized in one call (truncated at the model's ``max_length``), ordered by token
-length so each batch pads as little as possible, scored batch by batch, and the scores are
-scattered back to input order. Tokenizing once is what keeps the overhead over a bare
-``CrossEncoder.predict`` small on fast GPUs, where tokenization costs as much as the model: the
-same token ids give both the batches and the truncation count (a row at the length cap is
-checked against its character offsets to tell a cut text from one that fits exactly).
+Pairs are ordered by length (characters, a close proxy for tokens that costs nothing to compute)
+so each batch pads as little as possible; each batch is tokenized (truncated at the model's
+``max_length``), scored, and its scores stay on the device until the last batch is done, so on a
+GPU the tokenizing of one batch overlaps the model running on the previous one, as in
+sentence-transformers' own ``predict``. The token ids that feed the model also give the
+truncation count: a row at the length cap is checked against its character offsets to tell a cut
+text from one that fits exactly, so counting costs no second tokenization.
 
 A plain sequence-classification cross-encoder runs through its transformers model directly
 (exactly what ``predict`` computes); anything else sentence-transformers supports (prompts,
 causal-LM rerankers with a logit-score module) goes through ``predict`` one sorted batch at a time.
 
-Thread safety: each loaded model has one lock, held while tokenizing and during each batch.
+Thread safety: each loaded model has one lock, held while a batch is tokenized and run.
 Hugging Face fast tokenizers fail ("Already borrowed") when two threads use one tokenizer at
 once, and one forward pass already uses every intra-op CPU thread (or the GPU's one stream), so
 serializing per batch costs no throughput while letting concurrent callers interleave.
@@ -29,8 +30,6 @@ import torch
 from rerankit import ConfigError
 
 from .loading import LoadKey
-
-_PAD_VALUES = {"attention_mask": 0}
 
 
 class LoadedModel:
@@ -69,43 +68,40 @@ class LoadedModel:
         out = np.empty(n, dtype=np.float32)
         if n == 0:
             return out, 0
-        with self.lock:
-            enc = self.tokenizer(
-                list(queries), list(texts), truncation="longest_first", max_length=self.max_length
-            )
-        ids = enc["input_ids"]
-        lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=n)
-        truncated = self._count_truncated(enc, lengths, queries, texts)
+        lengths = np.fromiter((len(q) + len(t) for q, t in zip(queries, texts, strict=True)), np.int64, n)
         order = np.argsort(-lengths, kind="stable")
+        truncated = 0
+        parts = []
         for start in range(0, n, batch_size):
             rows = order[start : start + batch_size]
+            batch_queries = [queries[i] for i in rows]
+            batch_texts = [texts[i] for i in rows]
             if self.direct:
-                scores = self._forward(enc, rows, int(lengths[rows[0]]), activation)
+                scores, cut = self._forward(batch_queries, batch_texts, activation)
             else:
-                scores = self._predict([[queries[i], texts[i]] for i in rows], activation)
-            out[rows] = scores
+                scores, cut = self._predict(batch_queries, batch_texts, activation)
+            parts.append(scores)
+            truncated += cut
+        # one device-to-host copy at the end: a GPU never waits for the host between batches
+        out[order] = torch.cat(parts).cpu().numpy() if self.direct else np.concatenate(parts)
         return out, truncated
 
     # -- batches -------------------------------------------------------------------------------
-    def _forward(self, enc: Any, rows: np.ndarray, width: int, activation: str) -> np.ndarray:
-        features = {}
-        left = getattr(self.tokenizer, "padding_side", "right") == "left"
-        for name, column in enc.items():
-            if name == "input_ids":
-                pad = self.tokenizer.pad_token_id or 0
-            elif name == "token_type_ids":
-                pad = getattr(self.tokenizer, "pad_token_type_id", 0)
-            else:
-                pad = _PAD_VALUES.get(name, 0)
-            batch = np.full((len(rows), width), pad, dtype=np.int64)
-            for j, i in enumerate(rows):
-                row = column[i]
-                if left:
-                    batch[j, width - len(row) :] = row
-                else:
-                    batch[j, : len(row)] = row
-            features[name] = torch.from_numpy(batch).to(self.device)
+    def _tokenize(self, queries: list[str], texts: list[str], tensors: bool) -> Any:
+        return self.tokenizer(
+            queries,
+            texts,
+            truncation="longest_first",
+            max_length=self.max_length,
+            padding=tensors,
+            return_tensors="pt" if tensors else None,
+        )
+
+    def _forward(self, queries: list[str], texts: list[str], activation: str) -> tuple[torch.Tensor, int]:
         with self.lock, torch.inference_mode():
+            enc = self._tokenize(queries, texts, tensors=True)
+            cut = self._count_truncated(enc, queries, texts)
+            features = {name: value.to(self.device) for name, value in enc.items()}
             output = self.hf(**features)
             logits = output.logits if hasattr(output, "logits") else output[0]
             logits = logits.float()
@@ -115,21 +111,26 @@ class LoadedModel:
                     logits = fn(logits)
             elif activation == "sigmoid":
                 logits = torch.sigmoid(logits)
-            return logits.reshape(-1).cpu().numpy()
+            return logits.reshape(-1), cut
 
-    def _predict(self, pairs: list[list[str]], activation: str) -> np.ndarray:
+    def _predict(self, queries: list[str], texts: list[str], activation: str) -> tuple[np.ndarray, int]:
         fn = {"auto": None, "raw": torch.nn.Identity(), "sigmoid": torch.nn.Sigmoid()}[activation]
+        pairs = [[q, t] for q, t in zip(queries, texts, strict=True)]
         with self.lock:
+            cut = self._count_truncated(self._tokenize(queries, texts, tensors=False), queries, texts)
             scores = self.model.predict(
                 pairs, batch_size=len(pairs), activation_fn=fn, show_progress_bar=False, convert_to_numpy=True
             )
-        return np.asarray(scores, dtype=np.float32).reshape(-1)
+        return np.asarray(scores, dtype=np.float32).reshape(-1), cut
 
     # -- truncation ----------------------------------------------------------------------------
-    def _count_truncated(
-        self, enc: Any, lengths: np.ndarray, queries: Sequence[str], texts: Sequence[str]
-    ) -> int:
-        """How many pairs lost tokens; only rows exactly at the cap can have."""
+    def _count_truncated(self, enc: Any, queries: Sequence[str], texts: Sequence[str]) -> int:
+        """How many pairs lost tokens; only rows exactly at the cap can have. Call with the lock held."""
+        mask = enc.get("attention_mask")
+        if mask is not None:
+            lengths = np.asarray([int(sum(row)) for row in mask] if isinstance(mask, list) else mask.sum(1))
+        else:
+            lengths = np.asarray([len(row) for row in enc["input_ids"]])
         at_cap = np.flatnonzero(lengths >= self.max_length)
         if len(at_cap) == 0:
             return 0
@@ -137,13 +138,12 @@ class LoadedModel:
         if encodings:  # fast tokenizer: character offsets say whether text was left over
             return sum(_cut(encodings[i], queries[i], texts[i]) for i in at_cap)
         # slow tokenizer: tokenize the capped rows once more with one token of headroom
-        with self.lock:
-            again = self.tokenizer(
-                [queries[i] for i in at_cap],
-                [texts[i] for i in at_cap],
-                truncation="longest_first",
-                max_length=self.max_length + 1,
-            )
+        again = self.tokenizer(
+            [queries[i] for i in at_cap],
+            [texts[i] for i in at_cap],
+            truncation="longest_first",
+            max_length=self.max_length + 1,
+        )
         return sum(len(row) > self.max_length for row in again["input_ids"])
 
 

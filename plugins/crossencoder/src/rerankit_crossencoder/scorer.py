@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ class CrossEncoderScorer(rerankit.Scorer):
         super().__init__(config)
         self._key: LoadKey | None = None
         self.truncated_total = 0
+        self._tally = threading.Lock()
 
     @property
     def model(self) -> LoadedModel:
@@ -74,7 +76,8 @@ class CrossEncoderScorer(rerankit.Scorer):
         model = self.model
         scores, truncated = model.score(queries, texts, self.config.batch_size, self.config.activation)
         if truncated:
-            self.truncated_total += truncated
+            with self._tally:
+                self.truncated_total += truncated
             logger.warning(
                 "crossencoder: %d of %d query-text pairs were longer than max_length=%d tokens and "
                 "were truncated (model %s); raise max_length up to the model's limit or split long texts",
