@@ -1,0 +1,178 @@
+"""Loading cross-encoders: once per process for each set of load-relevant options.
+
+Two rerankers built with the same model, device, precision and loading options share one model
+in memory (:func:`load`); ``batch_size``, ``activation``, ``column`` and ``top_n`` do not affect
+loading and so do not split the cache. torch and sentence-transformers are imported here, inside
+functions, never when the plugin module is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rerankit import ConfigError
+
+from .config import CrossEncoderConfig
+
+if TYPE_CHECKING:
+    from .inference import LoadedModel
+
+logger = logging.getLogger("rerankit.crossencoder")
+
+
+@dataclass(frozen=True)
+class LoadKey:
+    """Everything that changes what gets loaded; the cache key of :func:`load`."""
+
+    model_name: str
+    device: str
+    dtype: str
+    quantize: str | None
+    max_length: int | None
+    trust_remote_code: bool
+    backend: str
+    cache_dir: str | None
+    local_files_only: bool
+
+
+_models: dict[LoadKey, LoadedModel] = {}
+_loads = 0
+_lock = threading.Lock()
+
+
+def resolve_device(requested: str | None) -> str:
+    """'auto' (or None) means cuda if available, then mps, then cpu; anything else is kept."""
+    if requested not in (None, "auto"):
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def load_key(config: CrossEncoderConfig) -> LoadKey:
+    """The cache key for ``config``, with the device resolved and a local path made absolute."""
+    name = config.model_name
+    if os.path.isdir(name):
+        name = os.path.realpath(name)
+    # int8 dynamic quantization only runs on CPU, so 'auto' means cpu there.
+    device = "cpu" if config.quantize and config.device in (None, "auto") else resolve_device(config.device)
+    if config.dtype == "float16" and device == "cpu":
+        raise ConfigError(
+            "dtype='float16' needs a GPU, but device auto-detection found none (cuda or mps) and "
+            "chose 'cpu'; use dtype='bfloat16' or 'float32' on CPU"
+        )
+    return LoadKey(
+        model_name=name,
+        device=device,
+        dtype=config.dtype,
+        quantize=config.quantize,
+        max_length=config.max_length,
+        trust_remote_code=config.trust_remote_code,
+        backend=config.backend,
+        cache_dir=config.cache_dir,
+        local_files_only=config.local_files_only,
+    )
+
+
+def load(key: LoadKey) -> LoadedModel:
+    """The process-wide model for ``key`` (see :func:`load_key`), loaded on first request (thread-safe)."""
+    model = _models.get(key)
+    if model is not None:
+        return model
+    with _lock:  # one loader at a time: two threads asking together load once
+        model = _models.get(key)
+        if model is None:
+            model = _load(key)
+            _models[key] = model
+        return model
+
+
+def _load(key: LoadKey) -> LoadedModel:
+    global _loads
+    try:
+        from sentence_transformers import CrossEncoder
+
+        from .inference import LoadedModel
+    except ImportError as exc:  # pragma: no cover - dependencies of the package
+        raise ConfigError(f"crossencoder needs torch and sentence-transformers ({exc})") from exc
+
+    kwargs: dict[str, Any] = {
+        "device": key.device,
+        "trust_remote_code": key.trust_remote_code,
+        # a local directory never needs the hub
+        "local_files_only": key.local_files_only or os.path.isdir(key.model_name),
+        "backend": key.backend,
+    }
+    if key.cache_dir is not None:
+        kwargs["cache_folder"] = key.cache_dir
+    if key.max_length is not None:
+        kwargs["max_length"] = key.max_length
+    logger.info("loading cross-encoder %s on %s (%s)", key.model_name, key.device, key.dtype)
+    try:
+        model = CrossEncoder(key.model_name, **kwargs)
+    except Exception as exc:
+        raise ConfigError(
+            f"could not load cross-encoder model_name={key.model_name!r}: {type(exc).__name__}: {exc}. "
+            "Check the id or local path (a directory saved with save_pretrained); models that ship "
+            "their own code need trust_remote_code=True; offline, set local_files_only=True"
+        ) from exc
+    if key.dtype != "float32":
+        import torch
+
+        model.to(getattr(torch, key.dtype))
+    if key.quantize == "int8":
+        quantize_int8(model)
+    _loads += 1
+    return LoadedModel(model, key)
+
+
+def quantize_int8(model: Any) -> None:
+    """Dynamic int8 quantization of the transformer body's linear layers, in place (CPU only).
+
+    Weights are quantized per output channel; activations are quantized on the fly per tensor.
+    The pooler and classification head stay float32: they cost next to nothing and are where
+    rounding error would reach the score most directly.
+    """
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    hf = model.model
+    prefix = getattr(hf, "base_model_prefix", "") or ""
+    names = [
+        name
+        for name, module in hf.named_modules()
+        if isinstance(module, torch.nn.Linear)
+        and (not prefix or name.startswith(prefix + "."))
+        and "pooler" not in name
+    ]
+    if not names:
+        raise ConfigError(f"quantize='int8': model {type(hf).__name__} has no linear layers to quantize")
+    with warnings.catch_warnings():
+        # torch>=2.10 marks eager-mode quantization as deprecated in favour of torchao.
+        warnings.simplefilter("ignore")
+        quantize_dynamic(hf, dict.fromkeys(names, per_channel_dynamic_qconfig), inplace=True)
+
+
+def model_cache_info() -> dict[str, Any]:
+    """How many models this process loaded and which are held (model, device, dtype, quantize)."""
+    with _lock:
+        return {
+            "loads": _loads,
+            "models": [(k.model_name, k.device, k.dtype, k.quantize) for k in _models],
+        }
+
+
+def clear_model_cache() -> None:
+    """Drop every cached model (rerankers built earlier reload on their next score)."""
+    with _lock:
+        _models.clear()

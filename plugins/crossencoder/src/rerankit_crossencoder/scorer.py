@@ -1,0 +1,90 @@
+"""The ``crossencoder`` scorer: query-text pairs through a sentence-transformers CrossEncoder.
+
+The model is loaded on the first score, not when the reranker is built, and is shared by every
+scorer with the same load options (see :mod:`.loading`). Pairs longer than the model's token
+limit are truncated by the model, as in sentence-transformers and LanceDB, but never silently:
+each call that truncates logs one warning with the count on the ``rerankit.crossencoder``
+logger (a child of ``rerankit``), and :attr:`CrossEncoderScorer.truncated_total` keeps the tally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+import rerankit
+
+from .config import CrossEncoderConfig
+from .loading import LoadKey, load, load_key
+
+if TYPE_CHECKING:
+    from .inference import LoadedModel
+
+logger = logging.getLogger("rerankit.crossencoder")
+
+
+class CrossEncoderScorer(rerankit.Scorer):
+    """Scores each text by a cross-encoder's relevance logit for ``(query, text)``."""
+
+    Config = CrossEncoderConfig
+    config: CrossEncoderConfig
+
+    def __init__(self, config: CrossEncoderConfig) -> None:
+        super().__init__(config)
+        self._key: LoadKey | None = None
+        self.truncated_total = 0
+        self._tally = threading.Lock()
+
+    @property
+    def model(self) -> LoadedModel:
+        """The loaded model (loads it on first access)."""
+        if self._key is None:
+            self._key = load_key(self.config)
+        return load(self._key)
+
+    def score(self, query: str, texts: Sequence[str]) -> list[float]:
+        return self._score_pairs([query] * len(texts), texts)
+
+    def score_batch(
+        self,
+        queries: Sequence[str],
+        texts: Sequence[Sequence[str]],
+        max_concurrency: int = 8,
+    ) -> list[Sequence[float]]:
+        """All queries' pairs sorted and batched together (fuller batches), then split per query."""
+        flat_queries = [q for q, docs in zip(queries, texts, strict=True) for _ in docs]
+        flat_texts = [t for docs in texts for t in docs]
+        scores = self._score_pairs(flat_queries, flat_texts)
+        bounds = np.cumsum([0, *(len(docs) for docs in texts)])
+        return [scores[bounds[i] : bounds[i + 1]] for i in range(len(texts))]
+
+    async def ascore_batch(
+        self,
+        queries: Sequence[str],
+        texts: Sequence[Sequence[str]],
+        max_concurrency: int = 8,
+    ) -> list[Sequence[float]]:
+        return await asyncio.to_thread(self.score_batch, queries, texts, max_concurrency)
+
+    def _score_pairs(self, queries: Sequence[str], texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        model = self.model
+        scores, truncated = model.score(queries, texts, self.config.batch_size, self.config.activation)
+        if truncated:
+            with self._tally:
+                self.truncated_total += truncated
+            logger.warning(
+                "crossencoder: %d of %d query-text pairs were longer than max_length=%d tokens and "
+                "were truncated (model %s); raise max_length up to the model's limit or split long texts",
+                truncated,
+                len(texts),
+                model.max_length,
+                self.config.model_name,
+            )
+        return scores.tolist()
