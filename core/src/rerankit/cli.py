@@ -240,9 +240,9 @@ def _reranker_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if args.config:
         from pathlib import Path
 
-        from .registry import _read_file
+        from .registry import read_config_file
 
-        data: Mapping[str, Any] = _read_file(Path(args.config))
+        data: Mapping[str, Any] = read_config_file(Path(args.config))
         if isinstance(data.get("reranker"), Mapping):
             data = data["reranker"]
         options = {k: v for k, v in data.items() if k not in ("reranker", "name")}

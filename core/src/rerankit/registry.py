@@ -255,7 +255,7 @@ def from_config(source: Mapping[str, Any] | str | os.PathLike[str]):
         origin = "config"
     else:
         path = Path(source)
-        data = _read_file(path)
+        data = read_config_file(path)
         origin = str(path)
     if isinstance(data.get("reranker"), Mapping):
         data = dict(data["reranker"])
@@ -265,7 +265,8 @@ def from_config(source: Mapping[str, Any] | str | os.PathLike[str]):
     return get_reranker(name, **data)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A .toml or .json config file as a dict, or ConfigError saying what is wrong with it."""
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
     suffix = path.suffix.lower()
