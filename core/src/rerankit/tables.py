@@ -202,6 +202,8 @@ def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows
     vector and the full-text search keeps both scores. One stable sort of all ids, then O(n) numpy.
     """
     ids = [rowids(t, a) for t, a in zip(tables, arguments)]
+    if len({i.dtype for i in ids}) > 1:  # numpy would silently mix them as floats
+        raise InputError(_schema_clash(tables, arguments) or "_rowid has different types across result sets")
     bounds = [0, *itertools.accumulate(len(i) for i in ids)]
     positions_all, firsts = first_appearance(np.concatenate(ids))
     positions = [positions_all[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
