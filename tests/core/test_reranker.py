@@ -194,6 +194,13 @@ def test_duplicate_and_null_rowids():
         rerankit.get_reranker("rrf").rerank_hybrid(QUERY, nulls, fts())
 
 
+def test_rowid_types_must_match():
+    signed = fts().set_column(0, "_rowid", pa.array([2, 4], pa.int64()))
+    message = "column '_rowid' is uint64 in vector_results but int64 in fts_results"
+    with pytest.raises(rerankit.InputError, match=message):
+        rerankit.get_reranker("rrf").rerank_hybrid(QUERY, vec(), signed)
+
+
 def test_mismatched_schemas_name_the_column():
     other = fts().set_column(1, "text", pa.array([1, 2]))
     with pytest.raises(rerankit.InputError, match="column 'text' is string in vector_results but int64 in fts_results"):
