@@ -208,7 +208,8 @@ class FusionReranker(Reranker):
         dcodes, dvalues = _encode([c[1] for c in cols], id_column)
         keys = [q * len(dvalues) + d for q, d in zip(qcodes, dcodes)]
         bounds = np.cumsum([0, *[len(k) for k in keys]])
-        union_pos, firsts = tables.first_appearance(np.concatenate(keys))
+        all_keys = np.concatenate(keys)
+        union_pos, firsts = tables.first_appearance(all_keys)
         lists = []
         for i, c in enumerate(cols):
             pos = union_pos[bounds[i] : bounds[i + 1]]
@@ -228,7 +229,7 @@ class FusionReranker(Reranker):
             )
         fused = np.asarray(self.fuse(lists, len(firsts), self.config), dtype=np.float64).astype(np.float32)
         # Queries were numbered in order of first appearance, so sorting by query code keeps that order.
-        q_of_row, d_of_row = np.divmod(np.concatenate(keys)[firsts], len(dvalues))
+        q_of_row, d_of_row = np.divmod(all_keys[firsts], len(dvalues))
         out_order = _group_order(q_of_row, fused)
         if self.top_n is not None:
             out_order = out_order[_within_group(q_of_row, out_order)[out_order] < self.top_n]

@@ -212,8 +212,8 @@ class ScoringReranker(Reranker):
         table = tables.concat(inputs, arguments)
         if deduplicate:
             ids = tables.require_column(table, tables.ROWID, "vector_results", tables.ROWID_FIX).to_numpy()
-            _, first = np.unique(ids, return_index=True)
-            table = table.take(pa.array(np.sort(first)))
+            _, firsts = tables.first_appearance(ids)
+            table = table.take(firsts)
         return Plan(tables.Rows.of(table, "vector_results"), query, ["vector"], [table])
 
     def _texts(self, plan: Plan) -> list[str]:
