@@ -1,6 +1,6 @@
 """Hosted reranking: many queries at once (rerank_batch) vs one blocking call per query.
 
-Against a local fake Cohere server (rerankit.http.testing) that answers after a fixed latency,
+Against a local fake Cohere server (rerankit.testing) that answers after a fixed latency,
 100 queries x 100 documents are reranked (1) one call per query in a loop, the way LanceDB's
 rerankers call a provider, and (2) with ``rerank_batch`` / ``arerank_batch`` (requests of all
 queries in flight together, bounded by ``max_concurrency``). A second run injects 429/503 answers
@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 import rerankit
-from rerankit.http.testing import FakeRerankServer, fake_score
+from rerankit.testing import FakeRerankServer, fake_score
 
 KEY = "bench-key"
 WORDS = (

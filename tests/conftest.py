@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import rerankit.registry
+import rerankit._registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -37,19 +37,19 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def use_plugin_site(plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Make the fixture plugins importable in this process and rescan entry points."""
     monkeypatch.syspath_prepend(str(plugin_site))
-    monkeypatch.delenv(rerankit.registry.ALLOWLIST_ENV, raising=False)
-    rerankit.registry.reset_registry()
+    monkeypatch.delenv(rerankit._registry.ALLOWLIST_ENV, raising=False)
+    rerankit._registry.reset_registry()
     yield plugin_site
-    rerankit.registry.reset_registry()
+    rerankit._registry.reset_registry()
 
 
 @pytest.fixture(autouse=True)
 def _fresh_registry(monkeypatch: pytest.MonkeyPatch):
     """Each test starts from an unloaded registry and no allowlist from the environment."""
-    monkeypatch.delenv(rerankit.registry.ALLOWLIST_ENV, raising=False)
-    rerankit.registry.reset_registry()
+    monkeypatch.delenv(rerankit._registry.ALLOWLIST_ENV, raising=False)
+    rerankit._registry.reset_registry()
     yield
-    rerankit.registry.reset_registry()
+    rerankit._registry.reset_registry()
 
 
 def plugin_env(plugin_site: Path) -> dict[str, str]:

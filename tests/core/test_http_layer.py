@@ -25,7 +25,7 @@ from pydantic import Field
 
 import rerankit
 from rerankit.http import HTTPConfig, HTTPScorer, ranked
-from rerankit.http.testing import FakeRerankServer, Fault, fake_score
+from rerankit.testing import FakeRerankServer, Fault, fake_score
 
 KEY = "sk-acme-5b1e0c77aa"
 
@@ -111,7 +111,7 @@ def test_importing_rerankit_and_plugins_does_not_import_httpx() -> None:
         import rerankit, rerankit.http
         rerankit.list_rerankers()              # loads every installed plugin, hosted ones included
         assert "httpx" not in sys.modules and "tenacity" not in sys.modules, "imported too early"
-        from rerankit.http.testing import FakeRerankServer
+        from rerankit.testing import FakeRerankServer
         from rerankit.http import HTTPConfig, HTTPScorer, ranked
 
         class C(HTTPConfig):

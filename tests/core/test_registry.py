@@ -52,11 +52,11 @@ def test_broken_plugin_is_reported_and_others_keep_working(use_plugin_site, capl
 
 def test_allowlist_limits_which_distributions_load(use_plugin_site, monkeypatch):
     monkeypatch.setenv("RERANKIT_PLUGINS", "rerankit_fixture_plugin")  # normalized like pip names
-    rerankit.registry.reset_registry()
+    rerankit._registry.reset_registry()
     names = by_name(rerankit.list_rerankers())
     assert "fixture-terms" in names and all(i.status == "ok" for i in names.values())
     monkeypatch.setenv("RERANKIT_PLUGINS", "")
-    rerankit.registry.reset_registry()
+    rerankit._registry.reset_registry()
     assert sorted(by_name(rerankit.list_rerankers())) == ["linear", "mrr", "rrf"]
 
 
@@ -65,7 +65,7 @@ def test_entry_points_are_loaded_lazily_and_once(plugin_site):
         "import sys, rerankit; assert 'rerankit_fixture_plugin' not in sys.modules;"
         "rerankit.get_reranker('rrf'); assert 'rerankit_fixture_plugin' not in sys.modules;"  # built-in
         "rerankit.get_reranker('fixture-terms'); assert 'rerankit_fixture_plugin' in sys.modules;"
-        "import rerankit.registry as r; reg = r.registry(); before = reg.pm.get_plugins();"
+        "import rerankit._registry as r; reg = r.registry(); before = reg.pm.get_plugins();"
         "reg.load(); rerankit.list_rerankers(); assert reg.pm.get_plugins() == before;"
         "print(sorted(n for n, _ in reg.pm.list_name_plugin()))"
     )
@@ -73,7 +73,7 @@ def test_entry_points_are_loaded_lazily_and_once(plugin_site):
     assert out.returncode == 0, out.stderr
     names = eval(out.stdout)  # a printed list of plugin names
     assert names.count("rerankit-fixture-plugin:fixture") == 1
-    assert {"rerankit.fusion", "rerankit.columns"} <= set(names)
+    assert {"rerankit._builtins.fusions", "rerankit._builtins.text"} <= set(names)
     assert not any(n.startswith("rerankit-broken-plugin") for n in names)  # failed, so never registered
 
 
@@ -88,7 +88,7 @@ def test_builtin_names_are_reserved(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("RERANKIT_PLUGINS", "rerankit-greedy-plugin")
     infos = by_name(rerankit.list_rerankers())
     assert "reranker name 'rrf' is the core's own; rerankit-greedy-plugin cannot replace it" in caplog.text
-    assert (infos["rrf"].distribution, infos["rrf"].factory) == ("rerankit", rerankit.fusion.rrf)
+    assert (infos["rrf"].distribution, infos["rrf"].factory) == ("rerankit", rerankit._builtins.fusions.rrf)
     assert infos["greedy-constant"].distribution == "rerankit-greedy-plugin"
 
 

@@ -50,7 +50,7 @@ def assert_sorted_by_relevance(result: pa.Table) -> None:
 # -- the wrapper -------------------------------------------------------------------------------
 def test_importing_rerankit_does_not_import_lancedb():
     code = (
-        "import sys, rerankit, rerankit.lancedb, rerankit.cli\n"
+        "import sys, rerankit, rerankit.lancedb, rerankit._cli\n"
         "before = 'lancedb' in sys.modules\n"
         "rerankit.lancedb.to_lancedb('rrf')\n"
         "print(before, 'lancedb' in sys.modules)\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import rerankit.registry
+import rerankit._registry
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "rerankit-overlap"
@@ -32,7 +32,7 @@ def pip_install_target(target: Path, *packages: Path) -> Path:
 
 def env_with_path(*paths: Path, **extra: str) -> dict[str, str]:
     """The current environment with ``paths`` first on PYTHONPATH (and no plugin allowlist)."""
-    env = {k: v for k, v in os.environ.items() if k != rerankit.registry.ALLOWLIST_ENV}
+    env = {k: v for k, v in os.environ.items() if k != rerankit._registry.ALLOWLIST_ENV}
     env["PYTHONPATH"] = os.pathsep.join([*map(str, paths), *filter(None, [env.get("PYTHONPATH")])])
     env.update(extra)
     return env
@@ -48,6 +48,6 @@ def overlap_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def use_overlap_site(overlap_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Make the installed example importable here and rescan entry points."""
     monkeypatch.syspath_prepend(str(overlap_site))
-    rerankit.registry.reset_registry()
+    rerankit._registry.reset_registry()
     yield overlap_site
-    rerankit.registry.reset_registry()
+    rerankit._registry.reset_registry()

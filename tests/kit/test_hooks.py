@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 
 import rerankit
-import rerankit.hookspecs
-import rerankit.registry
+import rerankit._hookspecs
+import rerankit._registry
 from tests.kit.conftest import REPO, pip_install_target
 
 HOOKS_MD = REPO / "docs" / "hooks.md"
@@ -22,8 +22,8 @@ HOOKS_MD = REPO / "docs" / "hooks.md"
 def hookspec_names() -> list[str]:
     return sorted(
         name
-        for name, obj in vars(rerankit.hookspecs).items()
-        if inspect.isfunction(obj) and hasattr(obj, f"{rerankit.hookspecs.PROJECT}_spec")
+        for name, obj in vars(rerankit._hookspecs).items()
+        if inspect.isfunction(obj) and hasattr(obj, f"{rerankit._hookspecs.PROJECT}_spec")
     )
 
 
@@ -45,7 +45,7 @@ def test_there_are_hooks() -> None:
 
 @pytest.mark.parametrize("hook", hookspec_names())
 def test_hook_has_a_docstring(hook: str) -> None:
-    doc = inspect.getdoc(getattr(rerankit.hookspecs, hook))
+    doc = inspect.getdoc(getattr(rerankit._hookspecs, hook))
     assert doc and len(doc) > 80, f"hook spec {hook} needs a docstring saying what it does and when"
 
 
@@ -56,7 +56,7 @@ def test_hook_is_documented_with_an_example(hook: str) -> None:
     section = sections[hook]
     for what in ("When it is called", "Arguments", "Returns"):
         assert f"**{what}" in section, f"docs/hooks.md '{hook}' does not say {what!r}"
-    params = inspect.signature(getattr(rerankit.hookspecs, hook)).parameters
+    params = inspect.signature(getattr(rerankit._hookspecs, hook)).parameters
     for param in params:
         assert f"`{param}`" in section, f"docs/hooks.md '{hook}' does not describe argument '{param}'"
     assert re.search(rf"@rerankit\.hookimpl\s*\ndef {hook}\(", doc_example(hook)), (
@@ -118,7 +118,7 @@ def docs_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def use_docs_site(docs_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.syspath_prepend(str(docs_site))
-    rerankit.registry.reset_registry()
+    rerankit._registry.reset_registry()
     infos = rerankit.list_rerankers()
     assert not [i.error for i in infos if i.status == "error"]
     return docs_site

@@ -27,14 +27,11 @@ from pathlib import Path
 
 import pytest
 
+from rerankit._registry import canonical_name
 from tests.kit.conftest import EXAMPLE, REPO
 
 PACKAGES = [REPO / "core", *sorted(p.parent for p in REPO.glob("plugins/*/pyproject.toml")), EXAMPLE]
 MODEL_FRAMEWORKS = {"torch", "transformers", "sentence-transformers", "tensorflow", "jax", "onnxruntime"}
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True)
@@ -53,11 +50,11 @@ def _read_wheel(path: Path) -> Wheel:
         meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
         meta = Parser().parsestr(zf.read(meta_name).decode("utf-8"))
     requires = tuple(
-        _norm(re.match(r"[A-Za-z0-9._-]+", r).group(0))
+        canonical_name(re.match(r"[A-Za-z0-9._-]+", r).group(0))
         for r in meta.get_all("Requires-Dist") or []
         if "extra ==" not in r
     )
-    return Wheel(path, _norm(meta["Name"]), requires)
+    return Wheel(path, canonical_name(meta["Name"]), requires)
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,7 @@ def _make_venv(path: Path, *, over: Venv | None = None) -> Venv:
 INSPECT = """
     import importlib.metadata as md, importlib.util, json, sys
     import rerankit
-    from rerankit.errors import RerankitError, UnknownRerankerError
+    from rerankit import RerankitError, UnknownRerankerError
 
     dists = sorted({d.metadata["Name"] for d in md.distributions()})
     infos = rerankit.list_rerankers()
@@ -162,7 +159,7 @@ def core_env(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Wheel])
 def test_every_package_is_discovered_and_builds(wheels: dict[str, Wheel]) -> None:
     assert "rerankit" in wheels and "rerankit-overlap" in wheels
     for package in PACKAGES:
-        name = _norm(re.search(r'^name = "([^"]+)"', (package / "pyproject.toml").read_text(), re.M).group(1))
+        name = canonical_name(re.search(r'^name = "([^"]+)"', (package / "pyproject.toml").read_text(), re.M).group(1))
         assert name in wheels, f"{package} did not build a wheel"
         if name != "rerankit":
             assert "rerankit" in wheels[name].requires, f"{name} must depend on rerankit"
@@ -170,7 +167,7 @@ def test_every_package_is_discovered_and_builds(wheels: dict[str, Wheel]) -> Non
 
 def test_core_installs_alone_and_light(core_env: Venv) -> None:
     found = core_env.run(INSPECT + "\n")
-    dists = {_norm(d) for d in found["dists"]}
+    dists = {canonical_name(d) for d in found["dists"]}
     assert "rerankit" in dists
     for heavy in ("httpx", "torch", "lancedb", "transformers", "pytest"):
         assert heavy not in dists, f"installing rerankit alone pulled in {heavy}"
@@ -195,21 +192,21 @@ def test_core_installs_alone_and_light(core_env: Venv) -> None:
 def test_plugin_installs_alone(
     tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Wheel], core_env: Venv, package: Path
 ) -> None:
-    name = _norm(re.search(r'^name = "([^"]+)"', (package / "pyproject.toml").read_text(), re.M).group(1))
+    name = canonical_name(re.search(r'^name = "([^"]+)"', (package / "pyproject.toml").read_text(), re.M).group(1))
     wheel = wheels[name]
     venv = _make_venv(tmp_path_factory.mktemp("venvs") / name, over=core_env)
     deps = ["--no-deps"] if wheel.heavy else []
     venv.pip_install(*deps, "--find-links", str(wheel.path.parent), str(wheel.path))
     found = venv.run(INSPECT)
 
-    mine = {n: v for n, v in found["rerankers"].items() if v[0] and _norm(v[0]) == name}
+    mine = {n: v for n, v in found["rerankers"].items() if v[0] and canonical_name(v[0]) == name}
     assert mine, f"{name} registers nothing in a fresh environment: {found['rerankers']}"
     for reranker, (_dist, status, error) in mine.items():
         assert status == "ok", f"{reranker} from {name} failed to load: {error}"
         assert not found["built"][reranker].startswith("NOT FOUND"), found["built"][reranker]
     errors = {n: v for n, v in found["rerankers"].items() if v[1] != "ok"}
     assert not errors, f"plugins failed to load: {errors}"
-    dists = {_norm(d) for d in found["dists"]}
+    dists = {canonical_name(d) for d in found["dists"]}
     if not wheel.heavy:
         assert "torch" not in dists, f"installing {name} pulled in torch"
         venv.pip_check()

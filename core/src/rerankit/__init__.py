@@ -7,10 +7,8 @@ Arrow tables in, Arrow tables out, with LanceDB's reranker API (``rerank_vector`
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .config import RerankerConfig
-from .errors import (
+from ._config import RerankerConfig
+from ._errors import (
     AuthenticationError,
     ConfigError,
     InputError,
@@ -22,11 +20,12 @@ from .errors import (
     ScoringError,
     UnknownRerankerError,
 )
-from .fusion import FusionReranker, RankedList
-from .hookspecs import hookimpl
-from .registry import RerankerInfo, from_config, get_reranker, list_rerankers
-from .reranker import Reranker, ScoringReranker
-from .scoring import Scorer
+from ._fusion import FusionReranker, RankedList
+from ._hookspecs import hookimpl
+from ._registry import RerankerInfo, from_config, get_reranker, list_rerankers
+from ._reranker import Reranker
+from ._scoring import Scorer, ScoringReranker
+from ._version import __version__
 
 __all__ = [
     "AuthenticationError",

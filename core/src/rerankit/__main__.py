@@ -1,5 +1,5 @@
 """``python -m rerankit``: the same command line as the ``rerankit`` executable."""
 
-from rerankit.cli import main
+from rerankit._cli import main
 
 raise SystemExit(main())

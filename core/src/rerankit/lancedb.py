@@ -24,10 +24,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from rerankit.config import public_dump
-from rerankit.errors import ConfigError
-from rerankit.registry import from_config, get_reranker
-from rerankit.reranker import Reranker
+from rerankit import ConfigError, Reranker, from_config, get_reranker
+from rerankit._config import public_dump
 
 __all__ = ["LanceDBReranker", "to_lancedb"]  # noqa: F822 (LanceDBReranker comes from __getattr__)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 import rerankit
-from rerankit.http.conformance import KEY, HostedRerankerSuite, docs
-from rerankit.http.testing import FakeRerankServer
+from rerankit.testing import FakeRerankServer
+from rerankit.testing.hosted import KEY, HostedRerankerConformance, docs
 
 
-class TestCohere(HostedRerankerSuite):
+class TestCohere(HostedRerankerConformance):
     name = "cohere"
     dialect = "cohere"
     env_vars = ("CO_API_KEY", "COHERE_API_KEY")

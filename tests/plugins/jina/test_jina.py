@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 import rerankit
-from rerankit.http.conformance import KEY, HostedRerankerSuite, docs
-from rerankit.http.testing import FakeRerankServer, Fault
+from rerankit.testing import FakeRerankServer, Fault
+from rerankit.testing.hosted import KEY, HostedRerankerConformance, docs
 
 
-class TestJina(HostedRerankerSuite):
+class TestJina(HostedRerankerConformance):
     name = "jina"
     dialect = "jina"
     env_vars = ("JINA_API_KEY",)

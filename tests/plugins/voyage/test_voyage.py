@@ -7,11 +7,11 @@ from typing import Any, ClassVar
 import pytest
 
 import rerankit
-from rerankit.http.conformance import KEY, HostedRerankerSuite, docs
-from rerankit.http.testing import FakeRerankServer
+from rerankit.testing import FakeRerankServer
+from rerankit.testing.hosted import KEY, HostedRerankerConformance, docs
 
 
-class TestVoyage(HostedRerankerSuite):
+class TestVoyage(HostedRerankerConformance):
     name = "voyage"
     dialect = "voyage"
     env_vars = ("VOYAGE_API_KEY",)

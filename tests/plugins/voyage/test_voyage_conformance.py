@@ -6,9 +6,8 @@ from typing import ClassVar
 
 import pytest
 
-from rerankit.http.conformance import KEY
-from rerankit.http.testing import FakeRerankServer
-from rerankit.testing import RerankerConformance
+from rerankit.testing import FakeRerankServer, RerankerConformance
+from rerankit.testing.hosted import KEY
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from rerankit.errors import RerankitError
+from rerankit import RerankitError
 
 from .cranfield import Collection
 

@@ -22,11 +22,11 @@ Pooling, timeouts, retries, splitting, concurrency, answer checks and typed erro
 
 from __future__ import annotations
 
-from .config import HTTPConfig
-from .errors import error_message, safe_headers
-from .responses import check_ranking, ranked
-from .retry import retry_after_seconds, retryable_status
-from .scorer import HTTPScorer
+from ._config import HTTPConfig
+from ._errors import error_message, safe_headers
+from ._responses import check_ranking, ranked
+from ._retry import retry_after_seconds, retryable_status
+from ._scorer import HTTPScorer
 
 __all__ = [
     "HTTPConfig",

@@ -1,6 +1,6 @@
-"""rerankit.testing: the conformance kit for plugin authors (needs pytest: ``rerankit[testing]``).
+"""rerankit.testing: the test kit for plugin authors (needs pytest: ``rerankit[testing]``).
 
-Enable the whole suite in a plugin's tests with a few lines::
+Enable the whole conformance suite in a plugin's tests with a few lines::
 
     from rerankit.testing import RerankerConformance
 
@@ -8,9 +8,11 @@ Enable the whole suite in a plugin's tests with a few lines::
         name = "overlap"
         distribution = "rerankit-overlap"
 
-The assertions (:func:`assert_reranked` and friends) and the sample result sets (``data``) are
-public too, for a plugin's own tests. ``import rerankit`` never imports this module, so pytest is
-only needed where tests run.
+A hosted (HTTP) plugin also runs :class:`HostedRerankerConformance` against
+:class:`FakeRerankServer`, a local server speaking its provider's wire format. The assertions
+(:func:`assert_reranked` and friends) and the sample result sets (``data``) are public too, for a
+plugin's own tests. ``import rerankit`` never imports this package, so pytest is only needed where
+tests run.
 """
 
 from __future__ import annotations
@@ -31,14 +33,24 @@ from .checks import (
     expected_union,
 )
 from .conformance import HEAVY_MODULES, RerankerConformance
+from .hosted import HostedRerankerConformance
+from .server import DIALECTS, Dialect, FakeRerankServer, Fault, Reject, Seen, fake_score
 
 __all__ = [
+    "DIALECTS",
     "HEAVY_MODULES",
+    "Dialect",
+    "FakeRerankServer",
+    "Fault",
+    "HostedRerankerConformance",
+    "Reject",
     "RerankerConformance",
+    "Seen",
     "assert_reranked",
     "assert_same_ranking",
     "data",
     "expected_concat",
     "expected_first_per_rowid",
     "expected_union",
+    "fake_score",
 ]

@@ -32,7 +32,8 @@ import pytest
 from pydantic import SecretBytes, SecretStr
 
 import rerankit
-from rerankit.config import public_dump
+from rerankit._config import public_dump
+from rerankit._registry import canonical_name
 
 from . import checks, data
 
@@ -61,10 +62,6 @@ _SECRET_LIKE = re.compile(
 _SENTINEL = "rk-conformance-SECRET-7d1f"
 _OWNED_BY_SUITE = ("column", "top_n", "return_score")
 _ENTRIES = ("vector", "fts", "hybrid")
-
-
-def _normalize(dist: str | None) -> str:
-    return re.sub(r"[-_.]+", "-", dist or "").lower()
 
 
 def _is_secret(annotation: Any) -> bool:
@@ -180,7 +177,7 @@ class RerankerConformance:
     # -- registration and config -------------------------------------------------------------
     def test_registered_through_entry_point(self) -> None:
         info = self._info()
-        assert _normalize(info.distribution) == _normalize(self.distribution), (
+        assert canonical_name(info.distribution) == canonical_name(self.distribution), (
             f"'{self.name}' is registered by {info.distribution!r}, expected {self.distribution!r}"
         )
         assert info.kind in ("scorer", "fusion")
@@ -194,9 +191,9 @@ class RerankerConformance:
         else:
             assert callable(info.factory)
         broken = [i for i in rerankit.list_rerankers() if i.status == "error"
-                  and _normalize(i.distribution) == _normalize(self.distribution)]
+                  and canonical_name(i.distribution) == canonical_name(self.distribution)]
         assert not broken, f"part of {self.distribution} failed to load: {[b.error for b in broken]}"
-        if _normalize(self.distribution) != "rerankit":
+        if canonical_name(self.distribution) != "rerankit":
             import importlib_metadata
 
             dist = importlib_metadata.distribution(self.distribution)

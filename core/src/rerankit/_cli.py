@@ -17,13 +17,13 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import pyarrow as pa
 
-from . import __version__
-from .errors import RerankitError
+from ._errors import RerankitError
+from ._version import __version__
 
 PROG = "rerankit"
 
@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # -- commands ------------------------------------------------------------------------------------
 def _cmd_plugins(args: argparse.Namespace) -> int:
-    from .registry import list_rerankers
+    from ._registry import list_rerankers
 
     logger = logging.getLogger("rerankit")
     level = logger.level
@@ -183,8 +183,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_rerank(args: argparse.Namespace) -> int:
-    from .registry import get_reranker
-    from .tableio import format_of, read_table, write_table
+    from ._files import format_of, read_table, write_table
+    from ._registry import get_reranker
 
     name, options = _reranker_options(args)
     out_format = args.format or (format_of(args.output) if args.output and args.output != "-" else "table")
@@ -240,13 +240,10 @@ def _reranker_options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if args.config:
         from pathlib import Path
 
-        from .registry import read_config_file
+        from ._registry import read_config_file, split_config
 
-        data: Mapping[str, Any] = read_config_file(Path(args.config))
-        if isinstance(data.get("reranker"), Mapping):
-            data = data["reranker"]
-        options = {k: v for k, v in data.items() if k not in ("reranker", "name")}
-        name = name or data.get("reranker") or data.get("name")
+        configured, options = split_config(read_config_file(Path(args.config)))
+        name = name or configured
     if not name:
         raise UsageError('name a reranker with --reranker NAME or a --config file holding reranker = "NAME"')
     for item in args.set:

@@ -22,9 +22,9 @@ from typing import Any, Optional
 import httpx
 import tenacity
 
-from ..errors import ProviderError, ProviderResponseError
-from .errors import error_message, http_error, safe_headers, scrub
-from .retry import Backoff, retry_after_seconds, retryable_status
+from .._errors import ProviderError, ProviderResponseError
+from ._errors import error_message, http_error, safe_headers, scrub
+from ._retry import Backoff, retry_after_seconds, retryable_status
 
 logger = logging.getLogger("rerankit")
 

@@ -1,8 +1,8 @@
 """A pytest suite every hosted reranker plugin can run against a local fake of its API.
 
-Subclass :class:`HostedRerankerSuite` as ``Test<Provider>`` in the plugin's tests and set the
+Subclass :class:`HostedRerankerConformance` as ``Test<Provider>`` in the plugin's tests and set the
 class attributes; pytest then runs every test below through the public API
-(``rerankit.get_reranker(name, ...)``) against :class:`~rerankit.http.testing.FakeRerankServer`
+(``rerankit.get_reranker(name, ...)``) against :class:`~rerankit.testing.FakeRerankServer`
 speaking the provider's wire format. Requires pytest and pytest-asyncio (``asyncio_mode = "auto"``).
 """
 
@@ -19,7 +19,7 @@ import pytest
 
 import rerankit
 
-from .testing import Dialect, FakeRerankServer, Fault, fake_score
+from .server import Dialect, FakeRerankServer, Fault, fake_score
 
 KEY = "sk-conformance-7f3a9c21d4e8b6"
 WORDS = "solar wind energy panel roof battery grid storage cost install home power".split()
@@ -60,12 +60,12 @@ def assert_aligned(query: str, out: pa.Table, source: pa.Table) -> None:
     assert len({r["tag"] for r in rows}) == len(rows)
 
 
-class HostedRerankerSuite:
+class HostedRerankerConformance:
     """Conformance tests for one hosted reranker plugin (see the module docstring)."""
 
     #: Registered reranker name, e.g. "cohere".
     name: ClassVar[str]
-    #: Fake server dialect (a name from ``rerankit.http.testing.DIALECTS`` or a Dialect instance).
+    #: Fake server dialect (a name from ``rerankit.testing.DIALECTS`` or a Dialect instance).
     dialect: ClassVar[Any]
     #: Environment variables the plugin reads the key from, in order.
     env_vars: ClassVar[tuple[str, ...]]
@@ -365,4 +365,4 @@ class HostedRerankerSuite:
             self.make(server, batch_size=3).rerank("q", docs(9))
 
 
-__all__ = ["KEY", "HostedRerankerSuite", "assert_aligned", "docs", "results_table"]
+__all__ = ["KEY", "HostedRerankerConformance", "assert_aligned", "docs", "results_table"]

@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 import numpy as np
 from pydantic import SecretStr
 
-from ..errors import AuthenticationError, InputError, ProviderResponseError
-from ..scoring import Scorer
-from .config import HTTPConfig
-from .responses import check_ranking
-from .retry import Backoff
+from .._errors import AuthenticationError, InputError, ProviderResponseError
+from .._scoring import Scorer
+from ._config import HTTPConfig
+from ._responses import check_ranking
+from ._retry import Backoff
 
 if TYPE_CHECKING:
-    from .client import Transport
+    from ._client import Transport
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class HTTPScorer(Scorer):
         with self._lock:
             if self._transport is None:
                 try:
-                    from .client import Transport
+                    from ._client import Transport
                 except ImportError as exc:  # pragma: no cover - depends on the environment
                     raise ImportError(
                         f"hosted rerankers need httpx and tenacity: pip install 'rerankit[http]' ({exc})"
@@ -288,7 +288,7 @@ async def _gather_bounded(fn: Any, parts: Sequence[_Part], limit: int) -> list[A
 
 
 def _user_agent() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return f"rerankit/{__version__}"
 

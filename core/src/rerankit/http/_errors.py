@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from ..errors import AuthenticationError, ProviderError, RateLimitError
+from .._errors import AuthenticationError, ProviderError, RateLimitError
 
 MAX_MESSAGE = 500
 

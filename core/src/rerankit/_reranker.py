@@ -3,42 +3,58 @@
 ``rerank_vector``, ``rerank_fts``, ``rerank_hybrid`` and ``rerank_multivector`` take and return
 ``pyarrow.Table`` exactly as ``lancedb.rerankers`` do; ``rerank`` takes plain lists, dicts or
 dataframes; every method has an async twin. Subclasses only say how scores are computed
-(:class:`ScoringReranker` asks a model, :class:`~rerankit.fusion.FusionReranker` combines ranks);
+(:class:`ScoringReranker` asks a model, :class:`~rerankit.FusionReranker` combines ranks);
 input checks, merging, ordering, ``top_n`` and ``return_score`` live here once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from . import tables
-from .config import RerankerConfig, public_dump
-from .errors import InputError, ScoringError
-from .scoring import Scorer
+from ._columns import SCORE_COLUMNS
+from ._config import RerankerConfig, public_dump
+from ._errors import InputError, ScoringError
+from ._inputs import as_table
+from ._merge import Rows, union_by_rowid
+from ._output import finish
 
 
 @dataclass
 class Plan:
     """What one rerank call works on: the rows to score and the result sets they came from."""
 
-    rows: tables.Rows
+    rows: Rows
     query: str | None
     sources: list[str]
-    inputs: list[pa.Table]
     weights: Sequence[float] | None = None
+
+    @property
+    def inputs(self) -> list[pa.Table]:
+        """The result sets, one per source."""
+        return self.rows.inputs
+
+
+#: How the registry rebuilds a reranker from its name and public config (used for pickling).
+Rebuild = Callable[[str, dict[str, Any]], "Reranker"]
 
 
 class Reranker:
-    """Base class: holds the registered ``name`` and validated ``config``; subclasses score."""
+    """Base class: holds the registered ``name`` and validated ``config``; subclasses score.
 
-    def __init__(self, name: str, config: RerankerConfig) -> None:
+    ``rebuild`` is passed by the registry: a reranker it built pickles as its name and public
+    config, so secrets are re-read from the environment where it is unpickled. One built by hand
+    (``rebuild`` None) pickles by value.
+    """
+
+    def __init__(self, name: str, config: RerankerConfig, *, rebuild: Rebuild | None = None) -> None:
         self.name = name
         self.config = config
+        self._rebuild = rebuild
 
     # -- options -----------------------------------------------------------------------------
     @property
@@ -146,14 +162,14 @@ class Reranker:
         return arr
 
     def _single(self, query: str | None, data: Any, argument: str, source: str) -> Plan:
-        table = tables.as_table(data, argument, self.column)
-        return Plan(tables.Rows.of(table, argument), query, [source], [table])
+        table = as_table(data, argument, self.column)
+        return Plan(Rows.of(table, argument), query, [source])
 
     def _hybrid(self, query: str | None, vector_results: Any, fts_results: Any) -> Plan:
-        vec = tables.as_table(vector_results, "vector_results", self.column)
-        fts = tables.as_table(fts_results, "fts_results", self.column)
-        rows = tables.union_by_rowid([vec, fts], ["vector_results", "fts_results"])
-        return Plan(rows, query, ["vector", "fts"], [vec, fts])
+        vec = as_table(vector_results, "vector_results", self.column)
+        fts = as_table(fts_results, "fts_results", self.column)
+        rows = union_by_rowid([vec, fts], ["vector_results", "fts_results"])
+        return Plan(rows, query, ["vector", "fts"])
 
     def _multivector_tables(self, results: Sequence[Any]) -> tuple[list[pa.Table], list[str]]:
         if isinstance(results, (pa.Table, str)) or not isinstance(results, Sequence):
@@ -161,7 +177,7 @@ class Reranker:
         if len(results) == 0:
             raise InputError("vector_results is empty; pass a list with at least one result table")
         arguments = [f"vector_results[{i}]" for i in range(len(results))]
-        return [tables.as_table(r, a, self.column) for r, a in zip(results, arguments)], arguments
+        return [as_table(r, a, self.column) for r, a in zip(results, arguments)], arguments
 
     def _batch(self, queries: Sequence[str], results: Sequence[Any]) -> list[Plan]:
         if isinstance(queries, str):
@@ -179,8 +195,8 @@ class Reranker:
         return self._finish(plan, await self._ascores(plan))
 
     def _finish(self, plan: Plan, scores: np.ndarray) -> pa.Table:
-        drop = tables.SCORE_COLUMNS if self.return_score == "relevance" else ()
-        return tables.finish(plan.rows, scores, top_n=self.top_n, drop=drop)
+        drop = SCORE_COLUMNS if self.return_score == "relevance" else ()
+        return finish(plan.rows, scores, top_n=self.top_n, drop=drop)
 
     # -- identity ----------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -189,67 +205,10 @@ class Reranker:
         args = "".join(f", {k}={v!r}" for k, v in shown.items())
         return f"{type(self).__name__}({self.name!r}{args})"
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Rebuilt by name and public config, so secrets are re-read from the environment.
-        from .registry import _rebuild
-
-        return (_rebuild, (self.name, public_dump(self.config)))
-
-
-class ScoringReranker(Reranker):
-    """A reranker whose scores come from a model (a :class:`~rerankit.Scorer`)."""
-
-    def __init__(self, name: str, config: RerankerConfig, scorer: Scorer) -> None:
-        super().__init__(name, config)
-        self.scorer = scorer
-
-    def _multivector(
-        self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
-    ) -> Plan:
-        if weights is not None:
-            raise InputError(f"weights only apply to fusion rerankers, not to '{self.name}'")
-        inputs, arguments = self._multivector_tables(results)
-        table = tables.concat(inputs, arguments)
-        if deduplicate:
-            ids = tables.require_column(table, tables.ROWID, "vector_results", tables.ROWID_FIX).to_numpy()
-            _, firsts = tables.first_appearance(ids)
-            table = table.take(firsts)
-        return Plan(tables.Rows.of(table, "vector_results"), query, ["vector"], [table])
-
-    def _texts(self, plan: Plan) -> list[str]:
-        if not isinstance(plan.query, str) or not plan.query.strip():
-            raise InputError(
-                f"query must be a non-empty string for reranker '{self.name}'; got {plan.query!r}"
-            )
-        from .registry import registry
-
-        rows = plan.rows
-        values = registry().select_text(rows.source, self.column)
-        return tables.text_values(rows.column(values), self.column, "results")
-
-    def _scores(self, plan: Plan) -> np.ndarray:
-        texts = self._texts(plan)
-        return self._check(self.scorer.score(plan.query, texts), len(texts)) if texts else np.empty(0)
-
-    async def _ascores(self, plan: Plan) -> np.ndarray:
-        texts = self._texts(plan)
-        return self._check(await self.scorer.ascore(plan.query, texts), len(texts)) if texts else np.empty(0)
-
-    def _scores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
-        texts = [self._texts(p) for p in plans]
-        raw = self.scorer.score_batch([p.query for p in plans], texts, max_concurrency)
-        return [self._check(s, len(t)) for s, t in zip(raw, texts)]
-
-    async def _ascores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
-        texts = [self._texts(p) for p in plans]
-        raw = await self.scorer.ascore_batch([p.query for p in plans], texts, max_concurrency)
-        return [self._check(s, len(t)) for s, t in zip(raw, texts)]
-
-    def close(self) -> None:
-        self.scorer.close()
-
-    async def aclose(self) -> None:
-        await self.scorer.aclose()
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if self._rebuild is None:
+            return super().__reduce_ex__(protocol)
+        return (self._rebuild, (self.name, public_dump(self.config)))
 
 
-__all__ = ["Plan", "Reranker", "ScoringReranker"]
+__all__ = ["Plan", "Rebuild", "Reranker"]

@@ -11,8 +11,8 @@ import string
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import InputError, MissingColumnError
-from .hookspecs import hookimpl
+from .._errors import InputError, MissingColumnError
+from .._hookspecs import hookimpl
 
 
 @hookimpl(trylast=True)

@@ -5,10 +5,14 @@ with its pydantic model and returns a ready :class:`~rerankit.Reranker`. The cor
 (``rrf``, ``linear``, ``mrr``) are reserved and resolve without loading any plugin. A plugin that fails to
 import, or whose hook raises, is recorded with its real error and never breaks the others;
 ``RERANKIT_PLUGINS`` (comma-separated distribution names; empty means none) limits what loads.
+
+Rerankers never reach back here: :func:`get_reranker` hands each one what it needs (the
+``select_text`` hook, and the function that rebuilds it by name when it is unpickled).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
@@ -20,9 +24,14 @@ from typing import Any, Literal, Optional
 
 import pluggy
 
-from . import hookspecs
-from .config import RerankerConfig, validate_config
-from .errors import ConfigError, UnknownRerankerError
+from . import _hookspecs as hookspecs
+from ._builtins import BUILTIN_PLUGINS
+from ._config import RerankerConfig, validate_config
+from ._errors import ConfigError, UnknownRerankerError
+from ._fusion import FusionReranker
+from ._reranker import Reranker
+from ._scoring import ScoringReranker
+from ._version import __version__
 
 logger = logging.getLogger("rerankit")
 
@@ -57,8 +66,9 @@ class RerankerInfo:
     factory: Any = None
 
 
-def _normalize(dist: str) -> str:
-    return re.sub(r"[-_.]+", "-", dist).lower()
+def canonical_name(distribution: str | None) -> str:
+    """A distribution name as packaging compares them (PEP 503): 'Rerankit_Foo' -> 'rerankit-foo'."""
+    return re.sub(r"[-_.]+", "-", distribution or "").lower()
 
 
 class Registry:
@@ -80,14 +90,10 @@ class Registry:
         with self._lock:
             if self._builtins_loaded:
                 return
-            from . import columns, fusion
-
-            core = ("rerankit", _core_version())
             names = set()
-            for module in (fusion, columns):
-                name = f"rerankit.{module.__name__.rsplit('.', 1)[-1]}"
-                self.pm.register(module, name=name)
-                self._dist_of[name] = core
+            for name in BUILTIN_PLUGINS:
+                self.pm.register(importlib.import_module(name), name=name)
+                self._dist_of[name] = ("rerankit", __version__)
                 names.add(name)
             self._collect("register_fusions", "fusion", names)
             self._collect("register_scorers", "scorer", names)
@@ -110,11 +116,11 @@ class Registry:
         import importlib_metadata
 
         allow = os.environ.get(ALLOWLIST_ENV)
-        allowed = None if allow is None else {_normalize(d) for d in allow.split(",") if d.strip()}
+        allowed = None if allow is None else {canonical_name(d) for d in allow.split(",") if d.strip()}
         for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist else None
             version = ep.dist.version if ep.dist else None
-            if allowed is not None and _normalize(dist or ep.name) not in allowed:
+            if allowed is not None and canonical_name(dist or ep.name) not in allowed:
                 continue
             plugin_name = f"{dist or '?'}:{ep.name}"
             if self.pm.has_plugin(plugin_name):
@@ -173,8 +179,17 @@ class Registry:
             raise _unknown(name, sorted(self._entries), self._failures) from None
 
     def select_text(self, table: Any, column: str) -> Any:
+        """Call the ``select_text`` hook: every loaded plugin's answer first, the core's last."""
         self.load()
         return self.pm.hook.select_text(table=table, column=column)
+
+    def build(self, name: str, options: Mapping[str, Any]) -> Reranker:
+        """The reranker registered as ``name``, its options validated, with what it needs passed in."""
+        info = self.lookup(name)
+        cfg = validate_config(name, info.config, dict(options))
+        if info.kind == "fusion":
+            return FusionReranker(name, cfg, info.factory, rebuild=_rebuild)
+        return ScoringReranker(name, cfg, info.factory(cfg), select_text=self.select_text, rebuild=_rebuild)
 
 
 def _unknown(name: str, available: list[str], failures: list[RerankerInfo]) -> UnknownRerankerError:
@@ -191,12 +206,6 @@ def _unknown(name: str, available: list[str], failures: list[RerankerInfo]) -> U
     if broken:
         parts.append(f"Plugins that failed to load: {', '.join(broken)} (see rerankit.list_rerankers()).")
     return UnknownRerankerError(" ".join(parts), name=name, available=available)
-
-
-def _core_version() -> str:
-    from . import __version__
-
-    return __version__
 
 
 _registry: Registry | None = None
@@ -221,22 +230,15 @@ def reset_registry() -> None:
 
 
 # -- public functions --------------------------------------------------------------------------
-def get_reranker(name: str, **config: Any):
+def get_reranker(name: str, **config: Any) -> Reranker:
     """Build the reranker registered as ``name`` with ``config`` validated by its pydantic model.
 
     >>> get_reranker("rrf", K=60, top_n=10)
     FusionReranker('rrf', top_n=10)
     """
-    from .fusion import FusionReranker
-    from .reranker import ScoringReranker
-
     if not isinstance(name, str) or not name:
         raise ConfigError(f"reranker name must be a non-empty string, got {name!r}")
-    info = registry().lookup(name)
-    cfg = validate_config(name, info.config, config)
-    if info.kind == "fusion":
-        return FusionReranker(name, cfg, info.factory)
-    return ScoringReranker(name, cfg, info.factory(cfg))
+    return registry().build(name, config)
 
 
 def list_rerankers() -> list[RerankerInfo]:
@@ -244,7 +246,7 @@ def list_rerankers() -> list[RerankerInfo]:
     return registry().entries()
 
 
-def from_config(source: Mapping[str, Any] | str | os.PathLike[str]):
+def from_config(source: Mapping[str, Any] | str | os.PathLike[str]) -> Reranker:
     """Build a reranker from a mapping or a .toml/.json file: ``{reranker = "rrf", K = 60}``.
 
     The name is read from ``reranker`` (or ``name``); every other key is passed as config. A TOML
@@ -257,12 +259,25 @@ def from_config(source: Mapping[str, Any] | str | os.PathLike[str]):
         path = Path(source)
         data = read_config_file(path)
         origin = str(path)
-    if isinstance(data.get("reranker"), Mapping):
-        data = dict(data["reranker"])
-    name = data.pop("reranker", None) or data.pop("name", None)
+    name, options = split_config(data)
     if not name:
         raise ConfigError(f"{origin} does not name a reranker; add reranker = \"<name>\" (e.g. \"rrf\")")
-    return get_reranker(name, **data)
+    return get_reranker(name, **options)
+
+
+def split_config(data: Mapping[str, Any]) -> tuple[Optional[str], dict[str, Any]]:
+    """A config mapping as ``(reranker name or None, options)``.
+
+    The name is the ``reranker`` key (or ``name``); the whole config may sit under a
+    ``[reranker]`` table instead. Every other key is an option.
+    """
+    if isinstance(data.get("reranker"), Mapping):
+        data = data["reranker"]
+    options = dict(data)
+    name = options.pop("reranker", None)
+    alias = options.pop("name", None)
+    name = name or alias
+    return (None if name is None else str(name)), options
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -291,6 +306,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     raise ConfigError(f"config file {path} must end in .toml or .json")
 
 
-def _rebuild(name: str, config: dict[str, Any]) -> Any:
+def _rebuild(name: str, config: dict[str, Any]) -> Reranker:
+    """Rebuild a pickled reranker by name and public config (secrets come from the environment)."""
     return get_reranker(name, **config)
 

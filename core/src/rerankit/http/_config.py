@@ -11,7 +11,7 @@ from typing import Optional
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from ..config import RerankerConfig
+from .._config import RerankerConfig
 
 
 class HTTPConfig(RerankerConfig):

@@ -2,7 +2,7 @@
 
 The format follows the file extension (``.jsonl``/``.ndjson``, ``.csv``, ``.parquet``/``.pq``,
 ``.arrow``/``.feather``/``.ipc``) unless named explicitly. Every failure is an
-:class:`~rerankit.errors.InputError` naming the file and what to do.
+:class:`~rerankit.InputError` naming the file and what to do.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .errors import InputError
+from ._errors import InputError
 
 FORMATS = ("jsonl", "csv", "parquet", "arrow")
 EXTENSIONS = {

@@ -3,7 +3,7 @@
 Each registered reranker has a config model deriving from :class:`RerankerConfig`; unknown keys are
 rejected and secrets are :class:`pydantic.SecretStr`, so a config can be printed, logged or dumped
 without leaking a key. :func:`validate_config` turns pydantic's errors into one readable
-:class:`~rerankit.errors.ConfigError`.
+:class:`~rerankit.ConfigError`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ConfigError
+from ._errors import ConfigError
 
 ReturnScore = Literal["relevance", "all"]
 

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ..errors import ProviderResponseError
+from .._errors import ProviderResponseError
 
 
 def ranked(

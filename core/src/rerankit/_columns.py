@@ -1,0 +1,16 @@
+"""The column names of LanceDB's result sets that rerankit reads and writes.
+
+``_rowid`` identifies a row across result sets; ``_distance`` (vector search, lower is better) and
+``_score`` (full-text search, higher is better) are the searches' own scores; ``_relevance_score``
+is what every reranker adds.
+"""
+
+from __future__ import annotations
+
+ROWID = "_rowid"
+DISTANCE = "_distance"
+SCORE = "_score"
+RELEVANCE = "_relevance_score"
+SCORE_COLUMNS = (DISTANCE, SCORE)
+
+ROWID_FIX = "add it with .with_row_id(True) on the LanceDB search, or pass your own unique id as _rowid"

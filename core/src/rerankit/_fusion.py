@@ -1,0 +1,125 @@
+"""Fusion: rerankers that combine ranked lists without a model.
+
+A fusion method is a plain function ``fuse(lists, size, config) -> scores`` over
+:class:`RankedList` s, registered through the ``register_fusions`` hook (the core's own ``rrf``,
+``linear`` and ``mrr`` live in ``rerankit._builtins.fusions``). :class:`FusionReranker` feeds it
+vector/full-text results merged by ``_rowid``, several vector searches, or whole runs for many
+queries at once (:meth:`FusionReranker.fuse_runs`, machinery in ``rerankit._runs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._columns import DISTANCE, SCORE
+from ._config import RerankerConfig
+from ._errors import InputError
+from ._merge import union_by_rowid
+from ._reranker import Plan, Rebuild, Reranker
+from ._runs import union_runs
+
+
+class RankedList:
+    """One ranked list handed to a fusion method.
+
+    ``positions``: the union row of each entry, best first. ``ranks``: 1-based rank of each
+    entry (float64). ``scores``: relevance of each entry, higher is better (``1 - _distance`` for
+    vector results, ``_score`` for full-text results, the run's score column for runs; NaN where
+    missing), or None; computed on first access, so rank-only methods never pay for it.
+    ``source``: "vector", "fts", "docs" or "run". ``weight``: the caller's weight, or None.
+    """
+
+    def __init__(
+        self,
+        positions: np.ndarray,
+        scores: np.ndarray | Callable[[], np.ndarray | None] | None,
+        source: str,
+        weight: float | None = None,
+        ranks: np.ndarray | None = None,
+    ) -> None:
+        self.positions = positions
+        self.ranks = np.arange(1, len(positions) + 1, dtype=np.float64) if ranks is None else ranks
+        self._scores = scores
+        self.source = source
+        self.weight = weight
+
+    @property
+    def scores(self) -> np.ndarray | None:
+        if callable(self._scores):
+            self._scores = self._scores()
+        return self._scores
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+FuseFn = Callable[[Sequence[RankedList], int, Any], np.ndarray]
+
+
+class FusionReranker(Reranker):
+    """A reranker that combines ranked lists with a registered fusion method."""
+
+    def __init__(self, name: str, config: RerankerConfig, fuse: FuseFn, *, rebuild: Rebuild | None = None) -> None:
+        super().__init__(name, config, rebuild=rebuild)
+        self.fuse = fuse
+
+    def _scores(self, plan: Plan) -> np.ndarray:
+        lists = [
+            _ranked(table, pos, source, None if plan.weights is None else plan.weights[i])
+            for i, (table, pos, source) in enumerate(zip(plan.rows.inputs, plan.rows.positions, plan.sources))
+        ]
+        return self._check(self.fuse(lists, plan.rows.size, self.config), plan.rows.size)
+
+    def _multivector(
+        self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
+    ) -> Plan:
+        """Fuse N searches by ``_rowid`` (rows are always merged; ``deduplicate`` is accepted for
+        compatibility). ``weights``, one per search, make the fusion weighted."""
+        inputs, arguments = self._multivector_tables(results)
+        if weights is not None and len(weights) != len(inputs):
+            raise InputError(f"weights has {len(weights)} value(s) for {len(inputs)} result sets; give one per search")
+        rows = union_by_rowid(inputs, arguments)
+        return Plan(rows, query, ["vector"] * len(inputs), weights)
+
+    def fuse_runs(
+        self,
+        runs: Sequence[Any],
+        *,
+        query_column: str = "query_id",
+        id_column: str = "_rowid",
+        score_column: str = "score",
+        weights: Sequence[float] | None = None,
+    ) -> pa.Table:
+        """Fuse whole runs (many queries each) in one vectorized call.
+
+        Each run is a table with ``query_column``, ``id_column`` and ``score_column``; within a
+        query, rows rank by score descending (ties by row order). Returns ``query_column``,
+        ``id_column`` and ``_relevance_score``, grouped by query in order of first appearance and
+        sorted by score within each query; ``top_n`` applies per query.
+        """
+        union = union_runs(runs, query_column, id_column, score_column, weights)
+        lists = [RankedList(run.positions, run.scores, "run", run.weight, run.ranks) for run in union.lists]
+        return union.output(self.fuse(lists, union.size, self.config), self.top_n)
+
+
+def _ranked(table: pa.Table, positions: np.ndarray, source: str, weight: float | None) -> RankedList:
+    def scores() -> np.ndarray | None:
+        names = table.column_names
+        if source in ("vector", "docs") and DISTANCE in names:
+            return 1.0 - _floats(table[DISTANCE])
+        if source in ("fts", "docs") and SCORE in names:
+            return _floats(table[SCORE])
+        return None
+
+    return RankedList(positions, scores, source, weight)
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    if column.null_count:
+        column = pc.fill_null(column.cast(pa.float64()), float("nan"))
+    return column.to_numpy().astype(np.float64, copy=False)

@@ -1,0 +1,136 @@
+"""Turn whatever a caller hands a reranker into a ``pyarrow.Table``, and check the columns it needs.
+
+Tables, record batches, dataframes (pandas, polars, anything with ``__arrow_c_stream__``), LanceDB
+query builders, lists of strings or dicts are all accepted; every failure is an
+:class:`~rerankit.InputError` naming the argument and the fix.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._columns import ROWID, ROWID_FIX
+from ._errors import InputError, MissingColumnError
+
+
+def as_table(data: Any, argument: str, text_column: str = "text") -> pa.Table:
+    """Coerce a result set to a ``pyarrow.Table``.
+
+    Accepts a Table, a RecordBatch or reader, anything exporting ``__arrow_c_stream__`` (pandas,
+    polars, DuckDB), anything with ``to_arrow()`` (LanceDB query builders), a list of dicts, or a
+    list of strings (put into ``text_column``).
+    """
+    if isinstance(data, pa.Table):
+        table = data
+    elif isinstance(data, pa.RecordBatch):
+        table = pa.Table.from_batches([data])
+    elif isinstance(data, pa.RecordBatchReader):
+        table = data.read_all()
+    elif hasattr(data, "__arrow_c_stream__") or _is_pandas(data):
+        table = pa.table(data)
+    elif callable(getattr(data, "to_arrow", None)):  # e.g. an unexecuted LanceDB query builder
+        table = data.to_arrow()
+        if not isinstance(table, pa.Table):
+            raise InputError(f"{argument}.to_arrow() returned {type(table).__name__}, not a pyarrow Table")
+    elif isinstance(data, (str, bytes)) or not isinstance(data, Sequence):
+        raise InputError(
+            f"{argument} must be a pyarrow Table, a dataframe, or a list of strings or dicts; "
+            f"got {type(data).__name__}"
+        )
+    elif len(data) == 0:
+        table = pa.table({text_column: pa.array([], pa.string())})
+    elif all(isinstance(item, str) for item in data):
+        table = pa.table({text_column: pa.array(list(data), pa.string())})
+    elif all(isinstance(item, Mapping) for item in data):
+        try:
+            table = pa.Table.from_pylist([dict(item) for item in data])
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InputError(f"{argument}: the dicts do not form one table: {exc}") from None
+    else:
+        kinds = sorted({type(item).__name__ for item in data})
+        raise InputError(
+            f"{argument} must be a list of all strings or all dicts; got a mix of {', '.join(kinds)}"
+        )
+    if table.num_columns == 0:
+        raise InputError(f"{argument} has no columns; pass the search results with their columns")
+    return _without_view_types(table)
+
+
+def _view_types() -> dict[int, pa.DataType]:
+    try:
+        return {pa.string_view().id: pa.string(), pa.binary_view().id: pa.binary()}
+    except AttributeError:  # pyarrow without view types
+        return {}
+
+
+_VIEW_TYPES = _view_types()
+
+
+def _without_view_types(table: pa.Table) -> pa.Table:
+    """Cast Arrow view types (polars exports strings as string_view) to their plain twins.
+
+    The values are unchanged; pyarrow cannot yet reorder view columns, which reranking must do.
+    """
+    for i in _view_columns(table.schema):
+        plain = _VIEW_TYPES[table.schema.types[i].id]
+        table = table.set_column(i, table.schema.field(i).with_type(plain), table.column(i).cast(plain))
+    return table
+
+
+@functools.lru_cache(maxsize=256)
+def _view_columns(schema: pa.Schema) -> tuple[int, ...]:
+    return tuple(i for i, dtype in enumerate(schema.types) if dtype.id in _VIEW_TYPES)
+
+
+def _is_pandas(data: Any) -> bool:
+    return type(data).__module__.startswith("pandas") and hasattr(data, "columns")
+
+
+def require_column(table: pa.Table, column: str, argument: str, fix: str) -> pa.ChunkedArray:
+    """Return ``table[column]`` or raise MissingColumnError naming the argument and the fix."""
+    if table.schema.get_field_index(column) < 0:
+        raise MissingColumnError(
+            f"{argument} has no column '{column}' (columns: {', '.join(table.column_names)}); {fix}",
+            column=column,
+            argument=argument,
+        )
+    return table[column]
+
+
+def rowids(table: pa.Table, argument: str) -> np.ndarray:
+    """The ``_rowid`` column as numpy, checked for nulls (duplicates are checked by the union)."""
+    col = require_column(table, ROWID, argument, ROWID_FIX)
+    if col.null_count:
+        raise InputError(f"{argument} column '_rowid' has {col.null_count} null value(s); every row needs an id")
+    return col.to_numpy()
+
+
+def _is_text(dtype: pa.DataType) -> bool:
+    if pa.types.is_dictionary(dtype):
+        return _is_text(dtype.value_type)
+    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
+
+
+def text_values(column: pa.Array | pa.ChunkedArray, name: str, argument: str) -> list[str]:
+    """Check a text column (string type, no nulls) and return it as a list of str."""
+    if not pa.types.is_string(column.type):
+        if _is_text(column.type):
+            column = pc.cast(column, pa.string())
+        else:
+            raise InputError(
+                f"{argument} column '{name}' has type {column.type}, not text; pass column= naming a "
+                "string column, or a template such as '{title}: {text}'"
+            )
+    if column.null_count:
+        nulls = np.flatnonzero(np.asarray(column.is_null()))[:5].tolist()
+        raise InputError(
+            f"{argument} column '{name}' has {column.null_count} null value(s) (rows {nulls}); fill "
+            "them (e.g. pyarrow.compute.fill_null(col, '')) or drop those rows before reranking"
+        )
+    return column.to_pylist()

@@ -1,0 +1,159 @@
+"""Merge result sets: concatenate them, or union them by ``_rowid`` with each row once.
+
+The union keeps every input's positions so fusion can rank each list, and stays lazy
+(:class:`Rows`) so the output is built with one ``take``. Vectorized with numpy and pyarrow
+compute: no per-row Python loops.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._errors import InputError
+from ._inputs import rowids
+
+
+def concat(tables: Sequence[pa.Table], arguments: Sequence[str]) -> pa.Table:
+    """Concatenate tables whose schemas may differ by columns; a clash of types is an InputError."""
+    if len(tables) == 1:
+        return tables[0]
+    try:
+        return pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(_schema_clash(tables, arguments) or str(exc)) from None
+
+
+def _schema_clash(tables: Sequence[pa.Table], arguments: Sequence[str]) -> str | None:
+    seen: dict[str, tuple[pa.DataType, str]] = {}
+    for table, argument in zip(tables, arguments):
+        for field in table.schema:
+            if field.name in seen and seen[field.name][0] != field.type:
+                first_type, first_arg = seen[field.name]
+                return (
+                    f"column '{field.name}' is {first_type} in {first_arg} but {field.type} in "
+                    f"{argument}; cast one side so both result sets share a schema"
+                )
+            seen.setdefault(field.name, (field.type, argument))
+    return None
+
+
+@dataclass
+class Rows:
+    """The rows a rerank call scores, kept lazy so the output is built with one ``take``.
+
+    ``inputs`` are the result sets; ``source`` is them concatenated. Union row ``u`` is ``source``
+    row ``index[u]`` (``index`` None: every row, in order). ``positions[i]`` maps each row of input
+    ``i``, in its order, to its union row; ``bounds[i]`` is where input ``i`` starts in ``source``.
+    """
+
+    inputs: list[pa.Table]
+    arguments: list[str]
+    positions: list[np.ndarray]
+    index: np.ndarray | None = None
+    bounds: list[int] | None = None
+
+    @classmethod
+    def of(cls, table: pa.Table, argument: str) -> Rows:
+        return cls([table], [argument], [np.arange(table.num_rows)])
+
+    @functools.cached_property
+    def source(self) -> pa.Table:
+        return concat(self.inputs, self.arguments)
+
+    def table(self, drop: Sequence[str]) -> pa.Table:
+        """``source`` without the ``drop`` columns (dropped before concatenating: less to copy)."""
+        parts = [t.drop_columns([c for c in drop if t.schema.get_field_index(c) >= 0]) for t in self.inputs]
+        return concat(parts, self.arguments)
+
+    @property
+    def size(self) -> int:
+        return sum(t.num_rows for t in self.inputs) if self.index is None else len(self.index)
+
+    def column(self, values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+        """Values computed over ``source`` (one per source row), restricted to the union rows."""
+        return values if self.index is None else values.take(pa.array(self.index))
+
+    def first_valid(self, column: pa.ChunkedArray) -> np.ndarray:
+        """Per union row, the source row of the first non-null value of ``column`` (a column of
+        ``source``) among the row's appearances; -1 where it has none."""
+        src = np.full(self.size, -1, dtype=np.int64)
+        for i, pos in enumerate(self.positions):
+            start = self.bounds[i] if self.bounds else 0
+            valid = ~np.asarray(column.slice(start, len(pos)).is_null())
+            hit = pos[valid]
+            unset = src[hit] < 0
+            src[hit[unset]] = start + np.flatnonzero(valid)[unset]
+        return src
+
+
+def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows:
+    """Merge result sets by ``_rowid``: each row once, in order of first appearance.
+
+    A row takes its columns from its first appearance (earlier tables win); ``_distance`` and
+    ``_score`` take the first non-null value across all appearances, so a row found by both the
+    vector and the full-text search keeps both scores. One stable sort of all ids, then O(n) numpy.
+    """
+    ids = [rowids(t, a) for t, a in zip(tables, arguments)]
+    if len({i.dtype for i in ids}) > 1:  # numpy would silently mix them as floats
+        raise InputError(_schema_clash(tables, arguments) or "_rowid has different types across result sets")
+    bounds = [0, *itertools.accumulate(len(i) for i in ids)]
+    positions_all, firsts = first_appearance(np.concatenate(ids))
+    positions = [positions_all[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
+    for k, (pos, argument, values) in enumerate(zip(positions, arguments, ids)):
+        # the first list is duplicate-free exactly when each of its rows opens a new id
+        if k > 0 or np.searchsorted(firsts, bounds[1]) != bounds[1]:
+            check_unique(pos, len(firsts), values, f"{argument} has duplicate _rowid values", DUPLICATE_FIX)
+    return Rows(list(tables), list(arguments), positions, firsts, bounds[:-1])
+
+
+DUPLICATE_FIX = (
+    "each row may appear once per result set. To combine several searches use "
+    "rerank_multivector(..., deduplicate=True)"
+)
+
+
+def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number distinct keys in order of first appearance, in O(n).
+
+    Returns ``codes`` (the number of each key's distinct value) and ``firsts`` (for each distinct
+    value, the index of its first appearance in ``keys``). Small non-negative integer keys (dense
+    ids, composite query/document codes) use direct addressing; any others, one hash pass.
+    """
+    n = len(keys)
+    if n == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    if keys.dtype.kind in "iu" and keys.min() >= 0 and keys.max() < 4 * n + 1024:
+        space = int(keys.max()) + 1
+        rows = np.arange(n)
+        first = np.full(space, n, dtype=np.int64)
+        np.minimum.at(first, keys, rows)
+        firsts = np.flatnonzero(first[keys] == rows)
+        number = np.empty(space, dtype=np.int64)
+        number[keys[firsts]] = np.arange(len(firsts))
+        return number[keys], firsts
+    codes = pc.dictionary_encode(pa.array(keys)).indices.to_numpy().astype(np.int64)
+    seen = np.maximum.accumulate(codes)
+    opens = np.empty(n, dtype=bool)  # a code larger than all before it opens a new value
+    opens[0] = True
+    np.greater(seen[1:], seen[:-1], out=opens[1:])
+    return codes, np.flatnonzero(opens)
+
+
+def check_unique(codes: np.ndarray, size: int, values: Any, what: str, fix: str) -> None:
+    """Raise InputError if a code repeats within one list, naming an example value."""
+    if len(codes) > 1:
+        counts = np.bincount(codes, minlength=size)
+        if counts.max() > 1:
+            example = values[int(np.flatnonzero(counts[codes] > 1)[0])]
+            example = example.as_py() if isinstance(example, pa.Scalar) else example
+            raise InputError(f"{what} (e.g. {example}); {fix}")
+
+

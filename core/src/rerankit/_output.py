@@ -1,0 +1,49 @@
+"""The output of every rerank call: scores attached, rows sorted, ``top_n`` applied.
+
+The rules (stable ordering, nulls for scores a row never had, no row invented or dropped) hold
+for every reranker, whatever computes its scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from ._columns import RELEVANCE, SCORE_COLUMNS
+from ._merge import Rows
+
+
+def finish(
+    rows: Rows,
+    scores: np.ndarray,
+    *,
+    top_n: int | None,
+    drop: Sequence[str] = (),
+) -> pa.Table:
+    """Attach ``_relevance_score`` (float32), sort descending, cut to ``top_n``, drop score columns.
+
+    Ties keep input order (a stable sort on the float32 score), the same rule as LanceDB's
+    ``sort_by``. Score columns a row never had are null, never invented.
+    """
+    scores32 = np.asarray(scores, dtype=np.float32)
+    order = np.argsort(np.negative(scores32), kind="stable")
+    if top_n is not None:
+        order = order[:top_n]
+    table = rows.table((*drop, RELEVANCE))
+    src = order if rows.index is None else rows.index[order]
+    out = table if _is_identity(src, table.num_rows) else table.take(src)
+    if rows.index is not None:
+        for name in SCORE_COLUMNS:
+            if table.schema.get_field_index(name) >= 0 and table[name].null_count:
+                first = rows.first_valid(table[name])[order]
+                fixed = table[name].take(pa.array(first, mask=first < 0))
+                out = out.set_column(out.schema.get_field_index(name), out.schema.field(name), fixed)
+    return out.append_column(pa.field(RELEVANCE, pa.float32()), pa.array(scores32[order], pa.float32()))
+
+
+def _is_identity(src: np.ndarray, n: int) -> bool:
+    return len(src) == n and bool(np.all(src == np.arange(n)))
+
+
