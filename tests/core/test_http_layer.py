@@ -224,7 +224,7 @@ def test_deadline_stops_a_long_retry_after(cohere_like: FakeRerankServer) -> Non
 
 def test_deadline_bounds_slow_attempts(cohere_like: FakeRerankServer) -> None:
     cohere_like.script(*[Fault.slow(3.0)] * 10)
-    with pytest.raises(rerankit.ProviderError, match="timed out") as info:
+    with pytest.raises(rerankit.ProviderTimeoutError, match="timed out") as info:
         acme(cohere_like, timeout=5.0, deadline=0.5, max_retries=10).rerank("q", texts(3))
     assert "no response within 0.5s" in str(info.value)  # the attempt's timeout is cut to the deadline
     assert cohere_like.attempts == 1
@@ -234,9 +234,10 @@ def test_unreachable_server_is_a_provider_error(cohere_like: FakeRerankServer) -
     url = cohere_like.url
     cohere_like.stop()
     cfg = AcmeConfig(base_url=url, api_key=KEY, max_retries=1, **FAST)
-    with pytest.raises(rerankit.ProviderError) as info:
+    with pytest.raises(rerankit.ProviderConnectionError) as info:
         AcmeScorer(cfg).score("q", ["a"])
     assert "after 2 attempts" in str(info.value) and info.value.status_code is None
+    assert "check base_url" in str(info.value)
 
 
 def test_retries_are_logged_under_rerankit(

@@ -1,14 +1,51 @@
 """The typed errors rerankit raises: one base class, one subclass per thing that went wrong.
 
-Every message names the argument, column or option at fault and says how to fix it, so a
-caller can catch by type and a reader can act on the text.
+Every message names the argument, column or option at fault and says how to fix it, so a caller
+can catch by type and a reader can act on the text::
+
+    RerankitError
+    ├── ConfigError (ValueError)            an option is unknown, of the wrong type or out of range
+    ├── UnknownRerankerError (LookupError)  no installed plugin registers that name
+    ├── InputError (ValueError)             the data cannot be reranked as given
+    │   └── MissingColumnError              a column the reranker needs is absent
+    ├── ScoringError                        a scorer returned the wrong number of scores, or NaN
+    └── ProviderError                       a hosted provider failed (status_code, provider)
+        ├── AuthenticationError             the key was rejected (401/403) or none was configured
+        ├── RateLimitError                  still 429 after every allowed retry
+        ├── ProviderResponseError           the answer was malformed (JSON, indices, scores)
+        ├── ProviderTimeoutError            no connection or no answer in time, after retries
+        └── ProviderConnectionError         the connection failed or dropped, after retries
+
+Errors pickle with every attribute (they cross process boundaries under Ray and multiprocessing).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RerankitError(Exception):
-    """Base class of every error rerankit raises on purpose."""
+    """Base class of every error rerankit raises on purpose.
+
+    Keyword attributes given to ``__init__`` survive pickling: an error raised in a worker
+    process arrives whole in the driver.
+    """
+
+    def __init__(self, message: str, **attributes: Any) -> None:
+        super().__init__(message)
+        self._attributes = attributes
+        for name, value in attributes.items():
+            setattr(self, name, value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_error, (type(self), self.args, self._attributes), self.__dict__)
+
+
+def _rebuild_error(cls: type[RerankitError], args: tuple[Any, ...], attributes: dict[str, Any]) -> RerankitError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error._attributes = attributes
+    return error
 
 
 class ConfigError(RerankitError, ValueError):
@@ -19,9 +56,7 @@ class UnknownRerankerError(RerankitError, LookupError):
     """No installed plugin registers a reranker under the requested name."""
 
     def __init__(self, message: str, *, name: str, available: list[str]) -> None:
-        super().__init__(message)
-        self.name = name
-        self.available = available
+        super().__init__(message, name=name, available=available)
 
 
 class InputError(RerankitError, ValueError):
@@ -32,9 +67,7 @@ class MissingColumnError(InputError):
     """A column the reranker needs is not in the input table."""
 
     def __init__(self, message: str, *, column: str, argument: str) -> None:
-        super().__init__(message)
-        self.column = column
-        self.argument = argument
+        super().__init__(message, column=column, argument=argument)
 
 
 class ScoringError(RerankitError):
@@ -54,9 +87,7 @@ class ProviderError(RerankitError):
         provider: str | None = None,
         status_code: int | None = None,
     ) -> None:
-        super().__init__(message)
-        self.provider = provider
-        self.status_code = status_code
+        super().__init__(message, provider=provider, status_code=status_code)
 
 
 class AuthenticationError(ProviderError):
@@ -69,3 +100,11 @@ class RateLimitError(ProviderError):
 
 class ProviderResponseError(ProviderError):
     """The provider's answer was malformed: bad JSON, missing or repeated indices, bad scores."""
+
+
+class ProviderTimeoutError(ProviderError):
+    """No connection, or no answer, within ``timeout`` / ``connect_timeout`` (after every retry)."""
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection could not be made or was dropped (after every retry); there is no status."""

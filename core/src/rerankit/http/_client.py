@@ -22,7 +22,7 @@ from typing import Any, Optional
 import httpx
 import tenacity
 
-from .._errors import ProviderError, ProviderResponseError
+from .._errors import ProviderConnectionError, ProviderError, ProviderResponseError, ProviderTimeoutError
 from ._errors import error_message, http_error, safe_headers, scrub
 from ._retry import Backoff, retry_after_seconds, retryable_status
 
@@ -246,10 +246,15 @@ class Transport:
                 self.provider, failure.status, failure.detail + failure.gave_up, attempts,
                 key_hint=self._key_hint,
             )
-        what = "timed out" if failure.kind == "timeout" else "failed"
-        hint = "; raise timeout= (or deadline=) or check the server" if failure.kind == "timeout" else ""
-        return ProviderError(
-            f"{self.provider}: request to {self.url} {what}{tries}: {failure.detail}{failure.gave_up}{hint}",
+        if failure.kind == "timeout":
+            return ProviderTimeoutError(
+                f"{self.provider}: request to {self.url} timed out{tries}: {failure.detail}{failure.gave_up}; "
+                "raise timeout= (or deadline=) or check the server",
+                provider=self.provider,
+            )
+        return ProviderConnectionError(
+            f"{self.provider}: request to {self.url} failed{tries}: {failure.detail}{failure.gave_up}; "
+            "check base_url and that the server is reachable",
             provider=self.provider,
         )
 

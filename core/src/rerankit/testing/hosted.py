@@ -266,9 +266,10 @@ class HostedRerankerConformance:
         assert server.attempts == 2
         server.reset()
         server.script(*[Fault.slow(0.6)] * 3)
-        with pytest.raises(rerankit.ProviderError) as info:
+        with pytest.raises(rerankit.ProviderTimeoutError) as info:
             self.make(server, timeout=0.2).rerank("q", docs(3))
         assert "timed out" in str(info.value) and server.attempts == 3
+        assert info.value.status_code is None and info.value.provider
 
     def test_dropped_connection_is_retried(self, server: FakeRerankServer) -> None:
         server.script(Fault.drop())
@@ -276,9 +277,9 @@ class HostedRerankerConformance:
         assert server.attempts == 2
         server.reset()
         server.script(*[Fault.drop()] * 3)
-        with pytest.raises(rerankit.ProviderError):
+        with pytest.raises(rerankit.ProviderConnectionError) as info:
             self.make(server).rerank("q", docs(3))
-        assert server.attempts == 3
+        assert server.attempts == 3 and info.value.status_code is None
 
     # -- bad answers ---------------------------------------------------------------------------
     def test_malformed_json(self, server: FakeRerankServer) -> None:
