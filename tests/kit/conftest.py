@@ -15,6 +15,8 @@ import rerankit._registry
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "rerankit-overlap"
+HOSTED_EXAMPLE = REPO / "examples" / "rerankit-acme"
+EXAMPLES = sorted(p.parent for p in (REPO / "examples").glob("*/pyproject.toml"))
 KIT_FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -42,6 +44,12 @@ def env_with_path(*paths: Path, **extra: str) -> dict[str, str]:
 def overlap_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """examples/rerankit-overlap installed by pip into a private directory."""
     return pip_install_target(tmp_path_factory.mktemp("overlap-site"), EXAMPLE)
+
+
+@pytest.fixture(scope="session")
+def acme_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/rerankit-acme (the hosted-plugin example) installed by pip into a private directory."""
+    return pip_install_target(tmp_path_factory.mktemp("acme-site"), HOSTED_EXAMPLE)
 
 
 @pytest.fixture

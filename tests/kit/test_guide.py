@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kit.conftest import EXAMPLE, REPO, env_with_path
+from tests.kit.conftest import EXAMPLE, HOSTED_EXAMPLE, REPO, env_with_path
 
 GUIDE = REPO / "docs" / "writing-a-plugin.md"
 FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -34,14 +34,20 @@ def snippets() -> list[str]:
     return [body for lang, title, body in blocks() if lang == "python" and not title]
 
 
-def test_guide_shows_the_whole_example_plugin() -> None:
-    assert set(titled()) == {"pyproject.toml", "src/rerankit_overlap/__init__.py", "tests/test_conformance.py"}
+def test_guide_shows_the_whole_example_plugins() -> None:
+    assert set(titled()) == {
+        "rerankit-overlap/pyproject.toml",
+        "rerankit-overlap/src/rerankit_overlap/__init__.py",
+        "rerankit-overlap/tests/test_conformance.py",
+        "rerankit-acme/src/rerankit_acme/__init__.py",
+        "rerankit-acme/tests/test_acme.py",
+    }
 
 
 @pytest.mark.parametrize("path", sorted(titled()))
 def test_guide_file_is_the_example_file(path: str) -> None:
-    assert titled()[path] == (EXAMPLE / path).read_text(encoding="utf-8"), (
-        f"docs/writing-a-plugin.md shows a {path} that differs from examples/rerankit-overlap/{path}; "
+    assert titled()[path] == (REPO / "examples" / path).read_text(encoding="utf-8"), (
+        f"docs/writing-a-plugin.md shows a {path} that differs from examples/{path}; "
         "update the guide's block to the file"
     )
 
@@ -57,17 +63,20 @@ def test_there_are_snippets() -> None:
 
 
 @pytest.mark.parametrize("index", range(len(snippets())))
-def test_guide_snippet_runs(overlap_site: Path, tmp_path: Path, index: int) -> None:
+def test_guide_snippet_runs(overlap_site: Path, acme_site: Path, tmp_path: Path, index: int) -> None:
     script = tmp_path / f"snippet_{index}.py"
     script.write_text(snippets()[index], encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, str(script)], env=env_with_path(overlap_site), capture_output=True, text=True,
+        [sys.executable, str(script)], env=env_with_path(overlap_site, acme_site), capture_output=True, text=True,
         timeout=120, cwd=tmp_path,
     )
     assert proc.returncode == 0, f"snippet {index} of docs/writing-a-plugin.md failed:\n{proc.stderr[-3000:]}"
 
 
-DOCS = [GUIDE, REPO / "docs" / "hooks.md", EXAMPLE / "README.md", REPO / "README.md", REPO / "core" / "README.md"]
+DOCS = [
+    GUIDE, REPO / "docs" / "hooks.md", EXAMPLE / "README.md", HOSTED_EXAMPLE / "README.md", REPO / "README.md",
+    REPO / "core" / "README.md", REPO / "CONTRIBUTING.md",
+]
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))

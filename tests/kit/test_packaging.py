@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 
 from rerankit._registry import canonical_name
-from tests.kit.conftest import EXAMPLE, REPO
+from tests.kit.conftest import EXAMPLES, REPO
 
-PACKAGES = [REPO / "core", *sorted(p.parent for p in REPO.glob("plugins/*/pyproject.toml")), EXAMPLE]
+PACKAGES = [REPO / "core", *sorted(p.parent for p in REPO.glob("plugins/*/pyproject.toml")), *EXAMPLES]
 MODEL_FRAMEWORKS = {"torch", "transformers", "sentence-transformers", "tensorflow", "jax", "onnxruntime"}
 
 
@@ -157,7 +157,7 @@ def core_env(tmp_path_factory: pytest.TempPathFactory, wheels: dict[str, Wheel])
 
 
 def test_every_package_is_discovered_and_builds(wheels: dict[str, Wheel]) -> None:
-    assert "rerankit" in wheels and "rerankit-overlap" in wheels
+    assert {"rerankit", "rerankit-overlap", "rerankit-acme"} <= set(wheels)
     for package in PACKAGES:
         name = canonical_name(re.search(r'^name = "([^"]+)"', (package / "pyproject.toml").read_text(), re.M).group(1))
         assert name in wheels, f"{package} did not build a wheel"

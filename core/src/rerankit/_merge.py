@@ -49,9 +49,9 @@ def _schema_clash(tables: Sequence[pa.Table], arguments: Sequence[str]) -> str |
 class Rows:
     """The rows a rerank call scores, kept lazy so the output is built with one ``take``.
 
-    ``inputs`` are the result sets; ``source`` is them concatenated. Union row ``u`` is ``source``
-    row ``index[u]`` (``index`` None: every row, in order). ``positions[i]`` maps each row of input
-    ``i``, in its order, to its union row; ``bounds[i]`` is where input ``i`` starts in ``source``.
+    ``inputs`` are the result sets; ``concatenated`` is them in one table. Union row ``u`` is
+    ``concatenated`` row ``index[u]`` (``index`` None: every row, in order). ``positions[i]`` maps each row of input
+    ``i``, in its order, to its union row; ``bounds[i]`` is where input ``i`` starts in ``concatenated``.
     """
 
     inputs: list[pa.Table]
@@ -65,11 +65,11 @@ class Rows:
         return cls([table], [argument], [np.arange(table.num_rows)])
 
     @functools.cached_property
-    def source(self) -> pa.Table:
+    def concatenated(self) -> pa.Table:
         return concat(self.inputs, self.arguments)
 
     def table(self, drop: Sequence[str]) -> pa.Table:
-        """``source`` without the ``drop`` columns (dropped before concatenating: less to copy)."""
+        """``concatenated`` without the ``drop`` columns (dropped before concatenating: less to copy)."""
         parts = [t.drop_columns([c for c in drop if t.schema.get_field_index(c) >= 0]) for t in self.inputs]
         return concat(parts, self.arguments)
 
@@ -78,12 +78,12 @@ class Rows:
         return sum(t.num_rows for t in self.inputs) if self.index is None else len(self.index)
 
     def column(self, values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
-        """Values computed over ``source`` (one per source row), restricted to the union rows."""
+        """Values computed over ``concatenated`` (one per row of it), restricted to the union rows."""
         return values if self.index is None else values.take(pa.array(self.index))
 
     def first_valid(self, column: pa.ChunkedArray) -> np.ndarray:
-        """Per union row, the source row of the first non-null value of ``column`` (a column of
-        ``source``) among the row's appearances; -1 where it has none."""
+        """Per union row, the ``concatenated`` row of the first non-null value of ``column`` (a column
+        of ``concatenated``) among the row's appearances; -1 where it has none."""
         src = np.full(self.size, -1, dtype=np.int64)
         for i, pos in enumerate(self.positions):
             start = self.bounds[i] if self.bounds else 0

@@ -30,12 +30,12 @@ class Plan:
 
     rows: Rows
     query: str | None
-    sources: list[str]
+    sources: list[str]  # the kind of each result set: "vector", "fts" or "docs" (RankedList.source)
     weights: Sequence[float] | None = None
 
     @property
     def inputs(self) -> list[pa.Table]:
-        """The result sets, one per source."""
+        """The result sets, one per entry of ``sources``."""
         return self.rows.inputs
 
 

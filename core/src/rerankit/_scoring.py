@@ -120,7 +120,7 @@ class ScoringReranker(Reranker):
                 f"query must be a non-empty string for reranker '{self.name}'; got {plan.query!r}"
             )
         rows = plan.rows
-        values = self.select_text(rows.source, self.column)
+        values = self.select_text(rows.concatenated, self.column)
         return text_values(rows.column(values), self.column, "results")
 
     def _scores(self, plan: Plan) -> np.ndarray:
