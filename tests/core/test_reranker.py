@@ -4,6 +4,7 @@ inputs, outputs, async twins, batches, and every bad input's typed error."""
 from __future__ import annotations
 
 import asyncio
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -246,3 +247,26 @@ def test_scorer_output_is_checked(use_plugin_site):
     assert asyncio.run(rerankit.get_reranker("fixture-terms").arerank(QUERY, ["apple"])).num_rows == 1
     bonus = rerankit.get_reranker("fixture-terms", bonus=0.5).rerank(QUERY, ["x"])
     assert np.isclose(bonus["_relevance_score"][0].as_py(), 0.5)
+
+
+class CountingScorer(rerankit.Scorer):
+    """Scores by length; module level so a hand-built reranker can pickle by value."""
+
+    def score(self, query, texts):
+        return [float(len(t)) for t in texts]
+
+
+def test_hand_built_scoring_reranker_needs_no_registry() -> None:
+    # Built without get_reranker: the core's own text selection, no entry-point scan, pickled by value.
+    import rerankit._registry as registry_module
+
+    registry_module.reset_registry()
+    cfg = rerankit.RerankerConfig(column="{title}: {text}")
+    reranker = rerankit.ScoringReranker("by-length", cfg, CountingScorer(cfg))
+    out = reranker.rerank("q", [{"title": "a", "text": "bb"}, {"title": "ccc", "text": "dddd"}])
+    assert out["title"].to_pylist() == ["ccc", "a"] and out["_relevance_score"].to_pylist() == [9.0, 5.0]
+    assert registry_module._registry is None  # nothing asked the registry for anything
+    clone = pickle.loads(pickle.dumps(reranker))
+    assert type(clone.scorer) is CountingScorer and clone.config == cfg
+    again = clone.rerank("q", [{"title": "a", "text": "bb"}, {"title": "ccc", "text": "dddd"}])
+    assert again.equals(out)
