@@ -328,6 +328,17 @@ def test_token_usage_is_summed_per_rerank_and_logged(
     assert second.requests == 1 and r.usage == first + second
 
 
+async def test_async_calls_tally_their_own_usage(server: FakeRerankServer) -> None:
+    import asyncio
+
+    server.latency = 0.02
+    r = make(server, window_size=2)
+    await asyncio.gather(r.arerank("q", docs(2)), r.arerank_batch(["a", "b"], [docs(4), docs(6)]))
+    assert r.usage.requests == 1 + 2 + 3
+    assert r.scorer.last_usage.requests in (1, 5)  # whichever call finished last
+    await r.aclose()
+
+
 def test_usage_is_per_call_under_concurrency(server: FakeRerankServer, caplog: pytest.LogCaptureFixture) -> None:
     """Calls running at once on several threads each sum their own requests' usage."""
     import concurrent.futures

@@ -189,14 +189,19 @@ class HTTPScorer(Scorer):
     def _bad(self) -> str:
         return f"{self.provider}: bad answer from {self.url}: "
 
-    def _send(self, part: _Part) -> tuple[np.ndarray, np.ndarray]:
-        data = self._get_transport().post(self._body(part))
+    def _first(self, part: _Part, data: Any) -> tuple[Any, Optional[ProviderResponseError]]:
+        """The checked answer, or (for a scorer that asks again) what is wrong with it."""
         try:
-            return self._check(part, data)
+            return self._check(part, data), None
         except ProviderResponseError as exc:
             if not self.split_bad_answers:
                 raise
-            first = exc
+            return None, exc
+
+    def _send(self, part: _Part) -> tuple[np.ndarray, np.ndarray]:
+        answer, first = self._first(part, self._get_transport().post(self._body(part)))
+        if first is None:
+            return answer
         answers = []
         for again in self._retry_plan(part, first):
             try:
@@ -206,21 +211,18 @@ class HTTPScorer(Scorer):
         return _joined(answers)
 
     async def _asend(self, part: _Part) -> tuple[np.ndarray, np.ndarray]:
-        data = await self._get_transport().apost(self._body(part))
-        try:
-            return self._check(part, data)
-        except ProviderResponseError as exc:
-            if not self.split_bad_answers:
-                raise
-            first = exc
+        answer, first = self._first(part, await self._get_transport().apost(self._body(part)))
+        if first is None:
+            return answer
+        problem = first
 
         async def one(again: _Part) -> tuple[np.ndarray, np.ndarray]:
             try:
                 return self._check(again, await self._get_transport().apost(self._body(again)))
             except ProviderResponseError as exc:
-                raise self._bad_twice(part, again, first, exc) from None
+                raise self._bad_twice(part, again, problem, exc) from None
 
-        retry = self._retry_plan(part, first)
+        retry = self._retry_plan(part, problem)
         return _joined(await _gather_bounded(one, retry, len(retry)))
 
     def _retry_plan(self, part: _Part, problem: ProviderResponseError) -> list[_Part]:

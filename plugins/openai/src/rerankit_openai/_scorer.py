@@ -9,10 +9,11 @@ document, which the core attaches to the row it belongs to.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -116,25 +117,31 @@ class OpenAIScorer(HTTPScorer):
         self, queries: Sequence[str], texts: Sequence[Sequence[str]], max_concurrency: int = 16
     ) -> list[list[float]]:
         texts = self._cut(texts)
-        tally = _Tally()
-        token = _CALL.set(tally)
-        try:
+        with self._call(texts):
             return super().score_batch(queries, texts, max_concurrency)
-        finally:
-            _CALL.reset(token)
-            self._finish(tally, texts)
 
     async def ascore_batch(
         self, queries: Sequence[str], texts: Sequence[Sequence[str]], max_concurrency: int = 16
     ) -> list[list[float]]:
         texts = self._cut(texts)
+        with self._call(texts):
+            return await super().ascore_batch(queries, texts, max_concurrency)
+
+    @contextlib.contextmanager
+    def _call(self, texts: Sequence[Sequence[str]]) -> Iterator[None]:
+        """One call's tally: its requests (on any thread or task it starts) add to it."""
         tally = _Tally()
         token = _CALL.set(tally)
         try:
-            return await super().ascore_batch(queries, texts, max_concurrency)
+            yield
         finally:
             _CALL.reset(token)
-            self._finish(tally, texts)
+            used = tally.usage
+            self.last_usage = used
+            logger.debug(
+                "%s: %d documents in %d requests: %d prompt + %d completion tokens", self.provider,
+                sum(len(t) for t in texts), used.requests, used.prompt_tokens, used.completion_tokens,
+            )
 
     def _cut(self, texts: Sequence[Sequence[str]]) -> list[list[str]]:
         limit = self.config.max_doc_chars
@@ -153,14 +160,6 @@ class OpenAIScorer(HTTPScorer):
                 "%s: cut %d of %d documents to max_doc_chars=%d characters", self.provider, cut, total, limit
             )
         return out
-
-    def _finish(self, tally: _Tally, texts: Sequence[Sequence[str]]) -> None:
-        used = tally.usage
-        self.last_usage = used
-        logger.debug(
-            "%s: %d documents in %d requests: %d prompt + %d completion tokens",
-            self.provider, sum(len(t) for t in texts), used.requests, used.prompt_tokens, used.completion_tokens,
-        )
 
 
 __all__ = ["OpenAIScorer", "Usage"]
