@@ -11,7 +11,8 @@ What the "model" answers is a function of the request body that the test supplie
 fake model reads its own prompt format); the mutators below turn one answer bad on demand::
 
     server = FakeRerankServer(ChatDialect(my_fake_model), api_key="k")
-    server.script(Fault.change(refuse()), Fault.change(edit_json(lambda o: o.pop("d2") and o)))
+    server.script(Fault.change(refuse()),                       # the next answer refuses,
+                  Fault.change(edit_json(lambda o: {**o, "d9": 1})))  # the one after adds a label
 
 Token counts are a stand-in (one per word or punctuation mark, see :func:`count_tokens`), not a
 real tokenizer. Wording marked *uncertain* is a plausible stand-in where OpenAI's is not documented.
