@@ -339,3 +339,98 @@ def test_env_key_is_reread_on_unpickling_a_registered_reranker(monkeypatch: pyte
         assert json.loads(done.stdout) == sorted(
             ["alpha one", "beta two", "alpha three"], key=lambda t: -fake_score("alpha", t)
         )[:2]
+
+
+# -- asking again after a bad answer (split_bad_answers) and per-request reading -----------------
+class SplittingScorer(AcmeScorer):
+    """Acme, for an API whose answers can be wrong in ways worth asking again (an LLM's)."""
+
+    split_bad_answers = True
+    seen_sizes: list[int]
+
+    def read_answer(self, data, texts):
+        self.seen_sizes.append(len(texts))  # the hook sees the documents each request carried
+        return super().read_answer(data, texts)
+
+
+def splitting(server: FakeRerankServer, **options: Any) -> rerankit.ScoringReranker:
+    cfg = AcmeConfig(**{"base_url": server.url, "api_key": KEY, **FAST, **options})
+    scorer = SplittingScorer(cfg)
+    scorer.seen_sizes = []
+    return rerankit.ScoringReranker("acme", cfg, scorer)
+
+
+def drop_last(answer: Any) -> Any:
+    answer["results"].pop()
+    return answer
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_bad_answer_is_asked_again_in_halves(
+    cohere_like: FakeRerankServer, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    caplog.set_level(logging.WARNING, logger="rerankit")
+    r = splitting(cohere_like, batch_size=5, max_concurrency=1)  # requests arrive in order
+    docs = texts(13)
+    cohere_like.script(Fault.change(lambda a: a), Fault.change(drop_last))  # the 2nd request answers 4 of 5
+    out = r.rerank("beta", docs) if mode == "sync" else await r.arerank("beta", docs)
+    assert out.num_rows == 13
+    check_scores("beta", out)
+    sizes = [len(s.body["documents"]) for s in cohere_like.seen]
+    assert sorted(sizes) == [2, 3, 3, 5, 5]  # 5 + 5(bad) + 3, then the bad one as 3 + 2
+    assert sorted(r.scorer.seen_sizes) == [2, 3, 3, 5, 5]
+    asked_again = sorted(s.body["documents"] for s in cohere_like.seen[2:4])  # right after the bad one
+    assert asked_again == sorted([docs[5:8], docs[8:10]])
+    assert "documents 5-9 of query 0" in caplog.text and "asking again in 2 requests" in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_wrong_twice_names_the_documents_and_both_problems(cohere_like: FakeRerankServer, mode: str) -> None:
+    r = splitting(cohere_like, batch_size=4)
+    dup = Fault.change(lambda a: (a["results"][-1].update(index=a["results"][0]["index"]), a)[1])
+    cohere_like.script(Fault.change(drop_last), dup, Fault.change(lambda a: a))
+    with pytest.raises(rerankit.ProviderResponseError) as info:
+        r.rerank("beta", texts(4)) if mode == "sync" else await r.arerank("beta", texts(4))
+    message = str(info.value)
+    assert "3 results for 4 documents" in message and "(documents 0-3 of query 0)" in message
+    assert "split in half" in message and "is ranked more than once" in message
+    assert info.value.provider == "acme"
+    assert cohere_like.attempts in (2, 3)  # the second half may be cut short by the first one failing
+
+
+def test_a_single_document_is_asked_again_as_is(cohere_like: FakeRerankServer) -> None:
+    r = splitting(cohere_like)
+    cohere_like.script(Fault.change(drop_last))
+    assert r.rerank("beta", texts(1)).num_rows == 1 and cohere_like.attempts == 2
+    cohere_like.reset()
+    cohere_like.script(Fault.change(drop_last), Fault.change(drop_last))
+    with pytest.raises(rerankit.ProviderResponseError, match=r"asked again as is, the answer for document 0 "):
+        r.rerank("beta", texts(1))
+
+
+def test_without_split_bad_answers_a_bad_answer_fails_at_once(cohere_like: FakeRerankServer) -> None:
+    cohere_like.script(Fault.change(drop_last))
+    with pytest.raises(rerankit.ProviderResponseError):
+        acme(cohere_like).rerank("beta", texts(4))
+    assert cohere_like.attempts == 1
+
+
+def test_documents_per_request_and_caller_context_in_worker_threads(cohere_like: FakeRerankServer) -> None:
+    import contextvars
+
+    current: contextvars.ContextVar[list] = contextvars.ContextVar("current")
+
+    class Windowed(AcmeScorer):
+        def documents_per_request(self) -> int:
+            return 3  # not the config's batch_size
+
+        def read_answer(self, data, texts):
+            current.get().append(len(texts))  # set by the caller, read on a worker thread
+            return super().read_answer(data, texts)
+
+    cfg = AcmeConfig(base_url=cohere_like.url, api_key=KEY, **FAST)
+    scorer = Windowed(cfg)
+    sizes: list[int] = []
+    current.set(sizes)
+    assert len(scorer.score("beta", texts(8))) == 8
+    assert sorted(sizes) == [2, 3, 3] and cohere_like.attempts == 3

@@ -101,6 +101,12 @@ class ScoringReranker(Reranker):
         self.scorer = scorer
         self.select_text = select_text or default_select_text
 
+    @property
+    def usage(self) -> Any:
+        """What the scorer's calls have cost, for scorers that report it (an LLM scorer's tokens),
+        else None. The scorer's ``usage`` attribute, read through."""
+        return getattr(self.scorer, "usage", None)
+
     def _multivector(
         self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
     ) -> Plan:

@@ -10,12 +10,19 @@ being sent; the answer must then hold at least ``min(top_n, part size)`` rows. R
 did not return still get a score — below every returned one, in input order — so every row stays
 aligned and the reranker's own ``top_n`` cut (which keeps only returned rows) decides the output.
 Set ``top_n_field = None`` for an API without such a field: then every row is always scored.
+
+Two hooks serve APIs whose answers can be wrong in ways worth asking again (LLM rerankers):
+:meth:`HTTPScorer.read_answer` sees the documents a request carried, and with
+``split_bad_answers = True`` a part whose answer fails the checks is asked once more as two halves
+before a :class:`~rerankit.ProviderResponseError` naming the documents is raised.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
+import logging
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -33,6 +40,8 @@ from ._retry import Backoff
 
 if TYPE_CHECKING:
     from ._client import Transport
+
+logger = logging.getLogger("rerankit")
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,8 @@ class HTTPScorer(Scorer):
     api_key_env: ClassVar[tuple[str, ...]] = ()
     #: Request field that limits the answer to the top k rows, or None if the API has none.
     top_n_field: ClassVar[Optional[str]] = "top_n"
+    #: Ask once more, split in two halves, when an answer fails the checks (see the module doc).
+    split_bad_answers: ClassVar[bool] = False
 
     config: HTTPConfig
 
@@ -81,6 +92,19 @@ class HTTPScorer(Scorer):
     def parse_response(self, data: Any) -> Iterable[tuple[int, float]]:
         """``(index into texts, score)`` pairs from the provider's parsed JSON answer."""
         raise NotImplementedError(f"{type(self).__name__} must implement parse_response(data)")
+
+    def read_answer(self, data: Any, texts: Sequence[str]) -> Iterable[tuple[int, float]]:
+        """``(index into texts, score)`` pairs from an answer to a request that carried ``texts``.
+
+        By default :meth:`parse_response`; override it when reading an answer needs the request's
+        documents (labels chosen per request, ranges that depend on their number). Raise
+        :class:`~rerankit.ProviderResponseError` for a wrong answer.
+        """
+        return self.parse_response(data)
+
+    def documents_per_request(self) -> int:
+        """Most documents sent in one request (default: the config's ``batch_size``)."""
+        return self.config.batch_size
 
     def request_headers(self) -> dict[str, str]:
         """Headers sent with every request besides ``Authorization`` (override to add some)."""
@@ -134,7 +158,7 @@ class HTTPScorer(Scorer):
 
     # -- planning and checking -----------------------------------------------------------------
     def _parts(self, item: int, query: str, texts: Sequence[str]) -> list[_Part]:
-        size = self.config.batch_size
+        size = self.documents_per_request()
         top_n = self.config.top_n if self.top_n_field else None
         parts = []
         for offset in range(0, len(texts), size):
@@ -151,12 +175,10 @@ class HTTPScorer(Scorer):
 
     def _check(self, part: _Part, data: Any) -> tuple[np.ndarray, np.ndarray]:
         try:
-            pairs = list(self.parse_response(data))
+            pairs = list(self.read_answer(data, part.texts))
             indices, scores = check_ranking(pairs, len(part.texts), part.top_k)
         except ProviderResponseError as exc:
-            raise ProviderResponseError(
-                f"{self.provider}: bad answer from {self.url}: {exc}", provider=self.provider
-            ) from None
+            raise ProviderResponseError(f"{self._bad()}{exc}", provider=self.provider) from None
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
             raise ProviderResponseError(
                 f"{self.provider}: unexpected answer shape from {self.url}: {type(exc).__name__}: {exc}",
@@ -164,11 +186,61 @@ class HTTPScorer(Scorer):
             ) from None
         return indices + part.offset, scores
 
+    def _bad(self) -> str:
+        return f"{self.provider}: bad answer from {self.url}: "
+
+    def _first(self, part: _Part, data: Any) -> tuple[Any, Optional[ProviderResponseError]]:
+        """The checked answer, or (for a scorer that asks again) what is wrong with it."""
+        try:
+            return self._check(part, data), None
+        except ProviderResponseError as exc:
+            if not self.split_bad_answers:
+                raise
+            return None, exc
+
     def _send(self, part: _Part) -> tuple[np.ndarray, np.ndarray]:
-        return self._check(part, self._get_transport().post(self._body(part)))
+        answer, first = self._first(part, self._get_transport().post(self._body(part)))
+        if first is None:
+            return answer
+        answers = []
+        for again in self._retry_plan(part, first):
+            try:
+                answers.append(self._check(again, self._get_transport().post(self._body(again))))
+            except ProviderResponseError as exc:
+                raise self._bad_twice(part, again, first, exc) from None
+        return _joined(answers)
 
     async def _asend(self, part: _Part) -> tuple[np.ndarray, np.ndarray]:
-        return self._check(part, await self._get_transport().apost(self._body(part)))
+        answer, first = self._first(part, await self._get_transport().apost(self._body(part)))
+        if first is None:
+            return answer
+        problem = first
+
+        async def one(again: _Part) -> tuple[np.ndarray, np.ndarray]:
+            try:
+                return self._check(again, await self._get_transport().apost(self._body(again)))
+            except ProviderResponseError as exc:
+                raise self._bad_twice(part, again, problem, exc) from None
+
+        retry = self._retry_plan(part, problem)
+        return _joined(await _gather_bounded(one, retry, len(retry)))
+
+    def _retry_plan(self, part: _Part, problem: ProviderResponseError) -> list[_Part]:
+        retry = _halves(part)
+        how = "again" if len(retry) == 1 else f"again in {len(retry)} requests"
+        logger.warning("%s (%s); asking %s", problem, _span(part), how)
+        return retry
+
+    def _bad_twice(
+        self, part: _Part, again: _Part, first: ProviderResponseError, second: ProviderResponseError
+    ) -> ProviderResponseError:
+        how = "as is" if again is part else "split in half"
+        problem = str(second).removeprefix(self._bad())
+        return ProviderResponseError(
+            f"{first} ({_span(part)}); asked again {how}, the answer for {_span(again)} was still "
+            f"wrong: {problem}",
+            provider=self.provider,
+        )
 
     @staticmethod
     def _merge(
@@ -249,11 +321,36 @@ class HTTPScorer(Scorer):
         )
 
 
+def _halves(part: _Part) -> list[_Part]:
+    """The part as two requests of half its documents each (one document: the same request)."""
+    n = len(part.texts)
+    if n < 2:
+        return [part]
+    mid = (n + 1) // 2
+    out = []
+    for offset, texts in ((part.offset, part.texts[:mid]), (part.offset + mid, part.texts[mid:])):
+        top_k = part.top_k if part.top_k is not None and part.top_k < len(texts) else None
+        out.append(_Part(part.item, part.query, offset, texts, top_k))
+    return out
+
+
+def _joined(answers: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate([a[0] for a in answers]), np.concatenate([a[1] for a in answers])
+
+
+def _span(part: _Part) -> str:
+    last = part.offset + len(part.texts) - 1
+    docs = f"document {part.offset}" if last == part.offset else f"documents {part.offset}-{last}"
+    return f"{docs} of query {part.item}"
+
+
 def _in_threads(fn: Any, parts: Sequence[_Part], limit: int, provider: str) -> list[Any]:
+    """Run ``fn`` over ``parts`` on worker threads, each in a copy of the caller's context, so that
+    per-call state a subclass keeps in a :class:`contextvars.ContextVar` follows its requests."""
     pool = concurrent.futures.ThreadPoolExecutor(
         max_workers=min(limit, len(parts)), thread_name_prefix=f"rerankit-{provider}"
     )
-    futures = [pool.submit(fn, p) for p in parts]
+    futures = [pool.submit(contextvars.copy_context().run, fn, p) for p in parts]
     try:
         concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
         for f in futures:
