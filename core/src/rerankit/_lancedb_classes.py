@@ -76,6 +76,8 @@ class DropIn:
 
     #: The rerankit reranker of the same kind.
     rerankit_name: ClassVar[str]
+    #: Every rerankit reranker keeps only the best n rows when asked (``top_n=`` option).
+    top_n = Option()
 
     def _start(self, options: Mapping[str, Any]) -> None:
         """Build the rerankit reranker from ``options`` and initialize the adapter with it."""
@@ -207,7 +209,6 @@ class HostedDropIn(DropIn):
     key_env: ClassVar[str]
     model_name = Option()
     column = Option()
-    top_n = Option()
     api_key = Option()  # a pydantic SecretStr (or None): the key itself is never an attribute
 
     def _build(self, options: dict[str, Any]) -> Reranker:
