@@ -42,7 +42,9 @@ PUBLIC_MODULES = {
     "rerankit.demo": None,  # the `rerankit demo` command's implementation
     "rerankit.http": ["HTTPConfig", "HTTPScorer", "check_ranking", "error_message", "ranked",
                       "retry_after_seconds", "retryable_status", "safe_headers"],
-    "rerankit.lancedb": ["LanceDBReranker", "to_lancedb"],
+    "rerankit.lancedb": ["AnswerdotaiRerankers", "CohereReranker", "ColbertReranker", "CrossEncoderReranker",
+                         "JinaReranker", "LanceDBReranker", "LinearCombinationReranker", "MRRReranker",
+                         "OpenaiReranker", "RRFReranker", "VoyageAIReranker", "to_lancedb"],
     "rerankit.testing": ["DIALECTS", "Dialect", "FakeRerankServer", "Fault", "HEAVY_MODULES",
                          "HostedRerankerConformance", "Reject", "RerankerConformance", "Seen",
                          "assert_reranked", "assert_same_ranking", "data", "expected_concat",

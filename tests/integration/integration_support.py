@@ -43,19 +43,19 @@ def embed(text: str) -> np.ndarray:
     return vec / norm if norm else vec
 
 
-def make_table(tmp_path: Path):
+def make_table(tmp_path: Path, docs: list[str] = DOCS):
     """An embedded LanceDB table with ``id``, ``text``, ``vector`` and a full-text index on ``text``."""
     import lancedb
     from lancedb.index import FTS
 
     db = lancedb.connect(str(tmp_path / "db"))
-    vectors = np.stack([embed(t) for t in DOCS])
+    vectors = np.stack([embed(t) for t in docs])
     tbl = db.create_table(
         "docs",
         pa.table(
             {
-                "id": pa.array(range(len(DOCS)), pa.int64()),
-                "text": DOCS,
+                "id": pa.array(range(len(docs)), pa.int64()),
+                "text": docs,
                 "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), DIM),
             }
         ),

@@ -65,7 +65,8 @@ def test_wrapper_is_a_lancedb_reranker_following_return_score():
     assert wrapped.score == "all"
     assert wrapped.reranker.config.K == 30
     assert to_lancedb("mrr").score == "relevance"
-    assert "rrf" in str(wrapped) and "K=30" in repr(wrapped)
+    assert str(wrapped) == "RRFReranker(K=30)" and "K=30" in repr(wrapped)  # LanceDB's str()
+    assert type(wrapped).__name__ == "RRFReranker"  # the drop-in class of that kind
 
 
 def test_wrapper_accepts_an_instance_a_mapping_and_a_config_file(tmp_path):

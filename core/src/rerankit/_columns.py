@@ -13,4 +13,7 @@ SCORE = "_score"
 RELEVANCE = "_relevance_score"
 SCORE_COLUMNS = (DISTANCE, SCORE)
 
-ROWID_FIX = "add it with .with_row_id(True) on the LanceDB search, or pass your own unique id as _rowid"
+ROWID_FIX = (
+    "'_rowid' is required to merge result sets by row: add it with .with_row_id(True) on the "
+    "LanceDB search, or pass your own unique id as _rowid"
+)

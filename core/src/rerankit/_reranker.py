@@ -175,7 +175,7 @@ class Reranker:
         if isinstance(results, (pa.Table, str)) or not isinstance(results, Sequence):
             results = [results]
         if len(results) == 0:
-            raise InputError("vector_results is empty; pass a list with at least one result table")
+            raise InputError("vector_results must not be empty; pass a list with at least one result table")
         arguments = [f"vector_results[{i}]" for i in range(len(results))]
         return [as_table(r, a, self.column) for r, a in zip(results, arguments)], arguments
 

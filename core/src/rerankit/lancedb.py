@@ -11,8 +11,21 @@ where a LanceDB reranker does::
     tbl.search(vector).rerank(reranker=reranker, query_string="query").to_arrow()
     reranker.rerank_multivector([tbl.search(v1), tbl.search(v2)], "query")
 
-Importing :mod:`rerankit` never imports ``lancedb``; this module imports it only when a wrapper is
-first built. (Imports here are absolute, so this module's name never shadows the real package.)
+LanceDB's own class names work too, with LanceDB's arguments, so migrating is one import line::
+
+    from rerankit.lancedb import CohereReranker, RRFReranker   # was: from lancedb.rerankers import ...
+
+    reranker = RRFReranker(K=60)                   # str(reranker) == "RRFReranker(K=60)", as in LanceDB
+    reranker = CohereReranker(api_key=..., top_n=5)
+
+Those ten classes (``RRFReranker``, ``LinearCombinationReranker``, ``MRRReranker``,
+``CohereReranker``, ``JinaReranker``, ``VoyageAIReranker``, ``OpenaiReranker``,
+``CrossEncoderReranker``, ``AnswerdotaiRerankers``, ``ColbertReranker``) are
+``LanceDBReranker`` subclasses with LanceDB's constructor signatures, public attributes and
+methods (see ``rerankit._lancedb_classes``); :func:`to_lancedb` returns one of them when the
+reranker is of one of those kinds. Importing :mod:`rerankit` never imports ``lancedb``; this
+module imports it only when a wrapper or class is first used. (Imports here are absolute, so
+this module's name never shadows the real package.)
 """
 
 from __future__ import annotations
@@ -27,10 +40,25 @@ import pyarrow as pa
 from rerankit import ConfigError, Reranker, from_config, get_reranker
 from rerankit._config import public_dump
 
-__all__ = ["LanceDBReranker", "to_lancedb"]  # noqa: F822 (LanceDBReranker comes from __getattr__)
+# Every name but to_lancedb comes from __getattr__: the classes are built when first used.
+__all__ = [  # noqa: F822
+    "AnswerdotaiRerankers",
+    "CohereReranker",
+    "ColbertReranker",
+    "CrossEncoderReranker",
+    "JinaReranker",
+    "LanceDBReranker",
+    "LinearCombinationReranker",
+    "MRRReranker",
+    "OpenaiReranker",
+    "RRFReranker",
+    "VoyageAIReranker",
+    "to_lancedb",
+]
 
 _adapter: type | None = None
-_adapter_lock = threading.Lock()
+_drop_ins: dict[str, type] | None = None
+_adapter_lock = threading.RLock()
 
 
 def to_lancedb(reranker: Reranker | str | Mapping[str, Any] | os.PathLike[str], **config: Any) -> Any:
@@ -42,6 +70,11 @@ def to_lancedb(reranker: Reranker | str | Mapping[str, Any] | os.PathLike[str], 
     ``pathlib.Path``). Options such as ``top_n`` and ``return_score`` belong to
     the rerankit reranker; the wrapper's ``return_score`` follows it, so LanceDB asks for row ids
     and restores the original ``_distance``/``_score`` when it is ``"all"``.
+
+    A reranker of a kind LanceDB has a class for (``rrf``, ``linear``, ``mrr``, ``cohere``,
+    ``jina``, ``voyage``, ``openai``, ``crossencoder``, ``colbert``, ``answerdotai``) comes back as
+    that class of this module (``to_lancedb("rrf")`` is an ``RRFReranker``), with its attributes,
+    methods and ``str()``; any other as a plain :class:`LanceDBReranker`.
     """
     if isinstance(reranker, Reranker):
         if config:
@@ -65,14 +98,21 @@ def to_lancedb(reranker: Reranker | str | Mapping[str, Any] | os.PathLike[str], 
             "to_lancedb() needs a rerankit reranker, a reranker name, a config mapping or a config file "
             f"path; got {type(reranker).__name__}"
         )
-    return _adapter_class()(built)
+    drop_in = _drop_in_classes().get(built.name)
+    return drop_in.wrap(built) if drop_in is not None else _adapter_class()(built)
 
 
 def __getattr__(name: str) -> Any:
-    # ``rerankit.lancedb.LanceDBReranker`` exists once lancedb can be imported (built on first use).
+    # The classes exist once lancedb can be imported (built on first use).
     if name == "LanceDBReranker":
         return _adapter_class()
+    if name in __all__:
+        return {cls.__name__: cls for cls in _drop_in_classes().values()}[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def _adapter_class() -> type:
@@ -81,6 +121,24 @@ def _adapter_class() -> type:
         if _adapter is None:
             _adapter = _build_adapter()
     return _adapter
+
+
+def _drop_in_classes() -> dict[str, type]:
+    """LanceDB's class names, each a mix of its ``rerankit._lancedb_classes`` class and the adapter,
+    by the name of the rerankit reranker behind it."""
+    global _drop_ins
+    with _adapter_lock:
+        if _drop_ins is None:
+            from rerankit._lancedb_classes import DROP_INS
+
+            built: dict[str, type] = {}
+            for name, mixin in DROP_INS.items():
+                parent = next((built[n] for n, m in DROP_INS.items() if m in mixin.__bases__), None)
+                cls = type(mixin.__name__, (mixin, parent or _adapter_class()), {"__doc__": mixin.__doc__})
+                cls.__module__ = __name__
+                built[name] = cls
+            _drop_ins = built
+    return _drop_ins
 
 
 def _build_adapter() -> type:
@@ -92,6 +150,8 @@ def _build_adapter() -> type:
             "install it with: pip install 'rerankit[lancedb]'"
         ) from exc
 
+    from rerankit._lancedb_classes import Option
+
     class LanceDBReranker(LanceReranker):
         """A LanceDB reranker whose every entry point is a rerankit reranker's.
 
@@ -99,15 +159,17 @@ def _build_adapter() -> type:
         ``_relevance_score`` (float32) and are sorted by it; see :mod:`rerankit` for the rules.
         """
 
+        score = Option("return_score")  # LanceDB's name for it; setting it rebuilds the reranker
+
         def __init__(self, reranker: Reranker) -> None:
-            super().__init__(return_score=reranker.return_score)
             self.reranker = reranker
+            super().__init__(return_score=reranker.return_score)
 
         def __str__(self) -> str:  # shown by LanceDB's explain_plan()
             return f"rerankit {self.reranker!r}"
 
         def __repr__(self) -> str:
-            return f"LanceDBReranker({self.reranker!r})"
+            return f"{type(self).__name__}({self.reranker!r})"
 
         def __reduce__(self) -> tuple[Any, ...]:
             # Rebuilt from the wrapped reranker, which pickles by name and public config.
