@@ -40,7 +40,7 @@ PUBLIC = [
 #: Public subpackages and modules (each with its own __all__); every other module is private.
 PUBLIC_MODULES = {
     "rerankit.demo": None,  # the `rerankit demo` command's implementation
-    "rerankit.http": ["HTTPConfig", "HTTPScorer", "check_ranking", "error_message", "ranked",
+    "rerankit.http": ["HTTPConfig", "HTTPScorer", "check_ranking", "error_message", "pack", "ranked",
                       "retry_after_seconds", "retryable_status", "safe_headers"],
     "rerankit.lancedb": ["LanceDBReranker", "to_lancedb"],
     "rerankit.testing": ["DIALECTS", "Dialect", "FakeRerankServer", "Fault", "HEAVY_MODULES",

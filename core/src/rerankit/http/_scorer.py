@@ -10,6 +10,9 @@ being sent; the answer must then hold at least ``min(top_n, part size)`` rows. R
 did not return still get a score — below every returned one, in input order — so every row stays
 aligned and the reranker's own ``top_n`` cut (which keeps only returned rows) decides the output.
 Set ``top_n_field = None`` for an API without such a field: then every row is always scored.
+
+Requests hold at most ``batch_size`` documents; a plugin whose provider has other per-request
+limits (a token or byte budget) overrides :meth:`HTTPScorer.split`, usually with :func:`pack`.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ class HTTPScorer(Scorer):
     def __init__(self, config: HTTPConfig) -> None:
         super().__init__(config)
         self._api_key = self._resolve_key()
-        self.url = config.base_url + self.path
+        self.url = config.base_url + (config.path or self.path)
         self._transport: Optional[Transport] = None
         self._lock = threading.Lock()
 
@@ -83,28 +86,44 @@ class HTTPScorer(Scorer):
         raise NotImplementedError(f"{type(self).__name__} must implement parse_response(data)")
 
     def request_headers(self) -> dict[str, str]:
-        """Headers sent with every request besides ``Authorization`` (override to add some)."""
+        """Headers sent with every request besides the key's (override to add some)."""
         return {"Accept": "application/json"}
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        """The header(s) carrying the API key: ``Authorization: Bearer <key>`` unless overridden."""
+        return {"Authorization": f"Bearer {key}"}
+
+    def split(self, query: str, texts: Sequence[str]) -> Iterable[int]:
+        """How many of ``texts`` go in each request, in order: ``batch_size`` at a time by default.
+
+        Override to respect a provider's other per-request limits (a token or byte budget known
+        from the request); the sizes must be positive and add up to ``len(texts)``. See :func:`pack`.
+        """
+        size = self.config.batch_size
+        return [min(size, len(texts) - start) for start in range(0, len(texts), size)]
 
     # -- key -----------------------------------------------------------------------------------
     def _resolve_key(self) -> Optional[SecretStr]:
         if self.config.api_key is not None:
             return self.config.api_key
-        for name in self.api_key_env:
+        for name in self._key_envs():
             value = os.environ.get(name, "").strip()
             if value:
                 return SecretStr(value)
         default_url = type(self.config).model_fields["base_url"].default
-        if self.config.base_url == default_url and self.api_key_env:
-            where = " or ".join(self.api_key_env)
+        if self.config.base_url == default_url and self._key_envs():
+            where = " or ".join(self._key_envs())
             raise AuthenticationError(
                 f"{self.provider}: no API key; pass api_key=... or set {where}",
                 provider=self.provider,
             )
         return None  # a self-hosted server at a custom base_url may need no key
 
+    def _key_envs(self) -> tuple[str, ...]:
+        return (self.config.api_key_env,) if self.config.api_key_env else self.api_key_env
+
     def _key_hint(self) -> str:
-        return " / ".join(("api_key", *self.api_key_env))
+        return " / ".join(("api_key", *self._key_envs()))
 
     # -- transport -----------------------------------------------------------------------------
     def _get_transport(self) -> Transport:
@@ -119,7 +138,7 @@ class HTTPScorer(Scorer):
                 cfg = self.config
                 headers = {"User-Agent": _user_agent(), **self.request_headers()}
                 if self._api_key is not None:
-                    headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+                    headers.update(self.auth_headers(self._api_key.get_secret_value()))
                 self._transport = Transport(
                     provider=self.provider,
                     url=self.url,
@@ -134,13 +153,20 @@ class HTTPScorer(Scorer):
 
     # -- planning and checking -----------------------------------------------------------------
     def _parts(self, item: int, query: str, texts: Sequence[str]) -> list[_Part]:
-        size = self.config.batch_size
         top_n = self.config.top_n if self.top_n_field else None
+        sizes = list(self.split(query, texts)) if texts else []
+        if any(not isinstance(n, int) or n < 1 for n in sizes) or sum(sizes) != len(texts):
+            raise ValueError(
+                f"{type(self).__name__}.split() gave part sizes {sizes[:10]} for {len(texts)} texts; "
+                "they must be positive and add up to the number of texts"
+            )
         parts = []
-        for offset in range(0, len(texts), size):
+        offset = 0
+        for size in sizes:
             chunk = texts[offset : offset + size]
             top_k = top_n if top_n is not None and top_n < len(chunk) else None
             parts.append(_Part(item, query, offset, chunk, top_k))
+            offset += size
         return parts
 
     def _body(self, part: _Part) -> dict[str, Any]:
