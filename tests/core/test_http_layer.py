@@ -339,3 +339,27 @@ def test_env_key_is_reread_on_unpickling_a_registered_reranker(monkeypatch: pyte
         assert json.loads(done.stdout) == sorted(
             ["alpha one", "beta two", "alpha three"], key=lambda t: -fake_score("alpha", t)
         )[:2]
+
+
+def test_api_key_env_and_path_options(cohere_like: FakeRerankServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTHER_VENDOR_KEY", raising=False)
+    monkeypatch.setenv("ACME_API_KEY", "not-this-one")
+    with pytest.raises(rerankit.AuthenticationError, match="OTHER_VENDOR_KEY"):
+        acme(cohere_like, api_key=None, api_key_env="OTHER_VENDOR_KEY")  # named, so required even off-default
+    monkeypatch.setenv("OTHER_VENDOR_KEY", KEY)
+    assert acme(cohere_like, api_key=None, api_key_env="OTHER_VENDOR_KEY").rerank("q", texts(2)).num_rows == 2
+    assert cohere_like.seen[-1].headers["Authorization"] == f"Bearer {KEY}"
+    with pytest.raises(rerankit.ProviderError) as info:  # the fake serves /v2/rerank only
+        acme(cohere_like, path="/rerank").rerank("q", texts(2))
+    assert info.value.status_code == 404 and cohere_like.seen[-1].path == "/rerank"
+
+
+def test_a_split_that_loses_texts_is_refused(cohere_like: FakeRerankServer) -> None:
+    class Lossy(AcmeScorer):
+        def split(self, query, texts):
+            return [len(texts) - 1]
+
+    cfg = AcmeConfig(base_url=cohere_like.url, api_key=KEY)
+    with pytest.raises(ValueError, match="must be positive and add up to the number of texts"):
+        Lossy(cfg).score("q", texts(3))
+    assert cohere_like.attempts == 0

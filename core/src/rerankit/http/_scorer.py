@@ -111,7 +111,8 @@ class HTTPScorer(Scorer):
             if value:
                 return SecretStr(value)
         default_url = type(self.config).model_fields["base_url"].default
-        if self.config.base_url == default_url and self._key_envs():
+        named = self.config.api_key_env is not None  # the user said where the key is: it must be there
+        if (named or self.config.base_url == default_url) and self._key_envs():
             where = " or ".join(self._key_envs())
             raise AuthenticationError(
                 f"{self.provider}: no API key; pass api_key=... or set {where}",
