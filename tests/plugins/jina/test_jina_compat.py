@@ -17,6 +17,7 @@ import rerankit
 from rerankit.testing import FakeRerankServer
 from rerankit.testing.hosted import KEY, HostedRerankerConformance, docs
 from rerankit.testing.server import InfinityDialect, VLLMDialect
+from tests.plugins.hosted_support import reranker
 
 VLLM_MODEL = "BAAI/bge-reranker-v2-m3"
 
@@ -66,8 +67,7 @@ def infinity() -> Iterator[FakeRerankServer]:
 
 
 def jina(server: FakeRerankServer, **options: Any) -> rerankit.Reranker:
-    config = {"base_url": server.url, "api_key": KEY, "backoff_base": 0.001, "backoff_max": 0.005, **options}
-    return rerankit.get_reranker("jina", **config)
+    return reranker("jina", server, **options)
 
 
 # -- vLLM ----------------------------------------------------------------------------------------

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import rerankit
 from rerankit.testing import FakeRerankServer, Fault
 from rerankit.testing.hosted import KEY, HostedRerankerConformance, docs
+from tests.plugins.hosted_support import reranker, shared_server
 
 
 class TestMixedbread(HostedRerankerConformance):
@@ -19,22 +18,11 @@ class TestMixedbread(HostedRerankerConformance):
     results_key = "data"
 
 
-@pytest.fixture(scope="module")
-def mxbai() -> Iterator[FakeRerankServer]:
-    with FakeRerankServer("mixedbread", api_key=KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def server(mxbai: FakeRerankServer, monkeypatch: pytest.MonkeyPatch) -> FakeRerankServer:
-    monkeypatch.delenv("MXBAI_API_KEY", raising=False)
-    mxbai.reset()
-    return mxbai
+module_server, server = shared_server("mixedbread", "MXBAI_API_KEY")
 
 
 def make(server: FakeRerankServer, **options) -> rerankit.Reranker:
-    config = {"api_key": KEY, "base_url": server.url, "backoff_base": 0.001, "backoff_max": 0.005, **options}
-    return rerankit.get_reranker("mixedbread", **config)
+    return reranker("mixedbread", server, **options)
 
 
 def test_request_body_is_mixedbreads(server: FakeRerankServer) -> None:

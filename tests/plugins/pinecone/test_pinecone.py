@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import rerankit
 from rerankit.testing import FakeRerankServer
 from rerankit.testing.hosted import KEY, HostedRerankerConformance, docs
+from tests.plugins.hosted_support import reranker, shared_server
 
 
 class TestPinecone(HostedRerankerConformance):
@@ -20,22 +19,11 @@ class TestPinecone(HostedRerankerConformance):
     auth_header = ("Api-Key", "{key}")
 
 
-@pytest.fixture(scope="module")
-def pinecone() -> Iterator[FakeRerankServer]:
-    with FakeRerankServer("pinecone", api_key=KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def server(pinecone: FakeRerankServer, monkeypatch: pytest.MonkeyPatch) -> FakeRerankServer:
-    monkeypatch.delenv("PINECONE_API_KEY", raising=False)
-    pinecone.reset()
-    return pinecone
+module_server, server = shared_server("pinecone", "PINECONE_API_KEY")
 
 
 def make(server: FakeRerankServer, **options) -> rerankit.Reranker:
-    config = {"api_key": KEY, "base_url": server.url, "backoff_base": 0.001, "backoff_max": 0.005, **options}
-    return rerankit.get_reranker("pinecone", **config)
+    return reranker("pinecone", server, **options)
 
 
 def test_headers_and_body_are_pinecones(server: FakeRerankServer) -> None:

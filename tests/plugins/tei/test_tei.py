@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import rerankit
 from rerankit.testing import FakeRerankServer, Fault
 from rerankit.testing.hosted import KEY, HostedRerankerConformance, docs
+from tests.plugins.hosted_support import reranker, shared_server
 
 
 class TestTEI(HostedRerankerConformance):
@@ -20,22 +19,11 @@ class TestTEI(HostedRerankerConformance):
     key_required = False
 
 
-@pytest.fixture(scope="module")
-def tei() -> Iterator[FakeRerankServer]:
-    with FakeRerankServer("tei", api_key=None) as server:
-        yield server
-
-
-@pytest.fixture
-def server(tei: FakeRerankServer, monkeypatch: pytest.MonkeyPatch) -> FakeRerankServer:
-    monkeypatch.delenv("TEI_API_KEY", raising=False)
-    tei.reset()
-    tei.dialect = type(tei.dialect)()  # limits back to TEI's defaults
-    return tei
+module_server, server = shared_server("tei", "TEI_API_KEY", api_key=None)
 
 
 def make(server: FakeRerankServer, **options) -> rerankit.Reranker:
-    return rerankit.get_reranker("tei", base_url=server.url, backoff_base=0.001, backoff_max=0.005, **options)
+    return reranker("tei", server, **{"api_key": None, **options})
 
 
 def test_request_body_and_no_key(server: FakeRerankServer) -> None:
@@ -96,15 +84,12 @@ def test_axum_plain_text_422(server: FakeRerankServer) -> None:
 
 def test_wrong_key_is_a_bare_401(server: FakeRerankServer) -> None:
     server.api_key = KEY  # a server started with --api-key
-    try:
-        with pytest.raises(rerankit.AuthenticationError) as info:
-            make(server, api_key="not-the-key").rerank("q", docs(2))
-        message = str(info.value)
-        assert info.value.status_code == 401 and "(empty body)" in message and "TEI_API_KEY" in message
-        assert make(server, api_key=KEY).rerank("q", docs(2)).num_rows == 2
-        assert server.seen[-1].headers["Authorization"] == f"Bearer {KEY}"
-    finally:
-        server.api_key = None
+    with pytest.raises(rerankit.AuthenticationError) as info:
+        make(server, api_key="not-the-key").rerank("q", docs(2))
+    message = str(info.value)
+    assert info.value.status_code == 401 and "(empty body)" in message and "TEI_API_KEY" in message
+    assert make(server, api_key=KEY).rerank("q", docs(2)).num_rows == 2
+    assert server.seen[-1].headers["Authorization"] == f"Bearer {KEY}"
 
 
 def test_overloaded_429_is_retried(server: FakeRerankServer) -> None:
