@@ -1047,4 +1047,21 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-__all__ = ["DIALECTS", "Dialect", "FakeRerankServer", "Fault", "Reject", "Seen", "fake_score"]
+__all__ = [
+    "DIALECTS",
+    "CohereDialect",
+    "Dialect",
+    "FakeRerankServer",
+    "Fault",
+    "InfinityDialect",
+    "JinaDialect",
+    "MixedbreadDialect",
+    "PineconeDialect",
+    "Reject",
+    "Seen",
+    "TEIDialect",
+    "TogetherDialect",
+    "VLLMDialect",
+    "VoyageDialect",
+    "fake_score",
+]
