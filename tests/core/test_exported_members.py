@@ -40,7 +40,7 @@ PUBLIC = [
 #: Public subpackages and modules (each with its own __all__); every other module is private.
 PUBLIC_MODULES = {
     "rerankit.demo": None,  # the `rerankit demo` command's implementation
-    "rerankit.http": ["HTTPConfig", "HTTPScorer", "check_ranking", "error_message", "ranked",
+    "rerankit.http": ["HTTPConfig", "HTTPScorer", "check_ranking", "error_message", "pack", "ranked",
                       "retry_after_seconds", "retryable_status", "safe_headers"],
     "rerankit.lancedb": ["AnswerdotaiRerankers", "CohereReranker", "ColbertReranker", "CrossEncoderReranker",
                          "JinaReranker", "LanceDBReranker", "LinearCombinationReranker", "MRRReranker",

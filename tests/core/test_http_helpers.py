@@ -6,6 +6,8 @@ import email.utils
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import rerankit
@@ -13,6 +15,7 @@ from rerankit.http import (
     HTTPConfig,
     check_ranking,
     error_message,
+    pack,
     ranked,
     retry_after_seconds,
     retryable_status,
@@ -121,9 +124,36 @@ def test_config_checks() -> None:
         Cfg(base_url="api.example.com")
     with pytest.raises(ValidationError, match="backoff_max"):
         Cfg(backoff_base=2, backoff_max=1)
+    with pytest.raises(ValidationError, match="path must start with '/'"):
+        Cfg(path="rerank")
     for bad in ({"timeout": 0}, {"max_retries": -1}, {"batch_size": 0}, {"max_concurrency": 0}):
         with pytest.raises(ValidationError):
             Cfg(**bad)
     secret = Cfg(api_key="sk-very-secret")
     assert "sk-very-secret" not in repr(secret) and "sk-very-secret" not in secret.model_dump_json()
     assert "sk-very-secret" not in str(secret.model_dump())
+
+
+def test_pack_examples() -> None:
+    assert pack([], 10, 3) == []
+    assert pack([4, 4, 4, 4], 10, 3) == [2, 2]
+    assert pack([1, 1, 1, 1, 1], 10, 2) == [2, 2, 1]
+    assert pack([3, 20, 3, 3], 10, 5) == [1, 1, 2]  # an item over the budget goes alone
+    with pytest.raises(ValueError, match="max_items"):
+        pack([1], 10, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 50), max_size=60), st.integers(1, 120), st.integers(1, 12),
+)
+def test_pack_keeps_order_and_respects_both_limits(costs: list[int], budget: int, most: int) -> None:
+    sizes = pack(costs, budget, most)
+    assert sum(sizes) == len(costs) and all(1 <= n <= most for n in sizes)
+    start = 0
+    for n in sizes:
+        part = costs[start : start + n]
+        assert n == 1 or sum(part) <= budget  # only a lone item may exceed the budget
+        if start + n < len(costs) and n < most:  # greedy: the next item did not fit
+            assert sum(part) + costs[start + n] > budget
+        start += n

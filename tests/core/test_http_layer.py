@@ -415,14 +415,14 @@ def test_without_split_bad_answers_a_bad_answer_fails_at_once(cohere_like: FakeR
     assert cohere_like.attempts == 1
 
 
-def test_documents_per_request_and_caller_context_in_worker_threads(cohere_like: FakeRerankServer) -> None:
+def test_split_sizes_and_caller_context_in_worker_threads(cohere_like: FakeRerankServer) -> None:
     import contextvars
 
     current: contextvars.ContextVar[list] = contextvars.ContextVar("current")
 
     class Windowed(AcmeScorer):
-        def documents_per_request(self) -> int:
-            return 3  # not the config's batch_size
+        def split(self, query, texts):
+            return [3, 3, 2]  # not the config's batch_size
 
         def read_answer(self, data, texts):
             current.get().append(len(texts))  # set by the caller, read on a worker thread
@@ -434,3 +434,22 @@ def test_documents_per_request_and_caller_context_in_worker_threads(cohere_like:
     current.set(sizes)
     assert len(scorer.score("beta", texts(8))) == 8
     assert sorted(sizes) == [2, 3, 3] and cohere_like.attempts == 3
+def test_api_key_env_and_path_options(cohere_like: FakeRerankServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTHER_VENDOR_KEY", raising=False)
+    monkeypatch.setenv("ACME_API_KEY", "not-this-one")
+    with pytest.raises(rerankit.AuthenticationError, match="OTHER_VENDOR_KEY"):
+        acme(cohere_like, api_key=None, api_key_env="OTHER_VENDOR_KEY")  # named, so required even off-default
+    monkeypatch.setenv("OTHER_VENDOR_KEY", KEY)
+    assert acme(cohere_like, api_key=None, api_key_env="OTHER_VENDOR_KEY").rerank("q", texts(2)).num_rows == 2
+    assert cohere_like.seen[-1].headers["Authorization"] == f"Bearer {KEY}"
+    with pytest.raises(rerankit.ProviderError) as info:  # the fake serves /v2/rerank only
+        acme(cohere_like, path="/rerank").rerank("q", texts(2))
+    assert info.value.status_code == 404 and cohere_like.seen[-1].path == "/rerank"
+def test_a_split_that_loses_texts_is_refused(cohere_like: FakeRerankServer) -> None:
+    class Lossy(AcmeScorer):
+        def split(self, query, texts):
+            return [len(texts) - 1]
+    cfg = AcmeConfig(base_url=cohere_like.url, api_key=KEY)
+    with pytest.raises(ValueError, match="must be positive and add up to the number of texts"):
+        Lossy(cfg).score("q", texts(3))
+    assert cohere_like.attempts == 0

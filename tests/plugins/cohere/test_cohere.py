@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import rerankit
+from rerankit.http import HTTPScorer
 from rerankit.testing import FakeRerankServer
 from rerankit.testing.hosted import KEY, HostedRerankerConformance, docs
 
@@ -78,3 +79,37 @@ def test_unknown_field_is_a_422_with_cohere_message() -> None:
         assert info.value.status_code == 422
         assert "unknown field: parameter 'return_documents' is not a valid field" in str(info.value)
         assert server.attempts == 1
+
+
+def test_split_under_the_chunk_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cohere refuses a request whose documents x chunks reach 10,000; with a large
+    max_tokens_per_doc a document may take many chunks, so fewer documents go per request."""
+    monkeypatch.delenv("CO_API_KEY", raising=False)
+    texts = [f"doc {i} solar" for i in range(1000)]
+    with FakeRerankServer("cohere", api_key=KEY) as server:
+        options = {"api_key": KEY, "base_url": server.url, "max_tokens_per_doc": 100_000}
+        r = rerankit.get_reranker("cohere", **options)  # rerank-v3.5: 4,096-token context
+        assert r.rerank("solar panel cost", texts).num_rows == 1000
+        sizes = sorted(len(s.body["documents"]) for s in server.seen)
+        assert sum(sizes) == 1000 and len(sizes) == 5 and max(sizes) * 49 < 10_000  # 49 chunks at worst
+        server.reset()
+        r = rerankit.get_reranker("cohere", model_name="rerank-v4.0-pro", **options)  # 32K context
+        assert r.rerank("solar panel cost", texts).num_rows == 1000 and server.attempts == 1
+
+        class Unsplit(type(r.scorer)):  # what Cohere answers when nobody counts chunks
+            def split(self, query, texts):
+                return HTTPScorer.split(self, query, texts)
+
+        cfg = Unsplit.Config(**options)
+        server.reset()
+        with pytest.raises(rerankit.ProviderError) as info:
+            rerankit.ScoringReranker("cohere", cfg, Unsplit(cfg)).rerank("solar panel cost", texts)
+        assert info.value.status_code == 400
+        assert "number of total max chunks (25000) must be less than 10000" in str(info.value)
+
+
+def test_batch_size_up_to_cohere_maximum(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CO_API_KEY", "k")
+    assert rerankit.get_reranker("cohere", batch_size=10_000).config.batch_size == 10_000
+    with pytest.raises(rerankit.ConfigError, match="batch_size"):
+        rerankit.get_reranker("cohere", batch_size=10_001)

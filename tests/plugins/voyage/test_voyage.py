@@ -59,3 +59,37 @@ def test_voyage_detail_message_on_400() -> None:
             "voyage", model_name="rerank-2", api_key=KEY, base_url=server.url, batch_size=3
         )
         assert r.rerank("q", docs(4)).num_rows == 4
+
+
+def test_split_by_the_models_token_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Voyage caps query tokens x documents + document tokens per request (600K for rerank-2.x,
+    300K for rerank-1); rerankit splits on characters, which are never fewer than those tokens."""
+    monkeypatch.delenv("VOYAGE_API_KEY", raising=False)
+    big = ["a " * 200_000 + str(i) for i in range(3)]  # 400K characters, 200K words each
+    with FakeRerankServer("voyage", api_key=KEY) as server:
+        r = rerankit.get_reranker("voyage", model_name="rerank-2.5", api_key=KEY, base_url=server.url)
+        assert r.rerank("a", big).num_rows == 3
+        assert [len(s.body["documents"]) for s in server.seen] == [1, 1, 1]  # 2 x 400K > 600K
+        server.reset()
+        r = rerankit.get_reranker("voyage", model_name="rerank-2.5", api_key=KEY, base_url=server.url,
+                                  max_request_tokens=10**9)  # a budget above Voyage's: its own 400
+        with pytest.raises(rerankit.ProviderError) as info:
+            r.rerank("a", big)
+        assert info.value.status_code == 400 and server.attempts == 1
+        assert "The max allowed tokens per submitted batch is 600000" in str(info.value)
+
+
+def test_token_budget_per_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VOYAGE_API_KEY", raising=False)
+    texts = ["x" * 100_000 + f" {i}" for i in range(7)]  # ~100K characters each
+    with FakeRerankServer("voyage", api_key=KEY) as server:
+        for model, parts in (("rerank-2", [2, 5]), ("rerank-1", [1, 2, 2, 2]), ("rerank-9-future", [1, 2, 2, 2])):
+            server.reset()
+            r = rerankit.get_reranker("voyage", model_name=model, api_key=KEY, base_url=server.url)
+            assert r.rerank("x", texts).num_rows == 7
+            assert sorted(len(s.body["documents"]) for s in server.seen) == parts, model
+        server.reset()
+        r = rerankit.get_reranker("voyage", model_name="rerank-2", api_key=KEY, base_url=server.url,
+                                  max_request_tokens=250_000, batch_size=2)
+        r.rerank("x", texts)
+        assert sorted(len(s.body["documents"]) for s in server.seen) == [1, 2, 2, 2]

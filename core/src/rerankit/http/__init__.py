@@ -17,13 +17,16 @@ A hosted plugin is a config model plus a request builder and a response parser::
             return ranked(data, "results", score_key="relevance_score")
 
 Pooling, timeouts, retries, splitting, concurrency, answer checks and typed errors come from
-:class:`HTTPScorer`. Importing this package does not import httpx; the first request does.
+:class:`HTTPScorer`; override ``auth_headers`` for a key sent other than as a Bearer token, and
+``split`` (with :func:`pack`) for a per-request budget beyond ``batch_size``. Importing this
+package does not import httpx; the first request does.
 """
 
 from __future__ import annotations
 
 from ._config import HTTPConfig
 from ._errors import error_message, safe_headers
+from ._limits import pack
 from ._responses import check_ranking, ranked
 from ._retry import retry_after_seconds, retryable_status
 from ._scorer import HTTPScorer
@@ -33,6 +36,7 @@ __all__ = [
     "HTTPScorer",
     "check_ranking",
     "error_message",
+    "pack",
     "ranked",
     "retry_after_seconds",
     "retryable_status",

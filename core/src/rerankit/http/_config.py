@@ -27,6 +27,16 @@ class HTTPConfig(RerankerConfig):
         description="Scheme and host (and optional path prefix) of the API; point it at a compatible "
         "or self-hosted server.",
     )
+    path: Optional[str] = Field(
+        None,
+        description="Request path appended to base_url instead of the provider's own (e.g. '/rerank' "
+        "for a compatible server that serves the API there).",
+    )
+    api_key_env: Optional[str] = Field(
+        None,
+        description="Environment variable to read the key from instead of the provider's own "
+        "(e.g. 'TOGETHER_API_KEY' when a plugin is pointed at another vendor's compatible API).",
+    )
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for a response (read/write timeout).")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection.")
     max_retries: int = Field(
@@ -55,6 +65,13 @@ class HTTPConfig(RerankerConfig):
         if not value.lower().startswith(("http://", "https://")):
             raise ValueError("base_url must start with http:// or https://, e.g. 'https://api.example.com'")
         return value.rstrip("/")
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_path(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"path must start with '/', e.g. '/rerank' (got {value!r})")
+        return value
 
     @field_validator("api_key")
     @classmethod

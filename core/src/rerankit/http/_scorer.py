@@ -11,6 +11,9 @@ did not return still get a score â€” below every returned one, in input order â€
 aligned and the reranker's own ``top_n`` cut (which keeps only returned rows) decides the output.
 Set ``top_n_field = None`` for an API without such a field: then every row is always scored.
 
+Requests hold at most ``batch_size`` documents; a plugin whose provider has other per-request
+limits (a token or byte budget) overrides :meth:`HTTPScorer.split`, usually with :func:`pack`.
+
 Two hooks serve APIs whose answers can be wrong in ways worth asking again (LLM rerankers):
 :meth:`HTTPScorer.read_answer` sees the documents a request carried, and with
 ``split_bad_answers = True`` a part whose answer fails the checks is asked once more as two halves
@@ -80,7 +83,7 @@ class HTTPScorer(Scorer):
     def __init__(self, config: HTTPConfig) -> None:
         super().__init__(config)
         self._api_key = self._resolve_key()
-        self.url = config.base_url + self.path
+        self.url = config.base_url + (config.path or self.path)
         self._transport: Optional[Transport] = None
         self._lock = threading.Lock()
 
@@ -102,33 +105,46 @@ class HTTPScorer(Scorer):
         """
         return self.parse_response(data)
 
-    def documents_per_request(self) -> int:
-        """Most documents sent in one request (default: the config's ``batch_size``)."""
-        return self.config.batch_size
-
     def request_headers(self) -> dict[str, str]:
-        """Headers sent with every request besides ``Authorization`` (override to add some)."""
+        """Headers sent with every request besides the key's (override to add some)."""
         return {"Accept": "application/json"}
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        """The header(s) carrying the API key: ``Authorization: Bearer <key>`` unless overridden."""
+        return {"Authorization": f"Bearer {key}"}
+
+    def split(self, query: str, texts: Sequence[str]) -> Iterable[int]:
+        """How many of ``texts`` go in each request, in order: ``batch_size`` at a time by default.
+
+        Override to respect a provider's other per-request limits (a token or byte budget known
+        from the request); the sizes must be positive and add up to ``len(texts)``. See :func:`pack`.
+        """
+        size = self.config.batch_size
+        return [min(size, len(texts) - start) for start in range(0, len(texts), size)]
 
     # -- key -----------------------------------------------------------------------------------
     def _resolve_key(self) -> Optional[SecretStr]:
         if self.config.api_key is not None:
             return self.config.api_key
-        for name in self.api_key_env:
+        for name in self._key_envs():
             value = os.environ.get(name, "").strip()
             if value:
                 return SecretStr(value)
         default_url = type(self.config).model_fields["base_url"].default
-        if self.config.base_url == default_url and self.api_key_env:
-            where = " or ".join(self.api_key_env)
+        named = self.config.api_key_env is not None  # the user said where the key is: it must be there
+        if (named or self.config.base_url == default_url) and self._key_envs():
+            where = " or ".join(self._key_envs())
             raise AuthenticationError(
                 f"{self.provider}: no API key; pass api_key=... or set {where}",
                 provider=self.provider,
             )
         return None  # a self-hosted server at a custom base_url may need no key
 
+    def _key_envs(self) -> tuple[str, ...]:
+        return (self.config.api_key_env,) if self.config.api_key_env else self.api_key_env
+
     def _key_hint(self) -> str:
-        return " / ".join(("api_key", *self.api_key_env))
+        return " / ".join(("api_key", *self._key_envs()))
 
     # -- transport -----------------------------------------------------------------------------
     def _get_transport(self) -> Transport:
@@ -143,7 +159,7 @@ class HTTPScorer(Scorer):
                 cfg = self.config
                 headers = {"User-Agent": _user_agent(), **self.request_headers()}
                 if self._api_key is not None:
-                    headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+                    headers.update(self.auth_headers(self._api_key.get_secret_value()))
                 self._transport = Transport(
                     provider=self.provider,
                     url=self.url,
@@ -158,13 +174,20 @@ class HTTPScorer(Scorer):
 
     # -- planning and checking -----------------------------------------------------------------
     def _parts(self, item: int, query: str, texts: Sequence[str]) -> list[_Part]:
-        size = self.documents_per_request()
         top_n = self.config.top_n if self.top_n_field else None
+        sizes = list(self.split(query, texts)) if texts else []
+        if any(not isinstance(n, int) or n < 1 for n in sizes) or sum(sizes) != len(texts):
+            raise ValueError(
+                f"{type(self).__name__}.split() gave part sizes {sizes[:10]} for {len(texts)} texts; "
+                "they must be positive and add up to the number of texts"
+            )
         parts = []
-        for offset in range(0, len(texts), size):
+        offset = 0
+        for size in sizes:
             chunk = texts[offset : offset + size]
             top_k = top_n if top_n is not None and top_n < len(chunk) else None
             parts.append(_Part(item, query, offset, chunk, top_k))
+            offset += size
         return parts
 
     def _body(self, part: _Part) -> dict[str, Any]:

@@ -91,8 +91,10 @@ class OpenAIScorer(HTTPScorer):
             return self._usage
 
     # -- the wire format -----------------------------------------------------------------------
-    def documents_per_request(self) -> int:
-        return 1 if self.config.method == "yes_no" else self.config.window_size
+    def split(self, query: str, texts: Sequence[str]) -> Iterable[int]:
+        """Windows of ``window_size`` documents; one document per request in ``yes_no`` mode."""
+        size = 1 if self.config.method == "yes_no" else self.config.window_size
+        return [min(size, len(texts) - start) for start in range(0, len(texts), size)]
 
     def build_request(self, query: str, texts: Sequence[str]) -> dict[str, Any]:
         return request_body(self.config, query, texts)
