@@ -17,14 +17,14 @@ first built. (Imports here are absolute, so this module's name never shadows the
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from rerankit import ConfigError, Reranker, from_config, get_reranker
+from rerankit import Reranker
+from rerankit._adapters import RerankerSource, framework_missing, resolve_reranker
 from rerankit._config import public_dump
 
 __all__ = ["LanceDBReranker", "to_lancedb"]  # noqa: F822 (LanceDBReranker comes from __getattr__)
@@ -33,7 +33,7 @@ _adapter: type | None = None
 _adapter_lock = threading.Lock()
 
 
-def to_lancedb(reranker: Reranker | str | Mapping[str, Any] | os.PathLike[str], **config: Any) -> Any:
+def to_lancedb(reranker: RerankerSource, **config: Any) -> Any:
     """Return a ``lancedb.rerankers.Reranker`` that delegates every call to a rerankit reranker.
 
     ``reranker`` is a rerankit :class:`~rerankit.Reranker`, a registered name (``config`` is then
@@ -43,28 +43,7 @@ def to_lancedb(reranker: Reranker | str | Mapping[str, Any] | os.PathLike[str], 
     the rerankit reranker; the wrapper's ``return_score`` follows it, so LanceDB asks for row ids
     and restores the original ``_distance``/``_score`` when it is ``"all"``.
     """
-    if isinstance(reranker, Reranker):
-        if config:
-            raise ConfigError(
-                f"to_lancedb() got options ({', '.join(sorted(config))}) with an already built reranker; "
-                f"pass them when building it, e.g. to_lancedb('{reranker.name}', {next(iter(config))}=...)"
-            )
-        built = reranker
-    elif isinstance(reranker, str):
-        built = get_reranker(reranker, **config)
-    elif isinstance(reranker, Mapping):
-        built = from_config({**reranker, **config})
-    elif isinstance(reranker, os.PathLike):
-        if config:
-            raise ConfigError(
-                "to_lancedb() takes a config file or keyword options, not both; put them in the file"
-            )
-        built = from_config(reranker)
-    else:
-        raise ConfigError(
-            "to_lancedb() needs a rerankit reranker, a reranker name, a config mapping or a config file "
-            f"path; got {type(reranker).__name__}"
-        )
+    built = resolve_reranker(reranker, config, "to_lancedb")
     return _adapter_class()(built)
 
 
@@ -87,10 +66,7 @@ def _build_adapter() -> type:
     try:
         from lancedb.rerankers import Reranker as LanceReranker
     except ImportError as exc:
-        raise ImportError(
-            f"rerankit.lancedb needs the lancedb package ({exc}); "
-            "install it with: pip install 'rerankit[lancedb]'"
-        ) from exc
+        raise framework_missing("rerankit.lancedb", "lancedb", "lancedb", exc) from exc
 
     class LanceDBReranker(LanceReranker):
         """A LanceDB reranker whose every entry point is a rerankit reranker's.
