@@ -154,10 +154,15 @@ def _ranked(out: pa.Table, top_n: int | None) -> list[Ranked]:
 
 
 def config_mapping(reranker: Reranker) -> dict[str, Any]:
-    """``{"reranker": name, **options}`` as plain JSON data, secrets left out (what ``from_config`` reads)."""
-    public = public_dump(reranker.config)
+    """``{"reranker": name, **options}`` as plain JSON data (what ``from_config`` reads).
+
+    Only options that differ from their defaults are written, as in the reranker's repr; secrets
+    never are, so a key given as an argument is read from the environment when rebuilt.
+    """
+    fields = type(reranker.config).model_fields
     dumped = reranker.config.model_dump(mode="json")
-    return {"reranker": reranker.name, **{k: dumped[k] for k in public}}
+    options = {k: dumped[k] for k, v in public_dump(reranker.config).items() if v != fields[k].default}
+    return {"reranker": reranker.name, **options}
 
 
 def framework_missing(module: str, package: str, extra: str, exc: ImportError) -> ImportError:
