@@ -25,22 +25,13 @@ import dataclasses
 from typing import Any, Optional
 
 from rerankit import InputError, Reranker
-from rerankit._adapters import (
-    Ranked,
-    RerankerSource,
-    arank_texts,
-    check_top_n,
-    config_mapping,
-    document_text,
-    framework_missing,
-    rank_texts,
-    text_reranker,
-)
+from rerankit import _adapters as shared
+from rerankit._adapters import Ranked, RerankerSource
 
 try:
     from haystack import Document, component, default_from_dict, default_to_dict
 except ImportError as exc:
-    raise framework_missing("rerankit.haystack", "haystack-ai", "haystack", exc) from exc
+    raise shared.framework_missing("rerankit.haystack", "haystack-ai", "haystack", exc) from exc
 
 __all__ = ["RerankitRanker"]
 
@@ -64,13 +55,14 @@ class RerankitRanker:
         column: Optional[str] = None,
         **options: Any,
     ) -> None:
-        self.reranker: Reranker = text_reranker(reranker, options, "RerankitRanker")
-        self.top_k = check_top_n(top_k, "RerankitRanker(top_k=...)")
+        self.reranker: Reranker = shared.text_reranker(reranker, options, "RerankitRanker")
+        self.top_k = shared.check_top_n(top_k, "RerankitRanker(top_k=...)")
         self.column = column
 
     def to_dict(self) -> dict[str, Any]:
         """The component as Haystack's dict: the reranker by name and public config, no secrets."""
-        return default_to_dict(self, reranker=config_mapping(self.reranker), top_k=self.top_k, column=self.column)
+        reranker = shared.config_mapping(self.reranker)
+        return default_to_dict(self, reranker=reranker, top_k=self.top_k, column=self.column)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RerankitRanker":
@@ -81,7 +73,7 @@ class RerankitRanker:
     def run(self, query: str, documents: list[Document], top_k: Optional[int] = None) -> dict[str, list[Document]]:
         """Rerank ``documents`` for ``query``: ``{"documents": [...]}``, best first; none in, none out."""
         texts = self._texts(documents)
-        return self._scored(documents, rank_texts(self.reranker, query, texts, self._top_k(top_k)))
+        return self._scored(documents, shared.rank_texts(self.reranker, query, texts, self._top_k(top_k)))
 
     @component.output_types(documents=list[Document])
     async def run_async(
@@ -89,14 +81,14 @@ class RerankitRanker:
     ) -> dict[str, list[Document]]:
         """The async twin of :meth:`run`, for ``AsyncPipeline``."""
         texts = self._texts(documents)
-        return self._scored(documents, await arank_texts(self.reranker, query, texts, self._top_k(top_k)))
+        return self._scored(documents, await shared.arank_texts(self.reranker, query, texts, self._top_k(top_k)))
 
     def _top_k(self, top_k: Optional[int]) -> Optional[int]:
-        return self.top_k if top_k is None else check_top_n(top_k, "RerankitRanker.run(top_k=...)", InputError)
+        return self.top_k if top_k is None else shared.check_top_n(top_k, "RerankitRanker.run(top_k=...)", InputError)
 
     def _texts(self, documents: list[Document]) -> list[str]:
         return [
-            document_text(
+            shared.document_text(
                 "document", i, doc.content, doc.meta, self.column, content_field="content", metadata_field="meta"
             )
             for i, doc in enumerate(documents)

@@ -20,23 +20,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from rerankit import Reranker
-from rerankit._adapters import (
-    Ranked,
-    RerankerSource,
-    arank_texts,
-    check_top_n,
-    document_text,
-    framework_missing,
-    rank_texts,
-    text_reranker,
-)
+from rerankit import _adapters as shared
+from rerankit._adapters import Ranked, RerankerSource
 
 try:
     from langchain_core.callbacks import Callbacks
     from langchain_core.documents import BaseDocumentCompressor, Document
     from pydantic import ConfigDict
 except ImportError as exc:
-    raise framework_missing("rerankit.langchain", "langchain-core", "langchain", exc) from exc
+    raise shared.framework_missing("rerankit.langchain", "langchain-core", "langchain", exc) from exc
 
 __all__ = ["SCORE_KEY", "RerankitCompressor"]
 
@@ -71,27 +63,27 @@ class RerankitCompressor(BaseDocumentCompressor):
         **options: Any,
     ) -> None:
         super().__init__(
-            reranker=text_reranker(reranker, options, "RerankitCompressor"),
+            reranker=shared.text_reranker(reranker, options, "RerankitCompressor"),
             column=column,
-            top_n=check_top_n(top_n, "RerankitCompressor(top_n=...)"),
+            top_n=shared.check_top_n(top_n, "RerankitCompressor(top_n=...)"),
         )
 
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
     ) -> Sequence[Document]:
         """Rerank ``documents`` for ``query``; no documents, no call."""
-        return self._scored(documents, rank_texts(self.reranker, query, self._texts(documents), self.top_n))
+        return self._scored(documents, shared.rank_texts(self.reranker, query, self._texts(documents), self.top_n))
 
     async def acompress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
     ) -> Sequence[Document]:
         """The async twin: hosted rerankers send their requests without blocking the event loop."""
-        ranking = await arank_texts(self.reranker, query, self._texts(documents), self.top_n)
+        ranking = await shared.arank_texts(self.reranker, query, self._texts(documents), self.top_n)
         return self._scored(documents, ranking)
 
     def _texts(self, documents: Sequence[Document]) -> list[str]:
         return [
-            document_text(
+            shared.document_text(
                 "document", i, doc.page_content, doc.metadata, self.column,
                 content_field="page_content", metadata_field="metadata",
             )

@@ -17,22 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from rerankit import InputError, Reranker
-from rerankit._adapters import (
-    Ranked,
-    RerankerSource,
-    arank_texts,
-    check_top_n,
-    document_text,
-    framework_missing,
-    rank_texts,
-    text_reranker,
-)
+from rerankit import _adapters as shared
+from rerankit._adapters import Ranked, RerankerSource
 
 try:
     from llama_index.core.postprocessor.types import BaseNodePostprocessor
     from llama_index.core.schema import MetadataMode, Node, NodeWithScore, QueryBundle
 except ImportError as exc:
-    raise framework_missing("rerankit.llamaindex", "llama-index-core", "llamaindex", exc) from exc
+    raise shared.framework_missing("rerankit.llamaindex", "llama-index-core", "llamaindex", exc) from exc
 
 __all__ = ["RerankitPostprocessor"]
 
@@ -63,9 +55,9 @@ class RerankitPostprocessor(BaseNodePostprocessor):
         **options: Any,
     ) -> None:
         super().__init__(
-            reranker=text_reranker(reranker, options, "RerankitPostprocessor"),
+            reranker=shared.text_reranker(reranker, options, "RerankitPostprocessor"),
             column=column,
-            top_n=check_top_n(top_n, "RerankitPostprocessor(top_n=...)"),
+            top_n=shared.check_top_n(top_n, "RerankitPostprocessor(top_n=...)"),
             metadata_mode=metadata_mode,
         )
 
@@ -78,7 +70,7 @@ class RerankitPostprocessor(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         if not nodes:
             return []
-        ranking = rank_texts(self.reranker, self._query(query_bundle), self._texts(nodes), self.top_n)
+        ranking = shared.rank_texts(self.reranker, self._query(query_bundle), self._texts(nodes), self.top_n)
         return self._scored(nodes, ranking)
 
     async def _apostprocess_nodes(
@@ -86,7 +78,7 @@ class RerankitPostprocessor(BaseNodePostprocessor):
     ) -> list[NodeWithScore]:
         if not nodes:
             return []
-        ranking = await arank_texts(self.reranker, self._query(query_bundle), self._texts(nodes), self.top_n)
+        ranking = await shared.arank_texts(self.reranker, self._query(query_bundle), self._texts(nodes), self.top_n)
         return self._scored(nodes, ranking)
 
     @staticmethod
@@ -100,7 +92,7 @@ class RerankitPostprocessor(BaseNodePostprocessor):
 
     def _texts(self, nodes: list[NodeWithScore]) -> list[str]:
         return [
-            document_text(
+            shared.document_text(
                 "node", i, _content(n.node, self.metadata_mode), n.node.metadata, self.column,
                 content_field="text", metadata_field="metadata",
             )
