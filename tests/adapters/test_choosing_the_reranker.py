@@ -80,10 +80,12 @@ def test_a_built_reranker_a_name_a_mapping_or_a_file(
         "mapping": adapter.cls({"reranker": "cohere", "base_url": server.url, "top_n": 4}),
         "mapping + options": adapter.cls({"reranker": "cohere", "top_n": 4}, base_url=server.url),
         "file": adapter.cls(config_file),  # top_n = 4 in the file
+        "name with the key": adapter.cls("cohere", api_key=KEY, base_url=server.url, **{adapter.top: 4}),
     }
     server.reset()
     for way, built in ways.items():
         assert adapter.rank(built, TEXTS) == want, way
+        assert KEY not in repr(built) and KEY not in str(built), way
     assert server.attempts == len(ways)
     assert adapter.rank(adapter.cls(reference, **{adapter.top: 2}), TEXTS) == want[:2]
 
