@@ -42,9 +42,12 @@ PUBLIC_MODULES = {
     "rerankit.demo": None,  # the `rerankit demo` command's implementation
     "rerankit.http": ["HTTPConfig", "HTTPScorer", "check_ranking", "error_message", "pack", "ranked",
                       "retry_after_seconds", "retryable_status", "safe_headers"],
+    "rerankit.haystack": ["RerankitRanker"],
     "rerankit.lancedb": ["AnswerdotaiRerankers", "CohereReranker", "ColbertReranker", "CrossEncoderReranker",
                          "JinaReranker", "LanceDBReranker", "LinearCombinationReranker", "MRRReranker",
                          "OpenaiReranker", "RRFReranker", "VoyageAIReranker", "to_lancedb"],
+    "rerankit.langchain": ["SCORE_KEY", "RerankitCompressor"],
+    "rerankit.llamaindex": ["RerankitPostprocessor"],
     "rerankit.testing": ["DIALECTS", "Dialect", "FakeRerankServer", "Fault", "HEAVY_MODULES",
                          "HostedRerankerConformance", "Reject", "RerankerConformance", "Seen",
                          "assert_reranked", "assert_same_ranking", "data", "expected_concat",

@@ -5,8 +5,9 @@ covered without editing this file. Each wheel is built with ``pip wheel --no-dep
 --no-build-isolation``; ``rerankit`` is installed with its dependencies into a fresh virtual
 environment, and each plugin into its own fresh virtual environment layered on that one (a ``.pth``
 file makes the core's environment visible, so the light dependencies are installed once). There,
-``get_reranker`` must find what the plugin registers, the core must not have pulled in httpx, torch
-or lancedb, and a plugin that does not declare a model framework must not have pulled in torch.
+``get_reranker`` must find what the plugin registers, the core must not have pulled in httpx, torch,
+lancedb or a RAG framework (LangChain, LlamaIndex and Haystack come with the adapters' extras), and
+a plugin that does not declare a model framework must not have pulled in torch.
 
 Plugins that declare a model framework (torch, transformers, sentence-transformers) are installed
 with ``--no-deps``: the frameworks are gigabytes that no test should download, and with them absent
@@ -31,6 +32,8 @@ from rerankit._registry import canonical_name
 from tests.kit.conftest import EXAMPLES, REPO
 
 PACKAGES = [REPO / "core", *sorted(p.parent for p in REPO.glob("plugins/*/pyproject.toml")), *EXAMPLES]
+#: The core's RAG adapter extras and the framework each brings (never a required dependency).
+ADAPTER_EXTRAS = {"langchain": "langchain-core", "llamaindex": "llama-index-core", "haystack": "haystack-ai"}
 MODEL_FRAMEWORKS = {"torch", "transformers", "sentence-transformers", "tensorflow", "jax", "onnxruntime"}
 
 
@@ -109,6 +112,7 @@ def _make_venv(path: Path, *, over: Venv | None = None) -> Venv:
 
 INSPECT = """
     import importlib.metadata as md, importlib.util, json, sys
+    FRAMEWORKS = ("langchain_core", "llama_index", "haystack")
     import rerankit
     from rerankit import RerankitError, UnknownRerankerError
 
@@ -129,7 +133,7 @@ INSPECT = """
         "rerankers": {i.name: [i.distribution, i.status, i.error] for i in infos},
         "built": built,
         "modules": sorted(m for m in ("torch", "transformers", "sentence_transformers", "httpx", "lancedb",
-                                      "pytest") if importlib.util.find_spec(m) is not None),
+                                      "pytest", *FRAMEWORKS) if importlib.util.find_spec(m) is not None),
     }))
 """
 
@@ -169,7 +173,7 @@ def test_core_installs_alone_and_light(core_env: Venv) -> None:
     found = core_env.run(INSPECT + "\n")
     dists = {canonical_name(d) for d in found["dists"]}
     assert "rerankit" in dists
-    for heavy in ("httpx", "torch", "lancedb", "transformers", "pytest"):
+    for heavy in ("httpx", "torch", "lancedb", "transformers", "pytest", *ADAPTER_EXTRAS.values()):
         assert heavy not in dists, f"installing rerankit alone pulled in {heavy}"
     assert found["modules"] == []
     assert set(found["rerankers"]) == {"rrf", "linear", "mrr"}
@@ -186,6 +190,34 @@ def test_core_installs_alone_and_light(core_env: Venv) -> None:
         """
     )
     assert "pip install 'rerankit[testing]'" in kit, "without pytest, rerankit.testing must say how to get it"
+    adapters = core_env.run(
+        """
+        import importlib, json
+        out = {}
+        for extra in ("langchain", "llamaindex", "haystack"):
+            try:
+                importlib.import_module(f"rerankit.{extra}")
+                out[extra] = "imported"
+            except ImportError as exc:
+                out[extra] = str(exc)
+        print(json.dumps(out))
+        """
+    )
+    for extra, message in adapters.items():
+        assert f"pip install 'rerankit[{extra}]'" in message, f"rerankit.{extra} must say how to get its framework"
+
+
+def test_core_extras_name_the_frameworks(wheels: dict[str, Wheel]) -> None:
+    """``rerankit[langchain]`` (and the other adapter extras) bring their framework; plain rerankit does not."""
+    with zipfile.ZipFile(wheels["rerankit"].path) as zf:
+        meta = Parser().parsestr(zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode())
+    extras: dict[str, set[str]] = {}
+    for req in meta.get_all("Requires-Dist") or []:
+        extra = re.search(r"""extra == ['"]([^'"]+)['"]""", req)
+        if extra:
+            extras.setdefault(extra.group(1), set()).add(canonical_name(re.match(r"[A-Za-z0-9._-]+", req).group(0)))
+    for extra, framework in ADAPTER_EXTRAS.items():
+        assert extras.get(extra) == {framework}, f"rerankit[{extra}] should require {framework}: {extras.get(extra)}"
 
 
 @pytest.mark.parametrize("package", [p for p in PACKAGES if p != REPO / "core"], ids=lambda p: p.name)

@@ -30,14 +30,14 @@ this module's name never shadows the real package.)
 
 from __future__ import annotations
 
-import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from rerankit import ConfigError, Reranker, from_config, get_reranker
+from rerankit import Reranker
+from rerankit._adapters import RerankerSource, framework_missing, resolve_reranker
 from rerankit._config import public_dump
 
 # Every name but to_lancedb comes from __getattr__: the classes are built when first used.
@@ -61,7 +61,7 @@ _drop_ins: dict[str, type] | None = None
 _adapter_lock = threading.RLock()
 
 
-def to_lancedb(reranker: Reranker | str | Mapping[str, Any] | os.PathLike[str], **config: Any) -> Any:
+def to_lancedb(reranker: RerankerSource, **config: Any) -> Any:
     """Return a ``lancedb.rerankers.Reranker`` that delegates every call to a rerankit reranker.
 
     ``reranker`` is a rerankit :class:`~rerankit.Reranker`, a registered name (``config`` is then
@@ -76,28 +76,7 @@ def to_lancedb(reranker: Reranker | str | Mapping[str, Any] | os.PathLike[str], 
     that class of this module (``to_lancedb("rrf")`` is an ``RRFReranker``), with its attributes,
     methods and ``str()``; any other as a plain :class:`LanceDBReranker`.
     """
-    if isinstance(reranker, Reranker):
-        if config:
-            raise ConfigError(
-                f"to_lancedb() got options ({', '.join(sorted(config))}) with an already built reranker; "
-                f"pass them when building it, e.g. to_lancedb('{reranker.name}', {next(iter(config))}=...)"
-            )
-        built = reranker
-    elif isinstance(reranker, str):
-        built = get_reranker(reranker, **config)
-    elif isinstance(reranker, Mapping):
-        built = from_config({**reranker, **config})
-    elif isinstance(reranker, os.PathLike):
-        if config:
-            raise ConfigError(
-                "to_lancedb() takes a config file or keyword options, not both; put them in the file"
-            )
-        built = from_config(reranker)
-    else:
-        raise ConfigError(
-            "to_lancedb() needs a rerankit reranker, a reranker name, a config mapping or a config file "
-            f"path; got {type(reranker).__name__}"
-        )
+    built = resolve_reranker(reranker, config, "to_lancedb")
     drop_in = _drop_in_classes().get(built.name)
     return drop_in.wrap(built) if drop_in is not None else _adapter_class()(built)
 
@@ -145,10 +124,7 @@ def _build_adapter() -> type:
     try:
         from lancedb.rerankers import Reranker as LanceReranker
     except ImportError as exc:
-        raise ImportError(
-            f"rerankit.lancedb needs the lancedb package ({exc}); "
-            "install it with: pip install 'rerankit[lancedb]'"
-        ) from exc
+        raise framework_missing("rerankit.lancedb", "lancedb", "lancedb", exc) from exc
 
     from rerankit._lancedb_classes import Option
 
