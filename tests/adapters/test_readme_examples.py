@@ -37,7 +37,7 @@ def test_each_framework_example_runs(readme: str, tiny_ce: str, capsys: pytest.C
 def test_choosing_the_reranker_example_builds(
     readme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (toml,) = blocks(readme, "toml")
+    (toml,) = [b for b in blocks(readme, "toml") if b.startswith("# reranker.toml")]
     (choose,) = [b for b in blocks(readme, "python") if 'Path("reranker.toml")' in b]
     (tmp_path / "reranker.toml").write_text(toml, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
