@@ -3,10 +3,10 @@
 Fusion classes are compared with LanceDB's own in vector, full-text, hybrid and multi-vector
 queries. Model classes are built with LanceDB's arguments and checked against an independent
 reference: hosted ones against local servers speaking the providers' wire formats (scores from
-``fake_score``), the cross-encoder against a tiny model built here, scored by LanceDB's own class.
+``fake_score``; OpenAI's chat completions with a fake model rating by it), the cross-encoder
+against a tiny model built here, scored by LanceDB's own class.
 
-Adding a model class (ColbertReranker, AnswerdotaiRerankers, OpenaiReranker once their plugins
-merge) is one more :class:`ModelCase` in ``MODEL_CASES``.
+Adding a model class is one more :class:`ModelCase` in ``MODEL_CASES``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import pytest
 import rerankit
 import rerankit.lancedb as ours
 from rerankit.testing import FakeRerankServer, fake_score
+from rerankit.testing.chat import ChatDialect
 from rerankit.testing.hosted import KEY
 from tests.integration.integration_support import embed, make_table
 
@@ -34,6 +35,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from tests.plugins.crossencoder.crossencoder_models import QUERY as MODEL_QUERY
 from tests.plugins.crossencoder.crossencoder_models import TEXTS, build_tiny
+from tests.plugins.openai.fake_llm import FakeJudge
 
 QUERY = "red apple orchard"
 FUSION = {
@@ -179,6 +181,9 @@ MODEL_CASES = [
               fake_scores),
     ModelCase("CrossEncoderReranker", lambda c: {"model_name": c.models["crossencoder"], "device": "cpu"},
               sentence_transformers_scores),
+    # The fake chat model rates on a 0-10 scale what fake_score gives; normalized back, the same scores.
+    ModelCase("OpenaiReranker", lambda c: {"api_key": KEY, "base_url": c.servers["openai"].url + "/v1"},
+              fake_scores),
 ]
 
 
@@ -190,6 +195,7 @@ def model_table(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):
     servers = {name: FakeRerankServer(name, api_key=KEY) for name in ("cohere", "jina", "voyage")}
+    servers["openai"] = FakeRerankServer(ChatDialect(FakeJudge()), api_key=KEY)
     for server in servers.values():
         server.__enter__()
     models = {"crossencoder": str(build_tiny(tmp_path_factory.mktemp("tiny-ce")))}
@@ -314,3 +320,16 @@ def test_crossencoder_equals_lancedb_s_own_class(model_table, ctx, kind):
     )
     assert type(mine.model).__name__ == type(theirs.model).__name__ == "CrossEncoder"
     assert mine.device == theirs.device == "cpu" and mine.trust_remote_code is False
+
+
+def test_openai_class_sends_the_plugin_s_default_model_and_never_rewrites_rows(model_table, ctx):
+    import rerankit_openai
+
+    reranker = ours.OpenaiReranker(api_key=KEY, base_url=ctx.servers["openai"].url + "/v1")
+    default = rerankit_openai.DEFAULT_MODEL
+    assert reranker.model_name == default and str(reranker) == f"OpenaiReranker(model_name={default})"
+    plain = model_table.search("heat", query_type="fts").limit(4).to_arrow()
+    out = model_table.search("heat", query_type="fts").limit(4).rerank(reranker=reranker).to_arrow()
+    assert ctx.servers["openai"].seen[-1].body["model"] == default
+    rows = {r["id"]: r["text"] for r in plain.to_pylist()}
+    assert {r["id"]: r["text"] for r in out.to_pylist()} == rows  # every row, its own text

@@ -49,7 +49,10 @@ KIND = {
     "VoyageAIReranker": ("voyage", "rerankit-voyage"),
 }
 #: Defaults we change on purpose (README, "Deliberate differences").
-DELIBERATE_DEFAULTS = {("CrossEncoderReranker", "__init__", "trust_remote_code"): False}
+DELIBERATE_DEFAULTS = {
+    ("CrossEncoderReranker", "__init__", "trust_remote_code"): False,
+    ("OpenaiReranker", "__init__", "model_name"): None,  # the plugin's default model
+}
 
 #: LanceDB's arguments for each class: both are built with them and their attributes compared.
 LANCEDB_ARGS: dict[str, dict[str, Any]] = {
@@ -69,7 +72,7 @@ LANCEDB_ARGS: dict[str, dict[str, Any]] = {
 #: and in the "not installed" test until the plugin merges; then drop the entry. (LanceDB's own
 #: ColBERT classes need AnswerDotAI's ``rerankers`` package at construction: without it,
 #: test_attributes_read_as_lancedb_s_do needs their expected attributes instead of an instance.)
-PLUGIN_PENDING = {"ColbertReranker", "AnswerdotaiRerankers", "OpenaiReranker"}
+PLUGIN_PENDING = {"ColbertReranker", "AnswerdotaiRerankers"}
 BUILDABLE = [name for name in CLASSES if name not in PLUGIN_PENDING]
 
 
@@ -152,9 +155,12 @@ def test_attributes_read_as_lancedb_s_do(name, monkeypatch):
 
 @pytest.mark.parametrize("name", BUILDABLE)
 def test_str_with_lancedb_defaults(name):
-    args = {"api_key": KEY} if KIND[name][1] in ("rerankit-cohere", "rerankit-jina", "rerankit-voyage") else {}
+    hosted = ("rerankit-cohere", "rerankit-jina", "rerankit-voyage", "rerankit-openai")
+    args = {"api_key": KEY} if KIND[name][1] in hosted else {}
     if name == "VoyageAIReranker":
         args["model_name"] = "rerank-2.5"
+    if name == "OpenaiReranker":  # the default model differs on purpose
+        args["model_name"] = "gpt-4-turbo-preview"
     assert str(getattr(ours, name)(**args)) == str(getattr(lance, name)(**args))
 
 

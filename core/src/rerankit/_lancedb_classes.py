@@ -291,23 +291,26 @@ class VoyageAIReranker(HostedDropIn):
 
 class OpenaiReranker(HostedDropIn):
     """A chat model asked for relevance scores (rerankit-openai). Rows are never rewritten by the
-    model's answer; extra keyword options (``base_url``, ...) go to the rerankit reranker."""
+    model's answer; extra keyword options (``base_url``, ...) go to the rerankit reranker.
+
+    ``model_name`` None means the openai plugin's default, a current model with structured outputs:
+    LanceDB's default, ``gpt-4-turbo-preview``, predates the strict JSON schema the scores come in.
+    """
 
     rerankit_name = "openai"
     key_env = "OPENAI_API_KEY"
 
     def __init__(
         self,
-        model_name: str = "gpt-4-turbo-preview",
+        model_name: Optional[str] = None,
         column: str = "text",
         return_score: str = "relevance",
         api_key: Optional[str] = None,
         **options: Any,
     ) -> None:
-        self._start(
-            {"model_name": model_name, "column": column, "return_score": return_score, "api_key": api_key,
-             **options}
-        )
+        if model_name is not None:
+            options["model_name"] = model_name
+        self._start({"column": column, "return_score": return_score, "api_key": api_key, **options})
 
 
 # -- local models ------------------------------------------------------------------------------
