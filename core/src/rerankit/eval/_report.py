@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,8 @@ def plot(table: pa.Table, path: str | os.PathLike[str], title: str = "") -> None
         raise EvalError(f"--plot needs matplotlib ({exc}); pip install 'rerankit[eval]'") from None
     metrics = metric_names(table)
     rows = table.to_pylist()
-    labels = [f"{r['retriever']}\n{r['reranker']}" for r in rows]
+    wrap = textwrap.TextWrapper(22, break_long_words=False, break_on_hyphens=False)
+    labels = [r["retriever"] + "\n" + "\n".join(wrap.wrap(r["reranker"])) for r in rows]
     width = 0.8 / max(len(metrics), 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(rows) + 2), 4.5))
     try:
