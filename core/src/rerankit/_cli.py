@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (exposed for documentation and tests)."""
     parser = _Parser(
-        prog=PROG, description="Pluggable reranking: list rerankers, rerank files, run the demo."
+        prog=PROG, description="Pluggable reranking: list rerankers, rerank files, evaluate and tune, run the demo."
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument(
@@ -102,10 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rerank.set_defaults(func=_cmd_rerank)
 
-    from .eval._commands import add_commands
-
-    add_commands(commands, _positive_int)  # eval, tune
-
     demo = commands.add_parser(
         "demo",
         help="hybrid search on Cranfield in LanceDB, fused by rerankit, scored by nDCG@10",
@@ -128,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rebuild", action="store_true", help="rebuild the cached index")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=_cmd_demo)
+
+    from .eval._commands import add_commands
+
+    add_commands(commands, _positive_int)  # eval, tune
     return parser
 
 

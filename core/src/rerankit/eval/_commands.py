@@ -80,6 +80,11 @@ def _index_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _index_options_of(args: argparse.Namespace) -> dict[str, Any]:
+    return {"embedding_model": args.embedding_model, "cache_dir": args.cache_dir, "rebuild": args.rebuild,
+            "progress": not args.no_progress, "log": _log}
+
+
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -100,12 +105,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
         candidates=args.candidates,
         metrics=args.metrics,
         queries=args.queries,
-        embedding_model=args.embedding_model,
-        cache_dir=args.cache_dir,
-        rebuild=args.rebuild,
-        progress=not args.no_progress,
-        log=_log,
         on_index=on_index,
+        **_index_options_of(args),
     )
     table = run.table
     print(f"{run.collection.name}: {len(run.queries)} judged queries, {args.candidates} candidates per search")
@@ -129,12 +130,8 @@ def run_tune_command(args: argparse.Namespace) -> int:
         seed=args.seed,
         candidates=args.candidates,
         queries=args.queries,
-        embedding_model=args.embedding_model,
-        cache_dir=args.cache_dir,
-        rebuild=args.rebuild,
         top=args.top,
-        progress=not args.no_progress,
-        log=_log,
+        **_index_options_of(args),
     )
     print(summary(result))
     if args.output:

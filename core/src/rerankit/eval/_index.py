@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ._collection import Collection, EvalError
+from ._collection import Collection, EvalError, load_collection
 from ._progress import progress_bar
 
 LAYOUT_VERSION = "2"
@@ -87,6 +87,28 @@ def open_index(
     vectors = queries["vector"].combine_chunks().flatten().to_numpy().reshape(queries.num_rows, -1)
     query_vectors = dict(zip(queries["query_id"].to_pylist(), vectors, strict=True))
     return Index(table, query_vectors, final, built, time.perf_counter() - start, embed_seconds)
+
+
+def open_judged(
+    collection: str | os.PathLike[str] | Collection,
+    *,
+    queries: int | None,
+    purpose: str,
+    embedding_model: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    rebuild: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> tuple[Collection, list[tuple[str, str]], Index]:
+    """The collection, its judged queries (the first ``queries``) and its open index; a collection
+    without a judged query is an error before anything is indexed."""
+    coll = collection if isinstance(collection, Collection) else load_collection(collection)
+    judged = coll.judged()[:queries] if queries is not None else coll.judged()
+    if not judged:
+        raise EvalError(f"{coll.source} has no judged query (no judgment with a score above 0) to {purpose}")
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    index = open_index(coll, cache, embedding_model=embedding_model, rebuild=rebuild, progress=progress, log=log)
+    return coll, judged, index
 
 
 class _Model:

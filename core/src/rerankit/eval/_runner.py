@@ -12,13 +12,12 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from ._collection import Collection, EvalError, load_collection
-from ._index import Index, default_cache_dir, open_index
+from ._collection import Collection, EvalError
+from ._index import Index, open_judged
 from ._metrics import DEFAULT_METRICS, measure, parse_metrics
 from ._pipelines import Pipeline, RerankerLike, close, needs_text, plan
 from ._progress import progress_bar
@@ -114,17 +113,9 @@ def run_eval(
     if candidates < 1:
         raise EvalError(f"candidates must be at least 1 (got {candidates})")
     pipelines = plan(retrievers, rerankers)
-    coll = collection if isinstance(collection, Collection) else load_collection(collection)
-    judged = coll.judged()[:queries] if queries is not None else coll.judged()
-    if not judged:
-        raise EvalError(f"{coll.source} has no judged query (no judgment with a score above 0) to evaluate")
-    index = open_index(
-        coll,
-        Path(cache_dir) if cache_dir is not None else default_cache_dir(),
-        embedding_model=embedding_model,
-        rebuild=rebuild,
-        progress=progress,
-        log=log,
+    coll, judged, index = open_judged(
+        collection, queries=queries, purpose="evaluate", embedding_model=embedding_model, cache_dir=cache_dir,
+        rebuild=rebuild, progress=progress, log=log,
     )
     on_index(index)
     keys = [(p.retriever, p.label) for p in pipelines]

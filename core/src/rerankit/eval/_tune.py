@@ -25,8 +25,8 @@ import pyarrow as pa
 from rerankit import get_reranker
 from rerankit._normalize import NORMALIZATIONS
 
-from ._collection import Collection, EvalError, load_collection
-from ._index import default_cache_dir, open_index
+from ._collection import Collection, EvalError
+from ._index import open_judged
 from ._metrics import measure_per_query
 from ._pipelines import label_of
 from ._progress import progress_bar
@@ -272,17 +272,9 @@ def collect_runs(
     log: Callable[[str], None] = lambda _msg: None,
 ) -> Runs:
     """The vector and full-text runs of a collection's judged queries, from the evaluation index."""
-    coll = collection if isinstance(collection, Collection) else load_collection(collection)
-    judged = coll.judged()[:queries] if queries is not None else coll.judged()
-    if not judged:
-        raise EvalError(f"{coll.source} has no judged query (no judgment with a score above 0) to tune on")
-    index = open_index(
-        coll,
-        Path(cache_dir) if cache_dir is not None else default_cache_dir(),
-        embedding_model=embedding_model,
-        rebuild=rebuild,
-        progress=progress,
-        log=log,
+    coll, judged, index = open_judged(
+        collection, queries=queries, purpose="tune on", embedding_model=embedding_model, cache_dir=cache_dir,
+        rebuild=rebuild, progress=progress, log=log,
     )
     rows: dict[str, list[Any]] = {k: [] for k in ("vq", "vd", "vs", "fq", "fd", "fs")}
     bar = progress_bar(len(judged), f"searching {len(judged)} {coll.name} queries", progress, unit="query")
