@@ -7,6 +7,7 @@ The index is built once per module with the packaged MiniLM-L6 (loaded by path, 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 from pathlib import Path
 
@@ -85,6 +86,15 @@ def cache(tiny, tmp_path_factory) -> Path:
     cache = tmp_path_factory.mktemp("eval-cache")
     evaluate(tiny, retrievers=["bm25"], cache_dir=cache, embedding_model=model_path())
     return cache
+
+
+@pytest.fixture(autouse=True)
+def _cli_logging_restored():
+    """``main()`` in this process attaches the CLI's log handler to the rerankit logger; undo it."""
+    logger = logging.getLogger("rerankit")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
 
 
 def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
