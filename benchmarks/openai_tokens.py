@@ -27,7 +27,7 @@ from statistics import mean
 from typing import Any
 
 import rerankit
-from rerankit.demo import cranfield
+from rerankit.eval import Collection, load_collection
 from rerankit.testing import FakeRerankServer
 from rerankit.testing.chat import ChatDialect, ChatReply
 
@@ -45,7 +45,7 @@ def encoder() -> tuple[Callable[[str], int], str]:
     return (lambda text: len(enc.encode(text))), "o200k_base (bpe-openai)"
 
 
-def candidates(collection: cranfield.Collection, query: str, k: int) -> list[str]:
+def candidates(collection: Collection, query: str, k: int) -> list[str]:
     """The k documents sharing most words with the query (a stand-in for a first-stage search)."""
     q = set(_WORD.findall(query.lower()))
     docs = collection.contents
@@ -107,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
 
     count, how = encoder()
-    collection = cranfield.load()
+    collection = load_collection("cranfield")
     queries = [text for _, text in collection.judged()[: args.queries]]
     rows: dict[str, list[dict[str, float]]] = {"scores": [], "yes_no": [], "lancedb-style": []}
     with FakeRerankServer(ChatDialect(model), api_key="k") as server:

@@ -64,3 +64,47 @@ def ordered(scores: dict[int, float], appearance: list[int]) -> list[int]:
 
     pos = {rid: i for i, rid in enumerate(appearance)}
     return sorted(appearance, key=lambda rid: (-f32(scores[rid]), pos[rid]))
+
+
+# -- score normalizations (definitions as cited in core/README.md), one list at a time ----------
+def normalized(scores: list[float], method: str, lower: float | None = None) -> list[float]:
+    """One query's list, best first, normalized; a zero denominator counts as 1."""
+    import statistics
+
+    def scale(lo: float, hi: float) -> list[float]:
+        span = (hi - lo) or 1.0
+        return [(s - lo) / span for s in scores]
+
+    if not scores or method == "none":
+        return list(scores)
+    if method == "min-max":
+        return scale(min(scores), max(scores))
+    if method == "tm2c2":
+        return scale(lower, max(scores))
+    if method == "rank":
+        n = len(scores)
+        return [1.0 - r / ((n - 1) or 1) for r in range(n)]
+    mean, std = statistics.fmean(scores), statistics.pstdev(scores)
+    if method == "z-score":
+        return [(s - mean) / (std or 1.0) for s in scores]
+    if method == "dbsf":
+        return scale(mean - 3 * std, mean + 3 * std)
+    raise ValueError(method)
+
+
+def linear_normalized(
+    sides: list[dict[int, float]],
+    weights: list[float],
+    method: str,
+    fill: float = 1.0,
+    lowers: list[float] | None = None,
+) -> dict[int, float]:
+    """Weighted sum of normalized relevance; each side maps rowid -> relevance, best first."""
+    out: dict[int, float] = {}
+    normed = []
+    for i, side in enumerate(sides):
+        values = normalized(list(side.values()), method, None if lowers is None else lowers[i])
+        normed.append(dict(zip(side, values)))
+    for rid in first_appearance(*[list(s) for s in sides]):
+        out[rid] = sum(w * n.get(rid, 1.0 - fill) for w, n in zip(weights, normed))
+    return out

@@ -1,4 +1,4 @@
-"""The demo: its metrics against ir-measures, and a quick run of ``rerankit demo`` on a small subset."""
+"""The demo: the eval metrics it prints against ir-measures, and a quick run of ``rerankit demo`` on a subset."""
 
 from __future__ import annotations
 
@@ -14,11 +14,24 @@ import numpy as np
 import pytest
 from ir_measures import RR, R, nDCG
 
-from rerankit.demo import cranfield
-from rerankit.demo.metrics import ndcg_at_k, recall_at_k, rr_at_k
+from rerankit.eval import BUNDLED, load_collection, measure
 from tests.integration.integration_support import rerankit_executable
 
-# -- metrics -----------------------------------------------------------------------------------
+DATA_DIR = BUNDLED["cranfield"]
+
+
+# -- metrics (the demo's figures come from rerankit.eval's ir-measures path) -------------------
+def ndcg_at_k(ranking, qrels, k=10):
+    return measure({"q": ranking}, {"q": qrels}, [f"nDCG@{k}"])[f"nDCG@{k}"]
+
+
+def rr_at_k(ranking, qrels, k=10):
+    return measure({"q": ranking}, {"q": qrels}, [f"RR@{k}"])[f"RR@{k}"]
+
+
+def recall_at_k(ranking, qrels, k=100):
+    return measure({"q": ranking}, {"q": qrels}, [f"R@{k}"])[f"R@{k}"]
+
 
 
 def test_metrics_on_a_hand_computed_example():
@@ -62,13 +75,13 @@ def test_metrics_agree_with_ir_measures_on_graded_judgments():
 
 
 def test_the_bundled_collection_is_complete():
-    collection = cranfield.load()
+    collection = load_collection("cranfield")
     assert len(collection.doc_ids) == 1400 and len(set(collection.doc_ids)) == 1400
     assert len(collection.judged()) == 225
     assert sum(len(v) for v in collection.qrels.values()) == 1837
     docs = set(collection.doc_ids)
     assert all(doc in docs for judged in collection.qrels.values() for doc in judged)
-    assert (cranfield.DATA_DIR / "README.md").is_file()  # provenance travels with the data
+    assert (DATA_DIR / "README.md").is_file()  # provenance travels with the data
 
 
 # -- rerankit demo on a subset -----------------------------------------------------------------
@@ -132,7 +145,7 @@ def test_demo_hybrid_figures_match_lancedb_own_rrf_scored_by_ir_measures(demo_ru
     db = lancedb.connect(str(next(cache.glob("index-*"))))
     docs = db.open_table("docs")
     vectors = {r["query_id"]: r["vector"] for r in db.open_table("queries").to_arrow().to_pylist()}
-    queries = [json.loads(line) for line in (cranfield.DATA_DIR / "queries.jsonl").read_text().splitlines()]
+    queries = [json.loads(line) for line in (DATA_DIR / "queries.jsonl").read_text().splitlines()]
     run = []
     for query in queries[:QUERIES]:
         found = (
@@ -149,7 +162,7 @@ def test_demo_hybrid_figures_match_lancedb_own_rrf_scored_by_ir_measures(demo_ru
         ]
     qrels = [
         ir_measures.Qrel(q, d, g)
-        for q, docs_of in cranfield.load().qrels.items()
+        for q, docs_of in load_collection("cranfield").qrels.items()
         if q in {x["_id"] for x in queries[:QUERIES]}
         for d, g in docs_of.items()
     ]
@@ -189,4 +202,4 @@ def test_demo_errors_are_one_line(demo_run):
 def test_the_demo_data_ships_inside_the_package():
     import rerankit
 
-    assert cranfield.DATA_DIR.is_relative_to(Path(rerankit.__file__).parent)
+    assert DATA_DIR.is_relative_to(Path(rerankit.__file__).parent)

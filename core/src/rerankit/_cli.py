@@ -1,8 +1,10 @@
-"""The ``rerankit`` command: list installed rerankers, rerank a results file, run the demo.
+"""The ``rerankit`` command: list installed rerankers, rerank a results file, evaluate, tune, run the demo.
 
     rerankit plugins
     rerankit rerank --reranker rrf --query "fuse rankings" --input results.parquet --top-n 5
     rerankit rerank --config reranker.toml --set top_n=3 --query "..." --input in.jsonl --output out.csv
+    rerankit eval cranfield --reranker rrf --config recipe.toml --output results.json
+    rerankit tune path/to/beir-collection cranfield --output recipe.toml
     rerankit demo
 
 Errors the user can fix (any :class:`~rerankit.RerankitError`, unreadable files, bad options) are
@@ -42,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser (exposed for documentation and tests)."""
     parser = _Parser(
-        prog=PROG, description="Pluggable reranking: list rerankers, rerank files, run the demo."
+        prog=PROG, description="Pluggable reranking: list rerankers, rerank files, evaluate and tune, run the demo."
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument(
@@ -103,12 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="hybrid search on Cranfield in LanceDB, fused by rerankit, scored by nDCG@10",
-        description="Index the bundled Cranfield collection in an embedded LanceDB (MiniLM-L6 vectors and "
-        "a full-text index, cached), run vector, full-text and hybrid search fused by rerankit's rrf, "
-        "linear and mrr, and print nDCG@10 beside LanceDB's reference figures.",
+        description="A preset of 'rerankit eval cranfield': index the bundled Cranfield collection in an "
+        "embedded LanceDB (MiniLM-L6 vectors and a full-text index, cached), run vector, full-text and "
+        "hybrid search fused by rerankit's rrf, linear and mrr, and print nDCG@10 beside LanceDB's "
+        "reference figures.",
     )
     demo.add_argument(
-        "--cache-dir", metavar="DIR", help="where the index is cached (default: ~/.cache/rerankit/demo)"
+        "--cache-dir", metavar="DIR", help="where the index is cached (default: ~/.cache/rerankit/eval)"
     )
     demo.add_argument(
         "--queries", type=_positive_int, metavar="N", help="evaluate only the first N judged queries"
@@ -121,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rebuild", action="store_true", help="rebuild the cached index")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=_cmd_demo)
+
+    from .eval._commands import add_commands
+
+    add_commands(commands, _positive_int)  # eval, tune
     return parser
 
 

@@ -20,6 +20,7 @@ from ._columns import DISTANCE, SCORE
 from ._config import RerankerConfig
 from ._errors import InputError
 from ._merge import union_by_rowid
+from ._normalize import normalize
 from ._reranker import Plan, Rebuild, Reranker
 from ._runs import union_runs
 
@@ -32,6 +33,8 @@ class RankedList:
     vector results, ``_score`` for full-text results, the run's score column for runs; NaN where
     missing), or None; computed on first access, so rank-only methods never pay for it.
     ``source``: "vector", "fts", "docs" or "run". ``weight``: the caller's weight, or None.
+    ``groups``: for runs (many queries), the query number (0..Q-1) of each entry, else None; ranks
+    and normalizations are per query. :meth:`normalized` puts the scores on a common scale.
     """
 
     def __init__(
@@ -41,12 +44,14 @@ class RankedList:
         source: str,
         weight: float | None = None,
         ranks: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
     ) -> None:
         self.positions = positions
         self.ranks = np.arange(1, len(positions) + 1, dtype=np.float64) if ranks is None else ranks
         self._scores = scores
         self.source = source
         self.weight = weight
+        self.groups = groups
 
     @property
     def scores(self) -> np.ndarray | None:
@@ -56,6 +61,12 @@ class RankedList:
 
     def __len__(self) -> int:
         return len(self.positions)
+
+    def normalized(self, method: str, lower_bound: float | None = None) -> np.ndarray:
+        """The scores normalized per query with ``method`` ("none", "min-max", "z-score", "rank",
+        "dbsf" or "tm2c2", which needs ``lower_bound``); NaN where a score is missing."""
+        scores = None if method == "rank" else self.scores
+        return normalize(scores, self.ranks, method, groups=self.groups, lower_bound=lower_bound)
 
 
 FuseFn = Callable[[Sequence[RankedList], int, Any], np.ndarray]
@@ -103,7 +114,9 @@ class FusionReranker(Reranker):
         sorted by score within each query; ``top_n`` applies per query.
         """
         union = union_runs(runs, query_column, id_column, score_column, weights)
-        lists = [RankedList(run.positions, run.scores, "run", run.weight, run.ranks) for run in union.lists]
+        lists = [
+            RankedList(run.positions, run.scores, "run", run.weight, run.ranks, run.groups) for run in union.lists
+        ]
         return union.output(self.fuse(lists, union.size, self.config), self.top_n)
 
 

@@ -24,12 +24,14 @@ from ._merge import check_unique, first_appearance
 
 @dataclass
 class RunList:
-    """One run over the union: its rows' union positions, scores, 1-based ranks per query, weight."""
+    """One run over the union: its rows' union positions, scores, 1-based ranks per query, weight,
+    and the query number of each row."""
 
     positions: np.ndarray
     scores: np.ndarray
     ranks: np.ndarray
     weight: float | None
+    groups: np.ndarray
 
 
 @dataclass
@@ -96,7 +98,7 @@ def union_runs(
         scores = c[2].to_numpy(zero_copy_only=False).astype(np.float64)
         order = _group_order(qcodes[i], scores)
         ranks = _within_group(qcodes[i], order).astype(np.float64) + 1.0
-        lists.append(RunList(pos, scores, ranks, None if weights is None else float(weights[i])))
+        lists.append(RunList(pos, scores, ranks, None if weights is None else float(weights[i]), qcodes[i]))
     query_of, document_of = np.divmod(all_keys[firsts], len(dvalues))
     return RunUnion(query_column, id_column, qvalues, dvalues, query_of, document_of, lists)
 

@@ -1,35 +1,81 @@
 """The core's fusion methods ``rrf``, ``linear`` and ``mrr``, registered like any plugin's.
 
-They reproduce ``lancedb.rerankers`` (same formulas, 1-based ranks, the same float64 arithmetic
-before the float32 cast) and are registered through the public ``register_fusions`` hook.
+With their default options they reproduce ``lancedb.rerankers`` (same formulas, 1-based ranks, the
+same float64 arithmetic before the float32 cast); every method also takes per-list ``weights``, and
+``linear`` a score ``normalize``-ation (see ``rerankit._normalize``). They are registered through the
+public ``register_fusions`` hook.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from typing import Optional
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .._config import RerankerConfig
 from .._errors import InputError
 from .._fusion import RankedList
 from .._hookspecs import hookimpl
+from .._normalize import Normalization
+
+Weights = Optional[list[float]]
+WEIGHTS_HELP = (
+    "One weight per ranked list (hybrid: [vector, fts]; multivector and runs: one per search or "
+    "run); a weights= argument of the call wins over it."
+)
+
+
+def _check_weights(weights: Weights) -> Weights:
+    if weights is not None:
+        if not weights:
+            raise ValueError("weights must list one weight per ranked list (or be left out)")
+        if not all(math.isfinite(w) and w >= 0 for w in weights):
+            raise ValueError(f"weights must be finite and non-negative (got {weights})")
+    return weights
 
 
 class RRFConfig(RerankerConfig):
     """Reciprocal rank fusion: score = sum over lists of weight / (K + rank)."""
 
     K: int = Field(60, gt=0, description="Rank offset; 60 as in Cormack et al. and LanceDB.")
+    weights: Weights = Field(None, description=WEIGHTS_HELP + " Default: 1 each.")
+
+    _weights_ok = field_validator("weights")(_check_weights)
 
 
 class LinearConfig(RerankerConfig):
-    """Linear combination: weight * (1 - _distance) + (1 - weight) * _score."""
+    """Linear combination: weight * (1 - _distance) + (1 - weight) * _score, scores normalized first."""
 
     weight: float = Field(0.7, ge=0.0, le=1.0, description="Weight of the vector side.")
     fill: float = Field(
         1.0, description="Penalty for a row missing from one side: its score there is 1 - fill."
     )
+    normalize: Normalization = Field(
+        "none",
+        description="How each list's scores are normalized before they are combined: none (as given, "
+        "LanceDB's), min-max, z-score, rank, dbsf or tm2c2.",
+    )
+    weights: Weights = Field(
+        None, description=WEIGHTS_HELP + " Replaces weight; default [weight, 1 - weight] for two lists."
+    )
+    lower_bounds: Weights = Field(
+        None,
+        description="tm2c2 only: each list's theoretical lowest score (default: 0 for full-text "
+        "search, -1 for vector search, i.e. 1 - _distance with a cosine distance).",
+    )
+
+    _weights_ok = field_validator("weights")(_check_weights)
+
+    @model_validator(mode="after")
+    def _one_way_to_weigh(self) -> LinearConfig:
+        if self.weights is not None and "weight" in self.model_fields_set:
+            raise ValueError("set either weight (two lists) or weights (one per list), not both")
+        if self.lower_bounds is not None and self.normalize != "tm2c2":
+            raise ValueError(f"lower_bounds applies only to normalize='tm2c2' (normalize is '{self.normalize}')")
+        return self
 
 
 class MRRConfig(RerankerConfig):
@@ -37,6 +83,9 @@ class MRRConfig(RerankerConfig):
 
     weight_vector: float = Field(0.5, ge=0.0, le=1.0)
     weight_fts: float = Field(0.5, ge=0.0, le=1.0)
+    weights: Weights = Field(None, description=WEIGHTS_HELP + " Replaces weight_vector and weight_fts.")
+
+    _weights_ok = field_validator("weights")(_check_weights)
 
     @model_validator(mode="after")
     def _weights_sum_to_one(self) -> MRRConfig:
@@ -44,27 +93,36 @@ class MRRConfig(RerankerConfig):
             raise ValueError(
                 f"weight_vector + weight_fts must equal 1.0 (got {self.weight_vector} + {self.weight_fts})"
             )
+        if self.weights is not None and {"weight_vector", "weight_fts"} & self.model_fields_set:
+            raise ValueError("set either weight_vector/weight_fts or weights (one per list), not both")
         return self
 
 
-def _weights(lists: Sequence[RankedList], default: Sequence[float]) -> list[float]:
-    return [d if lst.weight is None else lst.weight for lst, d in zip(lists, default)]
+def _weights(lists: Sequence[RankedList], configured: Weights, default: Sequence[float]) -> list[float]:
+    """Each list's weight: the call's, else the config's ``weights``, else the method's default."""
+    if configured is not None and len(configured) != len(lists):
+        raise InputError(
+            f"the config's weights has {len(configured)} value(s) for {len(lists)} ranked lists; "
+            "give one per list (hybrid: [vector, fts])"
+        )
+    base = default if configured is None else configured
+    return [b if lst.weight is None else lst.weight for lst, b in zip(lists, base)]
 
 
 def rrf(lists: Sequence[RankedList], size: int, config: RRFConfig) -> np.ndarray:
     out = np.zeros(size)
-    for lst, w in zip(lists, _weights(lists, [1.0] * len(lists))):
+    for lst, w in zip(lists, _weights(lists, config.weights, [1.0] * len(lists))):
         out[lst.positions] += w / (config.K + lst.ranks)
     return out
 
 
 def mrr(lists: Sequence[RankedList], size: int, config: MRRConfig) -> np.ndarray:
     out = np.zeros(size)
-    explicit = any(lst.weight is not None for lst in lists)
+    explicit = config.weights is not None or any(lst.weight is not None for lst in lists)
     two_sided = len(lists) == 2 and [lst.source for lst in lists] != ["vector", "vector"]
     if explicit or two_sided:
         default = [config.weight_vector, config.weight_fts] if two_sided else [1.0] * len(lists)
-        for lst, w in zip(lists, _weights(lists, default)):
+        for lst, w in zip(lists, _weights(lists, config.weights, default)):
             out[lst.positions] += w * (1.0 / lst.ranks)
         return out
     for lst in lists:  # several searches of one kind: the mean reciprocal rank
@@ -73,30 +131,49 @@ def mrr(lists: Sequence[RankedList], size: int, config: MRRConfig) -> np.ndarray
 
 
 def linear(lists: Sequence[RankedList], size: int, config: LinearConfig) -> np.ndarray:
-    present = [lst for lst in lists if len(lst)]
-    if len(present) == 1 and present[0].weight is None:
+    if config.lower_bounds is not None and len(config.lower_bounds) != len(lists):
+        raise InputError(
+            f"lower_bounds has {len(config.lower_bounds)} value(s) for {len(lists)} ranked lists; "
+            "give one per list (hybrid: [vector, fts])"
+        )
+    present = [i for i, lst in enumerate(lists) if len(lst)]
+    if len(present) == 1 and config.weights is None and lists[present[0]].weight is None:
         # One side only (as in LanceDB): that side's own relevance, unweighted.
         out = np.full(size, 1.0 - config.fill)
-        out[present[0].positions] = _relevance(present[0])
+        out[lists[present[0]].positions] = _relevance(lists, present[0], config)
         return out
     default = [config.weight, 1.0 - config.weight] if len(lists) == 2 else [1.0 / len(lists)] * len(lists)
     out = np.zeros(size)
-    for lst, w in zip(lists, _weights(lists, default)):
+    for i, (lst, w) in enumerate(zip(lists, _weights(lists, config.weights, default))):
         side = np.full(size, 1.0 - config.fill)
         if len(lst):
-            side[lst.positions] = _relevance(lst)
+            side[lst.positions] = _relevance(lists, i, config)
             side[np.isnan(side)] = 1.0 - config.fill
         out += w * side
     return out
 
 
-def _relevance(lst: RankedList) -> np.ndarray:
-    if lst.scores is None:
+#: tm2c2's default lower bound of each source's scores: BM25 is never negative; 1 - cosine
+#: distance is a cosine similarity, at least -1.
+LOWER_BOUNDS = {"fts": 0.0, "vector": -1.0}
+
+
+def _relevance(lists: Sequence[RankedList], i: int, config: LinearConfig) -> np.ndarray:
+    lst = lists[i]
+    if lst.scores is None and config.normalize != "rank":
         raise InputError(
             f"the linear method needs scores: {lst.source} results must carry "
             f"{'_distance' if lst.source == 'vector' else '_score'}"
         )
-    return lst.scores
+    bound = None
+    if config.normalize == "tm2c2":
+        bound = config.lower_bounds[i] if config.lower_bounds is not None else LOWER_BOUNDS.get(lst.source)
+        if bound is None:
+            raise InputError(
+                f"normalize='tm2c2' needs each list's lower bound and list {i} ({lst.source} results) "
+                "has no default; set lower_bounds = [...] in the config, one per list"
+            )
+    return lst.normalized(config.normalize, bound)
 
 
 @hookimpl

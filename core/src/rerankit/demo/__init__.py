@@ -1,11 +1,12 @@
-"""The demo behind ``rerankit demo``: Cranfield in an embedded LanceDB, hybrid search fused by rerankit.
+"""The demo behind ``rerankit demo``: a preset of :mod:`rerankit.eval` on the bundled Cranfield.
 
 Needs the ``demo`` extra (``pip install 'rerankit[demo]'``); nothing here is imported by ``rerankit``.
 """
 
 from __future__ import annotations
 
-from .index import DemoError, default_cache_dir
-from .runner import DemoResult, run_demo
+from rerankit.eval import default_cache_dir
+
+from ._preset import DemoError, DemoResult, run_demo
 
 __all__ = ["DemoError", "DemoResult", "default_cache_dir", "run_demo"]

@@ -1,27 +1,29 @@
-"""``rerankit demo``: hybrid search on Cranfield in an embedded LanceDB, fused by rerankit, scored by nDCG@10.
+"""``rerankit demo``: a preset of ``rerankit eval`` on the bundled Cranfield, printed beside LanceDB's figures.
 
-For every judged query it runs a vector search, a full-text search and three hybrid searches whose
-results LanceDB hands to rerankit's ``rrf``, ``linear`` and ``mrr`` (through
-:func:`rerankit.lancedb.to_lancedb`), 100 candidates each as in the reference figures, then prints
-nDCG@10, MRR@10 and R@100 beside the reference and one example query's fused top results.
+For every judged query it runs a vector search and a full-text search (100 candidates each, as in
+the reference figures) and fuses the two lists with rerankit's ``rrf``, ``linear`` (min-max
+normalized, as LanceDB's hybrid query hands scores to a reranker) and ``mrr``, then prints nDCG@10,
+MRR@10 (ir-measures' RR@10) and R@100 beside the reference and one example query's fused top results.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from . import cranfield, metrics
-from .index import DemoError, Index, default_cache_dir, open_index
+from rerankit.eval._collection import Collection, EvalError, load_collection
+from rerankit.eval._index import Index, default_cache_dir
+from rerankit.eval._metrics import measure_per_query
+from rerankit.eval._runner import run_eval
+from rerankit.eval._search import search
 
 CANDIDATES = 100
 FUSIONS = ("rrf", "linear", "mrr")
 DEFAULT_EXAMPLE = "7"
 
-#: LanceDB 0.40 over title + text, 100 candidates, 225 judged queries (cranfield/README.md):
+#: LanceDB 0.40 over title + text, 100 candidates, 225 judged queries (eval/cranfield/README.md):
 #: pipeline -> (nDCG@10, MRR@10, R@100).
 REFERENCE: dict[str, tuple[float, float, float]] = {
     "vector": (0.382, 0.538, 0.772),
@@ -38,6 +40,21 @@ LABELS = {
     "mrr": "hybrid, rerankit mrr",
 }
 PIPELINES = ("vector", "fts", *FUSIONS)
+#: The demo as an evaluation: each pipeline's (retriever, reranker). LanceDB's hybrid query min-max
+#: normalizes both lists before its reranker sees them, so ``linear`` is given normalize="min-max".
+RERANKERS = ["rrf", {"reranker": "linear", "normalize": "min-max"}, "mrr"]
+EVAL_KEYS = {
+    ("vector", "none"): "vector",
+    ("bm25", "none"): "fts",
+    ("hybrid", "rrf"): "rrf",
+    ("hybrid", "linear(normalize=min-max)"): "linear",
+    ("hybrid", "mrr"): "mrr",
+}
+METRICS = {"nDCG@10": "nDCG@10", "RR@10": "MRR@10", "R@100": "R@100"}
+
+
+class DemoError(EvalError):
+    """The demo cannot run: a missing dependency, an unusable cache directory or a bad option."""
 
 
 @dataclass
@@ -69,75 +86,61 @@ def run_demo(
     documents (quick checks; the figures are then not comparable with the reference).
     """
     out = out or sys.stdout
-    from rerankit.lancedb import to_lancedb
-
-    collection = cranfield.load(max_docs=max_docs)
+    collection = load_collection("cranfield", max_docs=max_docs)
     judged = collection.judged()
     if max_queries is not None:
         judged = judged[:max_queries]
     if not judged:
         raise DemoError("no judged query to evaluate; raise --queries")
+    texts = dict(judged)
+    example = example if example is not None else (DEFAULT_EXAMPLE if DEFAULT_EXAMPLE in texts else judged[0][0])
+    if example not in texts:
+        raise DemoError(
+            f"--example {example} is not one of the {len(judged)} evaluated queries "
+            f"(ids {judged[0][0]} to {judged[-1][0]}); pick one of them"
+        )
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
     def log(message: str) -> None:
         print(message, file=out, flush=True)
 
+    def on_index(index: Index) -> None:
+        if index.built:
+            took = f"{index.seconds:.1f} s (embedding {index.embed_seconds:.1f} s)"
+            log(f"index built in {took}; cached for the next run")
+        else:
+            log(f"index loaded from the cache in {index.seconds:.1f} s (rebuild it with --rebuild)")
+
     log(
         f"rerankit demo: Cranfield, {len(collection.doc_ids):,} aeronautics abstracts and "
         f"{len(judged)} judged queries; an embedded LanceDB index in {cache_dir}"
     )
-    index = open_index(collection, cache_dir, rebuild=rebuild, progress=progress, log=log)
-    if index.built:
-        took = f"{index.seconds:.1f} s (embedding {index.embed_seconds:.1f} s)"
-        log(f"index built in {took}; cached for the next run")
-    else:
-        log(f"index loaded from the cache in {index.seconds:.1f} s (rebuild it with --rebuild)")
-
-    rerankers = {name: to_lancedb(name) for name in FUSIONS}
-    rankings: dict[str, dict[str, list[str]]] = {p: {} for p in PIPELINES}
-    start = time.perf_counter()
-    for qid, text in judged:
-        for pipeline, ids in _search(index, qid, text, rerankers).items():
-            rankings[pipeline][qid] = ids
-    search_seconds = time.perf_counter() - start
-
+    run = run_eval(
+        collection,
+        retrievers=["vector", "bm25", "hybrid"],
+        rerankers=RERANKERS,
+        candidates=CANDIDATES,
+        metrics=list(METRICS),
+        queries=len(judged),
+        cache_dir=cache_dir,
+        rebuild=rebuild,
+        progress=progress,
+        log=log,
+        on_index=on_index,
+    )
+    rankings = {EVAL_KEYS[key]: ranking for key, ranking in run.rankings.items()}
     scores = {
-        p: {
-            "nDCG@10": metrics.mean([metrics.ndcg_at_k(r, collection.qrels[q], 10) for q, r in runs.items()]),
-            "MRR@10": metrics.mean([metrics.rr_at_k(r, collection.qrels[q], 10) for q, r in runs.items()]),
-            "R@100": metrics.mean(
-                [metrics.recall_at_k(r, collection.qrels[q], 100) for q, r in runs.items()]
-            ),
-        }
-        for p, runs in rankings.items()
+        EVAL_KEYS[key]: {METRICS[name]: value for name, value in values.items()} for key, values in run.scores.items()
     }
-    result = DemoResult(scores, rankings, len(judged), index.seconds, search_seconds, index.built)
+    result = DemoResult(scores, rankings, len(judged), run.index.seconds, run.search_seconds, run.index.built)
     complete = max_queries is None and max_docs is None
     log(
         f"searched {len(judged)} queries x {len(PIPELINES)} pipelines, {CANDIDATES} candidates each, "
-        f"in {search_seconds:.1f} s\n"
+        f"in {run.search_seconds:.1f} s\n"
     )
     _print_scores(result, complete, out)
-    _print_example(index, collection, rankings, example, judged, rerankers, top, out)
+    _print_example(run.index, collection, rankings, example, judged, top, out)
     return result
-
-
-def _search(index: Index, qid: str, text: str, rerankers: dict[str, Any]) -> dict[str, list[str]]:
-    vector = index.query_vectors[qid]
-    tbl = index.table
-    found = {
-        "vector": tbl.search(vector).limit(CANDIDATES).select(["doc_id", "_distance"]).to_arrow(),
-        "fts": tbl.search(text, query_type="fts").limit(CANDIDATES).select(["doc_id", "_score"]).to_arrow(),
-    }
-    for name, reranker in rerankers.items():
-        found[name] = _hybrid(index, qid, text).rerank(reranker=reranker).to_arrow()
-    return {name: table["doc_id"].to_pylist() for name, table in found.items()}
-
-
-def _hybrid(index: Index, qid: str, text: str) -> Any:
-    # No select(): LanceDB would warn on each leg that it adds _distance/_score by itself.
-    query = index.table.search(query_type="hybrid").vector(index.query_vectors[qid]).text(text)
-    return query.limit(CANDIDATES)
 
 
 def _print_scores(result: DemoResult, complete: bool, out: TextIO) -> None:
@@ -156,39 +159,38 @@ def _print_scores(result: DemoResult, complete: bool, out: TextIO) -> None:
 
 def _print_example(
     index: Index,
-    collection: cranfield.Collection,
+    collection: Collection,
     rankings: dict[str, dict[str, list[str]]],
-    example: str | None,
+    qid: str,
     judged: list[tuple[str, str]],
-    rerankers: dict[str, Any],
     top: int,
     out: TextIO,
 ) -> None:
+    from rerankit import get_reranker
+
     texts = dict(judged)
-    qid = example if example is not None else (DEFAULT_EXAMPLE if DEFAULT_EXAMPLE in texts else judged[0][0])
-    if qid not in texts:
-        raise DemoError(
-            f"--example {qid} is not one of the {len(judged)} evaluated queries "
-            f"(ids {judged[0][0]} to {judged[-1][0]}); pick one of them"
-        )
     qrels = collection.qrels[qid]
-    fused = _hybrid(index, qid, texts[qid]).rerank(reranker=rerankers["rrf"]).to_arrow().slice(0, top)
+    found = search(index, qid, texts[qid], CANDIDATES, {"vector", "bm25"}, with_text=False)
+    fused = get_reranker("rrf", top_n=top).rerank_hybrid(texts[qid], found.vector, found.fts)
+    titles = dict(zip(collection.doc_ids, collection.titles))
     vec_rank = {d: i + 1 for i, d in enumerate(rankings["vector"][qid])}
     fts_rank = {d: i + 1 for i, d in enumerate(rankings["fts"][qid])}
-    per_query = ", ".join(f"{p} {metrics.ndcg_at_k(rankings[p][qid], qrels, 10):.3f}" for p in PIPELINES)
+    ndcg = {p: measure_per_query({qid: rankings[p][qid]}, collection.qrels, ["nDCG@10"])["nDCG@10"][qid]
+            for p in PIPELINES}
+    per_query = ", ".join(f"{p} {ndcg[p]:.3f}" for p in PIPELINES)
     print(f'example query {qid}: "{texts[qid]}"', file=out)
     print(f"nDCG@10 for this query: {per_query}", file=out)
     print(
         f"top {top} after hybrid search fused by rerankit rrf (grade: 4 best, 0 or - not relevant):", file=out
     )
     print(f"{'rank':>4} {'doc':>5} {'rrf score':>9} {'vector':>6} {'fts':>4} {'grade':>5}  title", file=out)
-    for rank, (doc, title, score) in enumerate(
-        zip(*(fused[c].to_pylist() for c in ("doc_id", "title", "_relevance_score")), strict=True), 1
+    for rank, (doc, score) in enumerate(
+        zip(fused["doc_id"].to_pylist(), fused["_relevance_score"].to_pylist(), strict=True), 1
     ):
         grade = qrels.get(doc)
         print(
             f"{rank:>4} {doc:>5} {score:9.5f} {vec_rank.get(doc, '-'):>6} {fts_rank.get(doc, '-'):>4} "
-            f"{'-' if grade is None else grade:>5}  {_clip(title, 60)}",
+            f"{'-' if grade is None else grade:>5}  {_clip(titles[doc], 60)}",
             file=out,
         )
 

@@ -1,0 +1,168 @@
+"""The ``rerankit eval`` and ``rerankit tune`` commands: their options and what they print.
+
+Only the CLI writes to the terminal: the table and summaries go to stdout, progress bars and
+index messages to stderr. Nothing heavy is imported until a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._metrics import DEFAULT_METRICS
+from ._search import RETRIEVERS
+
+
+def add_commands(commands: Any, positive_int: Any) -> None:
+    """Add ``eval`` and ``tune`` to the ``rerankit`` parser's subcommands."""
+    ev = commands.add_parser(
+        "eval",
+        help="measure retrievers and rerankers on a collection's judged queries (ir-measures)",
+        description="Search a BEIR-layout collection (corpus.jsonl, queries.jsonl, qrels/test.tsv) or a bundled "
+        "one ('cranfield') indexed once in an embedded LanceDB (cached), rerank the same candidates with "
+        "each reranker, and print each metric, p50/p95 rerank latency and the number of queries per pipeline. "
+        "Fusion rerankers fuse the hybrid retriever's vector and full-text lists; scorers rerank each "
+        "retriever's list (hybrid: the rrf-fused list); 'none' keeps the retriever's order.",
+    )
+    ev.add_argument("collection", metavar="COLLECTION", help="a BEIR-layout folder, or 'cranfield' (bundled)")
+    ev.add_argument(
+        "--retriever",
+        action="append",
+        choices=RETRIEVERS,
+        help="first stage, repeatable (default: bm25, vector and hybrid)",
+    )
+    ev.add_argument(
+        "--candidates", type=positive_int, default=100, metavar="K", help="candidates per search (default 100)"
+    )
+    ev.add_argument("-r", "--reranker", action="append", default=[], metavar="NAME",
+                    help="a registered reranker or 'none', repeatable (default: none)")
+    ev.add_argument("-c", "--config", action="append", default=[], metavar="FILE",
+                    help="a reranker config file (.toml/.json, e.g. from 'rerankit tune'), repeatable")
+    ev.add_argument("--metrics", default=",".join(DEFAULT_METRICS), metavar="LIST",
+                    help=f"ir-measures names, comma-separated (default {','.join(DEFAULT_METRICS)})")
+    ev.add_argument("--queries", type=positive_int, metavar="N", help="evaluate only the first N judged queries")
+    ev.add_argument("-o", "--output", metavar="FILE", help="also write the results as JSON records")
+    ev.add_argument("--plot", metavar="PNG", help="also draw the results as a bar chart (matplotlib)")
+    _index_options(ev)
+    ev.set_defaults(func=run_eval_command)
+
+    tu = commands.add_parser(
+        "tune",
+        help="choose fusion settings by cross-validated nDCG@10 and write them as a config file",
+        description="Fuse the vector and full-text candidates of the judged queries of one or more collections "
+        "with a grid of settings (method, weights, K, score normalization), score each by nDCG@10 "
+        "(each collection counting alike), estimate how well the choice generalizes by k-fold "
+        "cross-validation over queries, and write the best setting as a config that from_config, "
+        "--config and to_lancedb(path) read.",
+    )
+    tu.add_argument("collections", nargs="+", metavar="COLLECTION", help="BEIR-layout folders or 'cranfield'")
+    tu.add_argument("--method", choices=["rrf", "linear", "mrr", "all"], default="all",
+                    help="fusion methods to try (default all)")
+    tu.add_argument("-o", "--output", metavar="FILE", help="write the recipe here (.toml); else print it")
+    tu.add_argument("--folds", type=positive_int, default=5, metavar="K", help="cross-validation folds (default 5)")
+    tu.add_argument("--seed", type=int, default=0, help="shuffles the queries into folds (default 0)")
+    tu.add_argument(
+        "--candidates", type=positive_int, default=100, metavar="K", help="candidates per search (default 100)"
+    )
+    tu.add_argument("--queries", type=positive_int, metavar="N", help="use only the first N judged queries of each")
+    tu.add_argument("--top", type=positive_int, default=10, metavar="N", help="settings shown (default 10)")
+    _index_options(tu)
+    tu.set_defaults(func=run_tune_command)
+
+
+def _index_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--embedding-model", metavar="PATH",
+                        help="a sentence-transformers model folder (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="where indexes are cached (default: ~/.cache/rerankit/eval)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached index")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _index_options_of(args: argparse.Namespace) -> dict[str, Any]:
+    return {"embedding_model": args.embedding_model, "cache_dir": args.cache_dir, "rebuild": args.rebuild,
+            "progress": not args.no_progress, "log": _log}
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_eval_command(args: argparse.Namespace) -> int:
+    from ._index import Index
+    from ._report import plot, render, write_json
+    from ._runner import run_eval
+
+    def on_index(index: Index) -> None:
+        state = f"built in {index.seconds:.1f} s" if index.built else "loaded from the cache"
+        _log(f"index {state}: {index.path}")
+
+    run = run_eval(
+        args.collection,
+        retrievers=args.retriever or list(RETRIEVERS),
+        rerankers=[*args.reranker, *(Path(c) for c in args.config)],
+        candidates=args.candidates,
+        metrics=args.metrics,
+        queries=args.queries,
+        on_index=on_index,
+        **_index_options_of(args),
+    )
+    table = run.table
+    print(f"{run.collection.name}: {len(run.queries)} judged queries, {args.candidates} candidates per search")
+    print(render(table))
+    if args.output:
+        write_json(table, args.output)
+        print(f"results written to {args.output}")
+    if args.plot:
+        plot(table, args.plot, title=f"{run.collection.name}, {len(run.queries)} queries")
+        print(f"chart written to {args.plot}")
+    return 0
+
+
+def run_tune_command(args: argparse.Namespace) -> int:
+    from ._tune import tune
+
+    result = tune(
+        args.collections,
+        method=args.method,
+        folds=args.folds,
+        seed=args.seed,
+        candidates=args.candidates,
+        queries=args.queries,
+        top=args.top,
+        **_index_options_of(args),
+    )
+    print(summary(result))
+    if args.output:
+        result.write(args.output)
+        print(f"recipe written to {args.output}: {result.best.label}")
+    else:
+        print("\n" + result.recipe(), end="")
+    return 0
+
+
+def summary(result: Any) -> str:
+    """The top settings with their fold scores, then each fold's held-out score."""
+    folds = len(result.folds)
+    names = ", ".join(f"{n} ({q} queries)" for n, q in result.collections)
+    lines = [f"tuned on {names}: {result.settings} settings, {folds}-fold cross-validation by nDCG@10", ""]
+    width = max(len(s.label) for s, _, _ in result.top)
+    fold_heads = "  ".join(f"{'fold ' + str(f + 1):>6}" for f in range(folds))
+    head = f"{'#':>2}  {'setting':<{width}}  {'all':>5}  {fold_heads}"
+    lines += [head, "-" * len(head)]
+    for i, (setting, score, per_fold) in enumerate(result.top, 1):
+        cells = "  ".join(f"{v:6.3f}" for v in per_fold)
+        lines.append(f"{i:>2}  {setting.label:<{width}}  {score:5.3f}  {cells}")
+    lines += ["", "cross-validation: each fold's setting is chosen on the other folds and scored on this one"]
+    width = max(len(f.winner.label) for f in result.folds)
+    head = f"{'fold':>4}  {'chosen on the other folds':<{width}}  {'train':>6}  {'held out':>8}  {'rrf default':>11}"
+    lines += [head, "-" * len(head)]
+    for i, f in enumerate(result.folds, 1):
+        lines.append(f"{i:>4}  {f.winner.label:<{width}}  {f.train:6.3f}  {f.held_out:8.3f}  {f.baseline:11.3f}")
+    lines += [
+        "",
+        f"held-out nDCG@10: {result.held_out:.3f} (rrf with defaults: {result.baseline_held_out:.3f})",
+        f"chosen on all queries: {result.best.label} (nDCG@10 {result.best_score:.3f})",
+    ]
+    return "\n".join(lines)
