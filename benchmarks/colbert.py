@@ -51,7 +51,7 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from crossencoder import DATA, bm25_candidates, minilm_body, read_jsonl
+from crossencoder import DATA, bm25_candidates, max_score_diff, minilm_body, read_jsonl
 
 QUERY_MAXLEN, DOC_MAXLEN, DIM = 32, 180, 96
 
@@ -124,13 +124,6 @@ def per_document_loop(path: Path, device: str, dtype: str):
         return out.drop_columns(["_score"]).sort_by([("_relevance_score", "descending")])
 
     return run
-
-
-def max_score_diff(a: pa.Table, b: pa.Table) -> float:
-    left = dict(zip(a["_rowid"].to_pylist(), a["_relevance_score"].to_pylist(), strict=True))
-    return max(
-        abs(left[i] - s) for i, s in zip(b["_rowid"].to_pylist(), b["_relevance_score"].to_pylist(), strict=True)
-    )
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from tests.plugins.colbert.colbert_models import Tiny
 class NaiveColbert:
     def __init__(self, tiny: Tiny, query_length: int | None = None, doc_length: int | None = None) -> None:
         self.tiny = tiny
-        self.tok = AutoTokenizer.from_pretrained(str(tiny.path))
+        self.tok = AutoTokenizer.from_pretrained(str(tiny.path), trust_remote_code=False)
         self.query_length = query_length or tiny.query_length
         self.doc_length = doc_length or tiny.doc_length
 

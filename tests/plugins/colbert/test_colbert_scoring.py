@@ -220,6 +220,36 @@ def test_a_marker_missing_from_the_vocabulary_is_refused(tmp_path):
         scores(tiny)
 
 
+def test_trust_remote_code_is_off_unless_asked(tmp_path, fresh_models):
+    import json
+
+    from tests.plugins.colbert.colbert_models import build_stanford
+
+    tiny = build_stanford(tmp_path / "remote")
+    (tiny.path / "modeling_tiny.py").write_text(
+        "from transformers import BertConfig, BertModel\n\n\n"
+        "class TinyRemoteConfig(BertConfig):\n"
+        "    model_type = 'tiny-remote'\n\n\n"
+        "class TinyRemoteModel(BertModel):\n"
+        "    config_class = TinyRemoteConfig\n\n"
+        "    def forward(self, *args, **kwargs):\n"
+        "        out = super().forward(*args, **kwargs)\n"
+        "        out.last_hidden_state = out.last_hidden_state + 1.0\n"
+        "        return out\n",
+        encoding="utf-8",
+    )
+    config = json.loads((tiny.path / "config.json").read_text(encoding="utf-8"))
+    config["model_type"] = "tiny-remote"
+    config["auto_map"] = {"AutoConfig": "modeling_tiny.TinyRemoteConfig", "AutoModel": "modeling_tiny.TinyRemoteModel"}
+    (tiny.path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(rerankit.ConfigError) as info:
+        scores(tiny)
+    assert "trust_remote_code" in str(info.value) and str(tiny.path) in str(info.value)
+    assert rerankit_colbert.model_cache_info()["models"] == []
+    got = scores(tiny, trust_remote_code=True)  # the model's own code (shifting the states) ran
+    assert np.abs(got - NaiveColbert(tiny).scores(QUERY, TEXTS)).max() > 1e-3
+
+
 def test_missing_model_is_a_config_error(tmp_path):
     with pytest.raises(rerankit.ConfigError, match="could not load ColBERT"):
         scores(tmp_path / "nowhere")
