@@ -3,7 +3,9 @@ the core wraps around each one.
 
 A scorer turns ``(query, texts)`` into one float per text and knows nothing about tables,
 ``top_n`` or ordering; :class:`ScoringReranker` does that for every scorer alike, asking the
-``select_text`` hook which text each row contributes. Only :meth:`Scorer.score` is required: the async and batch forms
+``select_text`` hook which text each row contributes. A scorer that scores rows by something
+other than text (token embeddings already stored in the rows) names it with
+:meth:`Scorer.select_inputs`. Only :meth:`Scorer.score` is required: the async and batch forms
 have working defaults that a plugin overrides when it can do better (a hosted API sending
 requests concurrently, a local model batching across queries).
 """
@@ -39,6 +41,16 @@ class Scorer:
     def score(self, query: str, texts: Sequence[str]) -> Sequence[float]:
         """Return one relevance score per text, in the order of ``texts`` (higher is better)."""
         raise NotImplementedError(f"{type(self).__name__} must implement score(query, texts)")
+
+    def select_inputs(self, table: pa.Table) -> Optional[Union[pa.Array, pa.ChunkedArray]]:
+        """What to score each row by, when it is not the row's text; None (the default) means text.
+
+        ``table`` holds the rows being reranked (all result sets, concatenated). Return one value
+        per row, e.g. a column of stored token embeddings: the scoring methods then receive those
+        values, restricted and ordered like the rows, in place of ``texts``, and the scorer checks
+        them (nulls, shapes) itself.
+        """
+        return None
 
     async def ascore(self, query: str, texts: Sequence[str]) -> Sequence[float]:
         """Async twin of :meth:`score`; by default runs it in a worker thread."""
@@ -120,22 +132,28 @@ class ScoringReranker(Reranker):
             table = table.take(firsts)
         return Plan(Rows.of(table, "vector_results"), query, ["vector"])
 
-    def _texts(self, plan: Plan) -> list[str]:
+    def _texts(self, plan: Plan) -> Sequence[Any]:
+        """The rows' texts (or what the scorer's ``select_inputs`` chose), one per row to score."""
         if not isinstance(plan.query, str) or not plan.query.strip():
             raise InputError(
                 f"query must be a non-empty string for reranker '{self.name}'; got {plan.query!r}"
             )
         rows = plan.rows
+        inputs = self.scorer.select_inputs(rows.concatenated)
+        if inputs is not None:
+            return rows.column(inputs)
         values = self.select_text(rows.concatenated, self.column)
         return text_values(rows.column(values), self.column, "results")
 
     def _scores(self, plan: Plan) -> np.ndarray:
         texts = self._texts(plan)
-        return self._check(self.scorer.score(plan.query, texts), len(texts)) if texts else np.empty(0)
+        return self._check(self.scorer.score(plan.query, texts), len(texts)) if len(texts) else np.empty(0)
 
     async def _ascores(self, plan: Plan) -> np.ndarray:
         texts = self._texts(plan)
-        return self._check(await self.scorer.ascore(plan.query, texts), len(texts)) if texts else np.empty(0)
+        if not len(texts):
+            return np.empty(0)
+        return self._check(await self.scorer.ascore(plan.query, texts), len(texts))
 
     def _scores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
         texts = [self._texts(p) for p in plans]

@@ -12,16 +12,16 @@ A plain sequence-classification cross-encoder runs through its transformers mode
 (exactly what ``predict`` computes); anything else sentence-transformers supports (prompts,
 causal-LM rerankers with a logit-score module) goes through ``predict`` one sorted batch at a time.
 
-Thread safety: each loaded model has one lock, held while a batch is tokenized and run.
-Hugging Face fast tokenizers fail ("Already borrowed") when two threads use one tokenizer at
-once, and one forward pass already uses every intra-op CPU thread (or the GPU's one stream), so
-serializing per batch costs no throughput while letting concurrent callers interleave.
+The ordering, the restoring and the truncation count are rerankit's shared local-model layer
+(:mod:`rerankit.local`). Thread safety: each loaded model has one lock (the cache's lock for its
+key), held while a batch is tokenized and run. Hugging Face fast tokenizers fail ("Already
+borrowed") when two threads use one tokenizer at once, and one forward pass already uses every
+intra-op CPU thread (or the GPU's one stream), so serializing per batch costs no throughput while
+letting concurrent callers interleave.
 """
 
 from __future__ import annotations
 
-import threading
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from rerankit import ConfigError
+from rerankit.local import LengthSortedBatches, count_truncated, models
 
 from .loading import LoadKey
 
@@ -39,7 +40,7 @@ class LoadedModel:
     def __init__(self, model: Any, key: LoadKey) -> None:
         self.model = model
         self.key = key
-        self.lock = threading.Lock()
+        self.lock = models.lock(key)
         self.tokenizer = model.tokenizer
         self.hf = getattr(model, "model", None)
         self.max_length = _max_length(model, self.tokenizer, self.hf)
@@ -66,15 +67,13 @@ class LoadedModel:
     ) -> tuple[np.ndarray, int]:
         """Scores of the ``(queries[i], texts[i])`` pairs in input order, and how many were truncated."""
         n = len(texts)
-        out = np.empty(n, dtype=np.float32)
         if n == 0:
-            return out, 0
+            return np.empty(0, dtype=np.float32), 0
         lengths = np.fromiter((len(q) + len(t) for q, t in zip(queries, texts, strict=True)), np.int64, n)
-        order = np.argsort(-lengths, kind="stable")
+        batches = LengthSortedBatches(lengths, batch_size)
         truncated = 0
         parts = []
-        for start in range(0, n, batch_size):
-            rows = order[start : start + batch_size]
+        for rows in batches:
             batch_queries = [queries[i] for i in rows]
             batch_texts = [texts[i] for i in rows]
             if self.direct:
@@ -84,8 +83,8 @@ class LoadedModel:
             parts.append(scores)
             truncated += cut
         # one device-to-host copy at the end: a GPU never waits for the host between batches
-        out[order] = torch.cat(parts).cpu().numpy() if self.direct else np.concatenate(parts)
-        return out, truncated
+        scores = torch.cat(parts).cpu().numpy() if self.direct else np.concatenate(parts)
+        return batches.restore(scores).astype(np.float32, copy=False), truncated
 
     # -- batches -------------------------------------------------------------------------------
     def _tokenize(self, queries: list[str], texts: list[str], tensors: bool) -> Any:
@@ -124,42 +123,10 @@ class LoadedModel:
             )
         return np.asarray(scores, dtype=np.float32).reshape(-1), cut
 
-    # -- truncation ----------------------------------------------------------------------------
+    # -- truncation ---------------------------------------------------------------------------
     def _count_truncated(self, enc: Any, queries: Sequence[str], texts: Sequence[str]) -> int:
-        """How many pairs lost tokens; only rows exactly at the cap can have. Call with the lock held."""
-        mask = enc.get("attention_mask")
-        if mask is not None:
-            lengths = np.asarray([int(sum(row)) for row in mask] if isinstance(mask, list) else mask.sum(1))
-        else:
-            lengths = np.asarray([len(row) for row in enc["input_ids"]])
-        at_cap = np.flatnonzero(lengths >= self.max_length)
-        if len(at_cap) == 0:
-            return 0
-        encodings = getattr(enc, "encodings", None)
-        if encodings:  # fast tokenizer: character offsets say whether text was left over
-            return sum(_cut(encodings[i], queries[i], texts[i]) for i in at_cap)
-        # slow tokenizer: tokenize the capped rows once more with one token of headroom
-        again = self.tokenizer(
-            [queries[i] for i in at_cap],
-            [texts[i] for i in at_cap],
-            truncation="longest_first",
-            max_length=self.max_length + 1,
-        )
-        return sum(len(row) > self.max_length for row in again["input_ids"])
-
-
-def _cut(encoding: Any, query: str, text: str) -> bool:
-    """True if either side of the pair has content past its last kept token."""
-    ends = [0, 0]
-    for seq, (_start, end) in zip(encoding.sequence_ids, encoding.offsets, strict=True):
-        if seq is not None and end > ends[seq]:
-            ends[seq] = end
-    return _left_over(query[ends[0] :]) or _left_over(text[ends[1] :])
-
-
-def _left_over(rest: str) -> bool:
-    # whitespace and control/format characters are dropped by tokenizers, so they are not content
-    return any(not (c.isspace() or unicodedata.category(c).startswith("C")) for c in rest)
+        """How many pairs lost tokens (see :func:`rerankit.local.count_truncated`); lock held."""
+        return count_truncated(enc, self.max_length, queries, texts, tokenizer=self.tokenizer)
 
 
 def _max_length(model: Any, tokenizer: Any, hf: Any) -> int:

@@ -1,21 +1,22 @@
 """Loading cross-encoders: once per process for each set of load-relevant options.
 
 Two rerankers built with the same model, device, precision and loading options share one model
-in memory (:func:`load`); ``batch_size``, ``activation``, ``column`` and ``top_n`` do not affect
-loading and so do not split the cache. torch and sentence-transformers are imported here, inside
-functions, never when the plugin module is imported.
+in memory (:func:`load`), held in rerankit's process-wide cache of local models
+(:data:`rerankit.local.models`) under a :class:`LoadKey`; ``batch_size``, ``activation``,
+``column`` and ``top_n`` do not affect loading and so do not split the cache. torch and
+sentence-transformers are imported here, inside functions, never when the plugin module is
+imported.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rerankit import ConfigError
+from rerankit.local import check_dtype, is_local, model_path, models, resolve_device
 
 from .config import CrossEncoderConfig
 
@@ -40,39 +41,13 @@ class LoadKey:
     local_files_only: bool
 
 
-_models: dict[LoadKey, LoadedModel] = {}
-_loads = 0
-_lock = threading.Lock()
-
-
-def resolve_device(requested: str | None) -> str:
-    """'auto' (or None) means cuda if available, then mps, then cpu; anything else is kept."""
-    if requested not in (None, "auto"):
-        return requested
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 def load_key(config: CrossEncoderConfig) -> LoadKey:
     """The cache key for ``config``, with the device resolved and a local path made absolute."""
-    name = config.model_name
-    if os.path.isdir(name):
-        name = os.path.realpath(name)
     # int8 dynamic quantization only runs on CPU, so 'auto' means cpu there.
     device = "cpu" if config.quantize and config.device in (None, "auto") else resolve_device(config.device)
-    if config.dtype == "float16" and device == "cpu":
-        raise ConfigError(
-            "dtype='float16' needs a GPU, but device auto-detection found none (cuda or mps) and "
-            "chose 'cpu'; use dtype='bfloat16' or 'float32' on CPU"
-        )
+    check_dtype(config.dtype, device, config.device)
     return LoadKey(
-        model_name=name,
+        model_name=model_path(config.model_name),
         device=device,
         dtype=config.dtype,
         quantize=config.quantize,
@@ -86,19 +61,10 @@ def load_key(config: CrossEncoderConfig) -> LoadKey:
 
 def load(key: LoadKey) -> LoadedModel:
     """The process-wide model for ``key`` (see :func:`load_key`), loaded on first request (thread-safe)."""
-    model = _models.get(key)
-    if model is not None:
-        return model
-    with _lock:  # one loader at a time: two threads asking together load once
-        model = _models.get(key)
-        if model is None:
-            model = _load(key)
-            _models[key] = model
-        return model
+    return models.get(key, lambda: _load(key))
 
 
 def _load(key: LoadKey) -> LoadedModel:
-    global _loads
     try:
         from sentence_transformers import CrossEncoder
 
@@ -110,7 +76,7 @@ def _load(key: LoadKey) -> LoadedModel:
         "device": key.device,
         "trust_remote_code": key.trust_remote_code,
         # a local directory never needs the hub
-        "local_files_only": key.local_files_only or os.path.isdir(key.model_name),
+        "local_files_only": key.local_files_only or is_local(key.model_name),
         "backend": key.backend,
     }
     if key.cache_dir is not None:
@@ -132,7 +98,6 @@ def _load(key: LoadKey) -> LoadedModel:
         model.to(getattr(torch, key.dtype))
     if key.quantize == "int8":
         quantize_int8(model)
-    _loads += 1
     return LoadedModel(model, key)
 
 
@@ -164,15 +129,13 @@ def quantize_int8(model: Any) -> None:
 
 
 def model_cache_info() -> dict[str, Any]:
-    """How many models this process loaded and which are held (model, device, dtype, quantize)."""
-    with _lock:
-        return {
-            "loads": _loads,
-            "models": [(k.model_name, k.device, k.dtype, k.quantize) for k in _models],
-        }
+    """How many cross-encoders this process loaded and which are held (model, device, dtype, quantize)."""
+    return {
+        "loads": models.loads(LoadKey),
+        "models": [(k.model_name, k.device, k.dtype, k.quantize) for k in models.keys(LoadKey)],
+    }
 
 
 def clear_model_cache() -> None:
-    """Drop every cached model (rerankers built earlier reload on their next score)."""
-    with _lock:
-        _models.clear()
+    """Drop every cached cross-encoder (rerankers built earlier reload on their next score)."""
+    models.clear(LoadKey)

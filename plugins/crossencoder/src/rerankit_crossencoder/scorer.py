@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 import rerankit
+from rerankit.local import Truncations
 
 from .config import CrossEncoderConfig
 from .loading import LoadKey, load, load_key
@@ -37,8 +37,12 @@ class CrossEncoderScorer(rerankit.Scorer):
     def __init__(self, config: CrossEncoderConfig) -> None:
         super().__init__(config)
         self._key: LoadKey | None = None
-        self.truncated_total = 0
-        self._tally = threading.Lock()
+        self.truncations = Truncations(logger, "crossencoder")
+
+    @property
+    def truncated_total(self) -> int:
+        """How many query-text pairs this scorer truncated so far (each call also logs a warning)."""
+        return self.truncations.total
 
     @property
     def model(self) -> LoadedModel:
@@ -76,15 +80,13 @@ class CrossEncoderScorer(rerankit.Scorer):
             return []
         model = self.model
         scores, truncated = model.score(queries, texts, self.config.batch_size, self.config.activation)
-        if truncated:
-            with self._tally:
-                self.truncated_total += truncated
-            logger.warning(
-                "crossencoder: %d of %d query-text pairs were longer than max_length=%d tokens and "
-                "were truncated (model %s); raise max_length up to the model's limit or split long texts",
-                truncated,
-                len(texts),
-                model.max_length,
-                self.config.model_name,
-            )
+        self.truncations.report(
+            truncated,
+            len(texts),
+            what="query-text pairs",
+            limit="max_length",
+            length=model.max_length,
+            model=self.config.model_name,
+            fix="raise max_length up to the model's limit or split long texts",
+        )
         return scores.tolist()

@@ -1,0 +1,40 @@
+"""rerankit's shared layer for local-model plugins (torch models run in this process).
+
+What every plugin that runs a model locally needs, written once: ``crossencoder`` and ``colbert``
+use it, and so can any third-party plugin (see docs/local-model-plugins.md).
+
+- :class:`LocalModelConfig`: the shared options (``model_name``, ``device``, ``batch_size``,
+  ``dtype``, ``trust_remote_code``, ``cache_dir``, ``local_files_only``), float16 on a CPU refused.
+- :func:`resolve_device`: ``None``/``"auto"`` to cuda, then mps, then cpu; :func:`check_dtype`
+  for precisions the resolved device cannot run.
+- :data:`models`: the process-wide :class:`ModelCache`, keyed by load options, one lock per model.
+- :class:`LengthSortedBatches`: similar lengths batched together, results put back in input order.
+- :func:`count_truncated` and :class:`Truncations`: truncated inputs counted, one WARNING per call.
+
+Importing this package imports no torch, transformers or model library; only the functions that
+need torch (``resolve_device`` with ``"auto"``) import it, when called.
+"""
+
+from __future__ import annotations
+
+from ._batching import LengthSortedBatches
+from ._cache import ModelCache, models
+from ._config import DType, LocalModelConfig
+from ._device import DEVICE_PATTERN, check_dtype, resolve_device
+from ._paths import is_local, model_path
+from ._truncation import Truncations, count_truncated
+
+__all__ = [
+    "DEVICE_PATTERN",
+    "DType",
+    "LengthSortedBatches",
+    "LocalModelConfig",
+    "ModelCache",
+    "Truncations",
+    "check_dtype",
+    "count_truncated",
+    "is_local",
+    "model_path",
+    "models",
+    "resolve_device",
+]

@@ -1,0 +1,83 @@
+"""Scoring a batch of (query, document) pairs: documents in length-sorted batches, MaxSim
+vectorized per batch, scores returned in input order. Imports torch; loaded on first score."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from rerankit.local import LengthSortedBatches
+
+from .encoder import ColbertModel
+from .maxsim import maxsim
+
+
+def score_texts(
+    model: ColbertModel,
+    queries: Sequence[str],
+    docs: Sequence[str],
+    owner: np.ndarray,
+    batch_size: int,
+    query_length: int,
+    doc_length: int,
+) -> tuple[np.ndarray, int, int]:
+    """Scores of ``docs[i]`` against ``queries[owner[i]]``, and the queries and documents truncated."""
+    q, scored, query_cut = model.encode_queries(queries, query_length)
+    batches = LengthSortedBatches([len(d) for d in docs], batch_size)  # characters: a free proxy
+    parts, doc_cut = [], 0
+    for rows in batches:
+        d, valid, cut = model.encode_documents([docs[i] for i in rows], doc_length)
+        doc_cut += cut
+        mine = torch.as_tensor(owner[rows], device=q.device)
+        with torch.inference_mode():
+            parts.append(maxsim(q[mine], scored[mine], d, valid))
+    # one device-to-host copy at the end: a GPU never waits for the host between batches
+    return batches.restore(torch.cat(parts).cpu().numpy()), query_cut, doc_cut
+
+
+def score_vectors(
+    model: ColbertModel,
+    queries: Sequence[str],
+    vectors: np.ndarray,
+    counts: np.ndarray,
+    owner: np.ndarray,
+    batch_size: int,
+    query_length: int,
+) -> tuple[np.ndarray, int]:
+    """Scores of stored documents (``counts[i]`` token vectors each, packed in ``vectors``) against
+    ``queries[owner[i]]``: only the queries are encoded. Also returns how many queries were cut."""
+    q, scored, query_cut = model.encode_queries(queries, query_length)
+    starts = np.cumsum(counts) - counts
+    source = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+    batches = LengthSortedBatches(counts, batch_size)
+    parts = []
+    for rows in batches:
+        n = counts[rows]
+        row = np.repeat(np.arange(len(rows)), n)  # each token's document within the batch
+        pos = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)  # and its position there
+        docs = torch.zeros(len(rows), int(n.max()), vectors.shape[1])
+        valid = torch.zeros(len(rows), int(n.max()), dtype=torch.bool)
+        docs[row, pos] = source[np.repeat(starts[rows], n) + pos]
+        valid[row, pos] = True
+        mine = torch.as_tensor(owner[rows], device=q.device)
+        with torch.inference_mode():
+            parts.append(maxsim(q[mine], scored[mine], docs.to(q.device), valid.to(q.device)))
+    return batches.restore(torch.cat(parts).cpu().numpy()), query_cut
+
+
+def document_vectors(
+    model: ColbertModel, docs: Sequence[str], batch_size: int, doc_length: int
+) -> tuple[list[np.ndarray], int]:
+    """Each document's scored token vectors (padding and masked punctuation left out), as float32
+    arrays in input order: what an ``embeddings_column`` holds. Also how many texts were cut."""
+    out: list[np.ndarray] = [np.empty((0, model.dim), np.float32)] * len(docs)
+    cut = 0
+    for rows in LengthSortedBatches([len(d) for d in docs], batch_size):
+        d, valid, batch_cut = model.encode_documents([docs[i] for i in rows], doc_length)
+        cut += batch_cut
+        d, valid = d.cpu().numpy(), valid.cpu().numpy()
+        for j, i in enumerate(rows):
+            out[i] = d[j][valid[j]]
+    return out, cut
