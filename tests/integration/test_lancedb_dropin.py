@@ -33,6 +33,8 @@ from tests.integration.integration_support import embed, make_table
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from tests.plugins.colbert.colbert_models import build_stanford
+from tests.plugins.colbert.reference import NaiveColbert
 from tests.plugins.crossencoder.crossencoder_models import QUERY as MODEL_QUERY
 from tests.plugins.crossencoder.crossencoder_models import TEXTS, build_tiny
 from tests.plugins.openai.fake_llm import FakeJudge
@@ -139,7 +141,7 @@ class Context:
     """What model cases build on: local provider servers and tiny models (made once per module)."""
 
     servers: dict[str, FakeRerankServer]
-    models: dict[str, str]
+    models: dict[str, Any]
     cache: dict[str, Any] = field(default_factory=dict)
 
 
@@ -171,6 +173,11 @@ def sentence_transformers_scores(ctx: Context, query: str, texts: list[str]) -> 
     return ctx.cache["crossencoder"].predict([[query, t] for t in texts]).tolist()
 
 
+def naive_colbert_scores(ctx: Context, query: str, texts: list[str]) -> list[float]:
+    """MaxSim recomputed one text at a time by the colbert tests' independent reference."""
+    return NaiveColbert(ctx.models["colbert"]).scores(query, texts)
+
+
 MODEL_CASES = [
     ModelCase("CohereReranker", lambda c: {"api_key": KEY, "base_url": c.servers["cohere"].url}, fake_scores,
               default_model="rerank-english-v3.0"),
@@ -184,6 +191,11 @@ MODEL_CASES = [
     # The fake chat model rates on a 0-10 scale what fake_score gives; normalized back, the same scores.
     ModelCase("OpenaiReranker", lambda c: {"api_key": KEY, "base_url": c.servers["openai"].url + "/v1"},
               fake_scores),
+    ModelCase("ColbertReranker", lambda c: {"model_name": str(c.models["colbert"]), "device": "cpu"},
+              naive_colbert_scores),
+    ModelCase("AnswerdotaiRerankers",
+              lambda c: {"model_type": "colbert", "model_name": str(c.models["colbert"]), "device": "cpu"},
+              naive_colbert_scores),
 ]
 
 
@@ -198,7 +210,10 @@ def ctx(tmp_path_factory):
     servers["openai"] = FakeRerankServer(ChatDialect(FakeJudge()), api_key=KEY)
     for server in servers.values():
         server.__enter__()
-    models = {"crossencoder": str(build_tiny(tmp_path_factory.mktemp("tiny-ce")))}
+    models = {
+        "crossencoder": str(build_tiny(tmp_path_factory.mktemp("tiny-ce"))),
+        "colbert": build_stanford(tmp_path_factory.mktemp("tiny-colbert")),  # a Tiny: path and weights
+    }
     try:
         yield Context(servers, models)
     finally:

@@ -351,8 +351,9 @@ class CrossEncoderReranker(DropIn):
     @property
     def device(self) -> str:
         """The device the model runs on: the one asked for, else cuda, then mps, then cpu."""
-        asked = self.reranker.config.device
-        return asked if asked not in (None, "auto") else _auto_device()
+        from rerankit.local import resolve_device
+
+        return resolve_device(self.reranker.config.device)
 
     @device.setter
     def device(self, value: Optional[str]) -> None:
@@ -385,15 +386,6 @@ def _model_kwargs_to_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     if dtype is not None:
         kwargs["dtype"] = str(dtype).removeprefix("torch.")
     return kwargs
-
-
-def _auto_device() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    return "mps" if mps is not None and mps.is_available() else "cpu"
 
 
 class AnswerdotaiRerankers(DropIn):
