@@ -1,0 +1,243 @@
+"""Batch reranking on Ray Data (extra ``rerankit[ray]``): every query's candidates, on any cluster.
+
+:func:`rerank_dataset` takes a ``ray.data.Dataset`` with one row per candidate and returns one
+with the same rows reranked within each query (``_relevance_score``, ``_rank``, ``top_n`` per
+query); the grouping rules are those of :mod:`rerankit.batch`, which this module only binds to
+Ray. How it runs:
+
+1. ``groupby(group_column)`` shuffles each query's rows together, and a light task packs each
+   group into one row (its rows as Arrow IPC bytes), so no later step can split a group;
+2. ``map_batches`` hands ``batch_size`` packed groups at a time to a pool of actors; each actor
+   rebuilds the reranker once, from its registered name and public config (secrets are read from
+   the actor's environment, never pickled), so a model loads once per actor, and reranks the
+   whole batch in one call (a hosted scorer's requests go out concurrently).
+
+A failing row fails the job with the rerankit error: Ray raises it as an instance of the same
+class (``except rerankit.InputError`` catches it; ``exc.cause`` is the error the worker raised).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any, Optional, Union
+
+import pyarrow as pa
+
+try:
+    import ray
+    import ray.data
+except ImportError as exc:  # pragma: no cover - exercised by the packaging tests
+    raise ImportError(f"rerankit.ray needs Ray Data ({exc}); install it with: pip install 'rerankit[ray]'") from exc
+
+from ._columns import DISTANCE, SCORE
+from ._errors import ConfigError, InputError, RerankitError
+from ._inputs import require_column
+from .batch import GROUP_FIX, GroupReranker, RerankerLike
+
+#: The column of a packed dataset: one row per group, the group's rows as an Arrow IPC stream.
+PACKED = "_rerankit_group"
+
+Concurrency = Union[int, tuple[int, int], tuple[int, int, int]]
+
+
+def rerank_dataset(
+    ds: ray.data.Dataset,
+    reranker: RerankerLike,
+    *,
+    query_column: str = "query",
+    group_column: str = "query_id",
+    source_column: str = "source",
+    fts: Optional[ray.data.Dataset] = None,
+    batch_size: int = 64,
+    concurrency: Optional[Concurrency] = None,
+    num_gpus: float = 0,
+    max_concurrency: int = 16,
+    **map_batches_options: Any,
+) -> ray.data.Dataset:
+    """Rerank every group of ``ds`` (one query's candidates) on Ray Data; lazy, like any Dataset.
+
+    ``reranker``: a built reranker, a registered name, a config mapping or a .toml/.json path
+    (read here, on the driver). ``fts``: a second dataset of full-text candidates; ``ds`` is then
+    the vector candidates and each query's two lists are fused (``source_column`` is set to
+    "vector"/"fts"). ``batch_size``: groups per reranker call. ``concurrency``: at most ``n`` actors
+    (the pool starts with one and grows while batches wait), or ``(min, max)``. ``num_gpus``: GPUs per actor. ``max_concurrency``: requests in
+    flight per actor for a hosted scorer. Other keyword arguments go to the reranking step's
+    ``map_batches`` (``num_cpus``, ``runtime_env``, ``memory``, ...).
+    """
+    groups = GroupReranker(
+        reranker,
+        query_column=query_column,
+        group_column=group_column,
+        source_column=source_column,
+        max_concurrency=max_concurrency,
+    )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a whole number of groups, at least 1; got {batch_size!r}")
+    blob = _portable(groups)
+    checked = _prepared(ds, group_column, source_column, None if fts is None else "vector")
+    if fts is not None:
+        checked = checked.union(_prepared(fts, group_column, source_column, "fts"))
+    packed = checked.groupby(group_column).map_groups(pack_group, batch_format="pyarrow")
+    options = dict(map_batches_options)
+    if concurrency is not None:
+        options.setdefault("compute", _pool(concurrency))
+    if num_gpus:
+        options["num_gpus"] = num_gpus
+    return packed.map_batches(
+        RerankWorker,
+        fn_constructor_args=(blob,),
+        batch_size=batch_size,
+        batch_format="pyarrow",
+        zero_copy_batch=True,
+        **options,
+    )
+
+
+def rerank_parquet(
+    path: str,
+    output: str,
+    reranker: RerankerLike,
+    *,
+    fts_path: Optional[str] = None,
+    progress: bool = True,
+    **options: Any,
+) -> None:
+    """Read Parquet (a file or a directory), rerank with :func:`rerank_dataset`, write Parquet.
+
+    ``output`` is a directory that receives one file per output block. Uses the running Ray
+    runtime, or starts one (``RAY_ADDRESS`` connects to a cluster). A rerankit error raised on a
+    worker is raised here as itself, without Ray's wrapping.
+    """
+    if not ray.is_initialized():
+        ray.init()
+    ray.data.DataContext.get_current().enable_progress_bars = progress
+    fts = None if fts_path is None else ray.data.read_parquet(fts_path)
+    out = rerank_dataset(ray.data.read_parquet(path), reranker, fts=fts, **options)
+    try:
+        out.write_parquet(output)
+    except RerankitError as exc:  # Ray's RayTaskError(<the rerankit error>)
+        raise _unwrapped(exc) from None
+
+
+# -- the steps of the pipeline -------------------------------------------------------------------
+def pack_group(group: pa.Table) -> pa.Table:
+    """One group's rows as one row (an Arrow IPC stream), so later steps move it whole."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, group.schema) as writer:
+        writer.write_table(group)
+    return pa.table({PACKED: pa.array([sink.getvalue().to_pybytes()], pa.large_binary())})
+
+
+def unpack_groups(batch: pa.Table) -> list[pa.Table]:
+    """The groups of a batch of packed rows, in order."""
+    return [
+        pa.ipc.open_stream(value.as_buffer()).read_all()
+        for chunk in batch[PACKED].chunks
+        for value in chunk
+    ]
+
+
+class RerankWorker:
+    """A Ray Data actor: rebuilds the reranker once (on its first batch), then reranks batches.
+
+    ``blob`` is the pickled :class:`~rerankit.batch.GroupReranker`; unpickling it rebuilds the
+    reranker by name and config, reading secrets from this worker's environment.
+    """
+
+    def __init__(self, blob: bytes) -> None:
+        self._blob = blob
+        self._groups: Optional[GroupReranker] = None
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        with _raised_as_is():
+            if self._groups is None:
+                self._groups = ray.cloudpickle.loads(self._blob)
+            return self._groups.rerank_groups(unpack_groups(batch))
+
+
+def _check_rows(batch: pa.Table, group_column: str, source_column: str, source: Optional[str]) -> pa.Table:
+    """Every row has a group id; with two datasets, each row is marked with its search."""
+    with _raised_as_is():
+        nulls = require_column(batch, group_column, "ds", GROUP_FIX).null_count
+        if nulls:
+            raise InputError(f"ds column '{group_column}' has {nulls} null value(s); every row needs its query's id")
+        if source is None:
+            return batch
+        if batch.schema.get_field_index(source_column) >= 0:
+            raise InputError(
+                f"ds already has a column '{source_column}'; with fts= rerank_dataset marks each row with its "
+                "search there. Drop or rename it, or pass source_column= naming a free column"
+            )
+        for missing in (SCORE if source == "vector" else DISTANCE,):
+            if batch.schema.get_field_index(missing) < 0:  # a null column unifies with the other side's
+                batch = batch.append_column(pa.field(missing, pa.null()), pa.nulls(batch.num_rows))
+        return batch.append_column(source_column, pa.array([source] * batch.num_rows, pa.string()))
+
+
+def _prepared(ds: ray.data.Dataset, group_column: str, source_column: str, source: Optional[str]) -> ray.data.Dataset:
+    return ds.map_batches(
+        _check_rows,
+        batch_format="pyarrow",
+        batch_size=None,
+        zero_copy_batch=True,
+        fn_kwargs={"group_column": group_column, "source_column": source_column, "source": source},
+    )
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _portable(groups: GroupReranker) -> bytes:
+    """The pickled GroupReranker, refused if a secret of the reranker's config is in it."""
+    blob = ray.cloudpickle.dumps(groups)  # as Ray ships functions: a class from __main__ travels by value
+    config = groups.reranker.config
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        secret = getattr(value, "get_secret_value", None)
+        raw = secret() if secret is not None else None
+        if isinstance(raw, str):
+            raw = raw.encode()
+        if raw and raw in blob:
+            raise ConfigError(
+                f"reranker '{groups.reranker.name}' would carry its {name} to every worker inside the pickled "
+                "object; build it with rerankit.get_reranker (or pass its name or config) so that each worker "
+                "reads the secret from its environment, e.g. ray.init(runtime_env={'env_vars': {...}})"
+            )
+    return blob
+
+
+def _pool(concurrency: Concurrency) -> ray.data.ActorPoolStrategy:
+    """``n``: one actor at first, up to ``n`` (a fixed pool of ``n`` would hold its CPUs from the
+    start, and on a cluster of ``n`` CPUs starve the shuffle that feeds it)."""
+    if isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency >= 1:
+        return ray.data.ActorPoolStrategy(min_size=1, max_size=concurrency)
+    if isinstance(concurrency, tuple) and len(concurrency) in (2, 3) and all(isinstance(c, int) for c in concurrency):
+        sizes = dict(zip(("min_size", "max_size", "initial_size"), concurrency))
+        return ray.data.ActorPoolStrategy(**sizes)
+    raise ConfigError(f"concurrency must be a number of actors or a (min, max) pair; got {concurrency!r}")
+
+
+@contextlib.contextmanager
+def _raised_as_is() -> Iterator[None]:
+    """Let a rerankit error leave this task as itself (type, message, attributes).
+
+    Ray Data wraps a UDF's exception in a UserCodeException and loses it on the way to the
+    driver, unless the task's DataContext says ``raise_original_map_exception``; setting it on
+    this task's context, only when a rerankit error is on its way out, changes nothing else.
+    """
+    try:
+        yield
+    except RerankitError:
+        ray.data.DataContext.get_current().raise_original_map_exception = True
+        raise
+
+
+def _unwrapped(exc: RerankitError) -> RerankitError:
+    """The error the worker raised, without the retry note Ray Data appends to its message."""
+    cause = getattr(exc, "cause", None)
+    error = cause if isinstance(cause, RerankitError) else exc
+    message = str(error.args[0]) if error.args else str(error)
+    error.args = (message.split("\nFailed to apply UDF transform", 1)[0], *error.args[1:])
+    return error
+
+
+__all__ = ["rerank_dataset", "rerank_parquet"]
