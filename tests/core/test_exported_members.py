@@ -39,10 +39,12 @@ PUBLIC = [
 
 #: Public subpackages and modules (each with its own __all__); every other module is private.
 PUBLIC_MODULES = {
+    "rerankit.batch": ["GroupReranker", "RerankerLike", "as_reranker", "rerank_batches"],
     "rerankit.demo": None,  # the `rerankit demo` command's implementation
     "rerankit.http": ["HTTPConfig", "HTTPScorer", "check_ranking", "error_message", "ranked",
                       "retry_after_seconds", "retryable_status", "safe_headers"],
     "rerankit.lancedb": ["LanceDBReranker", "to_lancedb"],
+    "rerankit.ray": ["rerank_dataset", "rerank_parquet"],  # extra rerankit[ray]
     "rerankit.testing": ["DIALECTS", "Dialect", "FakeRerankServer", "Fault", "HEAVY_MODULES",
                          "HostedRerankerConformance", "Reject", "RerankerConformance", "Seen",
                          "assert_reranked", "assert_same_ranking", "data", "expected_concat",

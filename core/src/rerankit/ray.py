@@ -19,7 +19,9 @@ class (``except rerankit.InputError`` catches it; ``exc.cause`` is the error the
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Optional, Union
 
 import pyarrow as pa
@@ -57,13 +59,14 @@ def rerank_dataset(
 ) -> ray.data.Dataset:
     """Rerank every group of ``ds`` (one query's candidates) on Ray Data; lazy, like any Dataset.
 
-    ``reranker``: a built reranker, a registered name, a config mapping or a .toml/.json path
-    (read here, on the driver). ``fts``: a second dataset of full-text candidates; ``ds`` is then
-    the vector candidates and each query's two lists are fused (``source_column`` is set to
-    "vector"/"fts"). ``batch_size``: groups per reranker call. ``concurrency``: at most ``n`` actors
-    (the pool starts with one and grows while batches wait), or ``(min, max)``. ``num_gpus``: GPUs per actor. ``max_concurrency``: requests in
-    flight per actor for a hosted scorer. Other keyword arguments go to the reranking step's
-    ``map_batches`` (``num_cpus``, ``runtime_env``, ``memory``, ...).
+    ``reranker``: a built reranker, a registered name, a config mapping or a .toml/.json path,
+    built here on the driver (so a bad config fails now) and rebuilt once per actor.
+    ``fts``: a second dataset of full-text candidates; ``ds`` then holds the vector candidates
+    and each query's two lists are fused (``source_column`` is set to "vector"/"fts").
+    ``batch_size``: groups per reranker call. ``concurrency``: at most ``n`` actors (the pool
+    starts with one and grows while batches wait), or ``(min, max)``. ``num_gpus``: GPUs per
+    actor. ``max_concurrency``: requests in flight per actor for a hosted scorer. Other keyword
+    arguments go to the reranking step's ``map_batches`` (``num_cpus``, ``runtime_env``, ...).
     """
     groups = GroupReranker(
         reranker,
@@ -102,13 +105,19 @@ def rerank_parquet(
     fts_path: Optional[str] = None,
     progress: bool = True,
     **options: Any,
-) -> None:
+) -> int:
     """Read Parquet (a file or a directory), rerank with :func:`rerank_dataset`, write Parquet.
 
-    ``output`` is a directory that receives one file per output block. Uses the running Ray
-    runtime, or starts one (``RAY_ADDRESS`` connects to a cluster). A rerankit error raised on a
-    worker is raised here as itself, without Ray's wrapping.
+    ``output`` is a new (or empty) directory that receives one file per output block; returns the
+    number of rows written. Uses the running Ray runtime, or starts one (``RAY_ADDRESS`` joins a
+    cluster). A rerankit error raised on a worker is raised here as itself, without Ray's wrapping.
     """
+    for given in (path, fts_path):
+        if given is not None and not Path(given).exists():
+            raise InputError(f"input '{given}' does not exist; pass a Parquet file or a directory of them")
+    target = Path(output)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InputError(f"output '{output}' already exists and is not an empty directory; name a new directory")
     if not ray.is_initialized():
         ray.init()
     ray.data.DataContext.get_current().enable_progress_bars = progress
@@ -118,6 +127,9 @@ def rerank_parquet(
         out.write_parquet(output)
     except RerankitError as exc:  # Ray's RayTaskError(<the rerankit error>)
         raise _unwrapped(exc) from None
+    import pyarrow.parquet as pq
+
+    return sum(pq.read_metadata(f).num_rows for f in target.rglob("*.parquet"))
 
 
 # -- the steps of the pipeline -------------------------------------------------------------------
@@ -188,7 +200,13 @@ def _prepared(ds: ray.data.Dataset, group_column: str, source_column: str, sourc
 # -- helpers -------------------------------------------------------------------------------------
 def _portable(groups: GroupReranker) -> bytes:
     """The pickled GroupReranker, refused if a secret of the reranker's config is in it."""
-    blob = ray.cloudpickle.dumps(groups)  # as Ray ships functions: a class from __main__ travels by value
+    try:
+        blob = ray.cloudpickle.dumps(groups)  # as Ray ships functions: a class from __main__ travels by value
+    except Exception as exc:
+        raise ConfigError(
+            f"reranker '{groups.reranker.name}' cannot be sent to Ray's workers ({exc}); build it with "
+            "rerankit.get_reranker, or pass its name or config"
+        ) from exc
     config = groups.reranker.config
     for name in type(config).model_fields:
         value = getattr(config, name)
@@ -218,23 +236,46 @@ def _pool(concurrency: Concurrency) -> ray.data.ActorPoolStrategy:
 
 @contextlib.contextmanager
 def _raised_as_is() -> Iterator[None]:
-    """Let a rerankit error leave this task as itself (type, message, attributes).
+    """Let a rerankit error leave this task as itself (class, message, attributes).
 
     Ray Data wraps a UDF's exception in a UserCodeException and loses it on the way to the
-    driver, unless the task's DataContext says ``raise_original_map_exception``; setting it on
-    this task's context, only when a rerankit error is on its way out, changes nothing else.
+    driver, unless the task's DataContext says ``raise_original_map_exception``; that is set on
+    this task's context only when a rerankit error is on its way out. The error also becomes a
+    UserCodeException (:func:`_from_user_code`), so that the driver reports it as an error in
+    user code, with the abbreviated trace, rather than as a failure of Ray itself.
     """
     try:
         yield
-    except RerankitError:
+    except RerankitError as exc:
         ray.data.DataContext.get_current().raise_original_map_exception = True
-        raise
+        raise _from_user_code(exc) from None
+
+
+_USER_CODE_TWINS: dict[type, type] = {}
+
+
+def _from_user_code(exc: RerankitError) -> RerankitError:
+    """The same error as an instance of a subclass of both its class and Ray's UserCodeException."""
+    from ray.exceptions import UserCodeException
+
+    cls = type(exc)
+    twin = _USER_CODE_TWINS.get(cls)
+    if twin is None:  # named like its class, so that tracebacks read the same
+        names = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__doc__": cls.__doc__}
+        twin = _USER_CODE_TWINS[cls] = type(cls.__name__, (cls, UserCodeException), names)
+    error = copy.copy(exc)
+    error.__class__ = twin
+    return error
 
 
 def _unwrapped(exc: RerankitError) -> RerankitError:
-    """The error the worker raised, without the retry note Ray Data appends to its message."""
+    """The error the worker raised, as its own class, without the retry note Ray Data appends."""
     cause = getattr(exc, "cause", None)
-    error = cause if isinstance(cause, RerankitError) else exc
+    error = copy.copy(cause if isinstance(cause, RerankitError) else exc)
+    from ray.exceptions import RayError
+
+    while issubclass(type(error), RayError):  # the twin made by _from_user_code, or Ray's RayTaskError(...)
+        error.__class__ = next(c for c in type(error).__bases__ if issubclass(c, RerankitError))
     message = str(error.args[0]) if error.args else str(error)
     error.args = (message.split("\nFailed to apply UDF transform", 1)[0], *error.args[1:])
     return error
