@@ -79,7 +79,7 @@ def test_fusion_of_logged_runs_matches_one_process(local_ray) -> None:
     reranker = rerankit.get_reranker("rrf", return_score="all", top_n=6)
     expected = single_process(table, reranker)
 
-    out = run(rerank_dataset(ray.data.from_arrow(parts), reranker, batch_size=4, concurrency=2))
+    out = run(rerank_dataset(ray.data.from_arrow(parts), reranker, batch_size=4, concurrency=2, num_partitions=3))
     assert out.equals(expected)
 
     vector = table.filter(pc.equal(table["source"], "vector")).drop_columns(["source", "_score"])
@@ -119,7 +119,8 @@ def test_local_cross_encoder_matches_one_process(local_ray, sort_shuffle, tmp_pa
     table = candidates(20, seed=3)
     reranker = rerankit.get_reranker("crossencoder", model_name=model, device="cpu", return_score="all")
     expected = single_process(table, reranker, batch_size=4)
-    out = run(rerank_dataset(ray.data.from_arrow(blocks(table, 9)), reranker, batch_size=4, concurrency=2))
+    parts = [b for part in blocks(table, 9) for b in part.to_batches()]  # record batches, not tables
+    out = run(rerank_dataset(ray.data.from_arrow(parts), reranker, batch_size=4, concurrency=2))
     assert out.drop_columns(["_relevance_score"]).equals(expected.drop_columns(["_relevance_score"]))
     np.testing.assert_allclose(out["_relevance_score"].to_numpy(), expected["_relevance_score"].to_numpy(),
                                rtol=1e-6)

@@ -55,6 +55,7 @@ def rerank_dataset(
     concurrency: Optional[Concurrency] = None,
     num_gpus: float = 0,
     max_concurrency: int = 16,
+    num_partitions: Optional[int] = None,
     **map_batches_options: Any,
 ) -> ray.data.Dataset:
     """Rerank every group of ``ds`` (one query's candidates) on Ray Data; lazy, like any Dataset.
@@ -65,8 +66,10 @@ def rerank_dataset(
     and each query's two lists are fused (``source_column`` is set to "vector"/"fts").
     ``batch_size``: groups per reranker call. ``concurrency``: at most ``n`` actors (the pool
     starts with one and grows while batches wait), or ``(min, max)``. ``num_gpus``: GPUs per
-    actor. ``max_concurrency``: requests in flight per actor for a hosted scorer. Other keyword
-    arguments go to the reranking step's ``map_batches`` (``num_cpus``, ``runtime_env``, ...).
+    actor. ``max_concurrency``: requests in flight per actor for a hosted scorer.
+    ``num_partitions``: partitions of Ray's hash shuffle by query (Ray's default, 200, when None;
+    fewer suit a small cluster). Other keyword arguments go to the reranking step's
+    ``map_batches`` (``num_cpus``, ``runtime_env``, ...).
     """
     groups = GroupReranker(
         reranker,
@@ -81,7 +84,7 @@ def rerank_dataset(
     checked = _prepared(ds, group_column, source_column, None if fts is None else "vector")
     if fts is not None:
         checked = checked.union(_prepared(fts, group_column, source_column, "fts"))
-    packed = checked.groupby(group_column).map_groups(pack_group, batch_format="pyarrow")
+    packed = checked.groupby(group_column, num_partitions=num_partitions).map_groups(pack_group, batch_format="pyarrow")
     options = dict(map_batches_options)
     if concurrency is not None:
         options.setdefault("compute", _pool(concurrency))
@@ -168,9 +171,13 @@ class RerankWorker:
             return self._groups.rerank_groups(unpack_groups(batch))
 
 
-def _check_rows(batch: pa.Table, group_column: str, source_column: str, source: Optional[str]) -> pa.Table:
+def _check_rows(
+    batch: Union[pa.Table, pa.RecordBatch], group_column: str, source_column: str, source: Optional[str]
+) -> pa.Table:
     """Every row has a group id; with two datasets, each row is marked with its search."""
     with _raised_as_is():
+        if isinstance(batch, pa.RecordBatch):  # a dataset made from record batches hands them on as such
+            batch = pa.Table.from_batches([batch])
         nulls = require_column(batch, group_column, "ds", GROUP_FIX).null_count
         if nulls:
             raise InputError(f"ds column '{group_column}' has {nulls} null value(s); every row needs its query's id")
