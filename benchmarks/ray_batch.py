@@ -77,7 +77,8 @@ def on_ray(table: pa.Table, reranker: rerankit.Reranker, batch_size: int, **opti
 
     started = time.perf_counter()
     ds = ray.data.from_arrow(table.to_batches(max_chunksize=4096))
-    out = pa.concat_tables(ray.get(rerank_dataset(ds, reranker, batch_size=batch_size, **options).to_arrow_refs()))
+    refs = rerank_dataset(ds, reranker, batch_size=batch_size, **options).to_arrow_refs()
+    out = pa.concat_tables([t for t in ray.get(refs) if t.num_columns])  # not Ray's empty blocks
     return time.perf_counter() - started, out
 
 
@@ -94,13 +95,15 @@ def compare(a: pa.Table, b: pa.Table) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, default=2, help="Ray actors (at most)")
-    ap.add_argument("--queries", type=int, default=1000, help="queries for the hosted scorer")
+    ap.add_argument("--queries", type=int, default=2000, help="queries for the hosted scorer")
     ap.add_argument("--docs", type=int, default=50, help="candidates per query (hosted)")
     ap.add_argument("--latency", type=float, default=0.05, help="fake server latency per request, seconds")
-    ap.add_argument("--ce-queries", type=int, default=60, help="queries for the cross-encoder")
+    ap.add_argument("--ce-queries", type=int, default=40, help="queries for the cross-encoder")
     ap.add_argument("--ce-docs", type=int, default=30, help="candidates per query (cross-encoder)")
     ap.add_argument("--device", default="cpu", help="cross-encoder device: cpu, cuda, ...")
-    ap.add_argument("--batch-size", type=int, default=64, help="queries per reranker call (both engines)")
+    ap.add_argument("--batch-size", type=int, default=64, help="hosted: queries per reranker call (both engines)")
+    ap.add_argument("--ce-batch-size", type=int, default=4,
+                    help="cross-encoder: queries per call (small enough that every worker gets batches)")
     ap.add_argument("--shuffle", default=None, help="Ray Data shuffle_strategy (default: Ray's, hash-based)")
     ap.add_argument("--partitions", type=int, default=None, help="hash shuffle partitions (default: Ray's, 200)")
     ap.add_argument("--data", type=Path, default=DATA)
@@ -132,10 +135,12 @@ def main() -> None:
             return rerankit.get_reranker("crossencoder", model_name=model, device=args.device)
 
         jobs = [
-            (f"hosted, {args.latency * 1000:.0f} ms server", hosted, hosted_rows, args.queries, ray_options),
-            (f"cross-encoder MiniLM-L6, {args.device}", cross_encoder, ce_rows, args.ce_queries, ce_options),
+            (f"hosted, {args.latency * 1000:.0f} ms server", hosted, hosted_rows, args.queries,
+             args.batch_size, ray_options),
+            (f"cross-encoder MiniLM-L6, {args.device}", cross_encoder, ce_rows, args.ce_queries,
+             args.ce_batch_size, ce_options),
         ]
-        local = [one_process(rows, make(), args.batch_size) for _, make, rows, _, _ in jobs]
+        local = [one_process(rows, make(), size) for _, make, rows, _, size, _ in jobs]
 
         started = time.perf_counter()
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
@@ -144,14 +149,15 @@ def main() -> None:
         if args.shuffle:
             context.shuffle_strategy = args.shuffle
         startup = time.perf_counter() - started
-        for (label, make, rows, queries, options), (t_local, out_local) in zip(jobs, local):
-            t_ray, out_ray = on_ray(rows, make(), args.batch_size, **options)
+        for (label, make, rows, queries, size, options), (t_local, out_local) in zip(jobs, local):
+            t_ray, out_ray = on_ray(rows, make(), size, **options)
             results.append((label, rows.num_rows, queries, t_local, t_ray, compare(out_local, out_ray)))
         ray.shutdown()
 
     print(f"Ray start-up (ray.init, local, {os.cpu_count()} CPUs): {startup:.1f} s, paid once per driver, "
           "not counted below")
-    print(f"batch size {args.batch_size} queries per call; Ray: at most {args.workers} actors, shuffle "
+    print(f"queries per call: hosted {args.batch_size}, cross-encoder {args.ce_batch_size}; Ray: at most "
+          f"{args.workers} actors, shuffle "
           f"{context.shuffle_strategy.value}, {args.partitions or 'default'} partitions\n")
     header = f"{'reranker':34} {'rows':>7} {'one process':>16} {'Ray':>16} {'Ray/one':>8}"
     print(header)

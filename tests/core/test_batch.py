@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import rerankit
 from rerankit.batch import GroupReranker, as_reranker, rerank_batches
 from rerankit.testing import fake_score
+from tests.core.batch_data import candidates
 
 
 class OverlapScorer(rerankit.Scorer):
@@ -33,28 +33,6 @@ class OverlapScorer(rerankit.Scorer):
 def scoring(**options) -> rerankit.ScoringReranker:
     config = rerankit.RerankerConfig(**options)
     return rerankit.ScoringReranker("overlap", config, OverlapScorer(config))
-
-
-WORDS = "wing flow heat shock layer plate jet drag lift mach".split()
-
-
-def candidates(n_queries: int = 7, seed: int = 0, hybrid: bool = False) -> pa.Table:
-    """One row per candidate, grouped by query_id; with hybrid, vector and fts rows per query."""
-    rng = random.Random(seed)
-    rows = []
-    for q in range(n_queries):
-        query = " ".join(rng.sample(WORDS, 3))
-        sides = [("vector", rng.randint(1, 6)), ("fts", rng.randint(0, 5))] if hybrid else [(None, rng.randint(1, 9))]
-        for source, n in sides:
-            for d in range(n):
-                row = {"query_id": f"q{q}", "query": query, "_rowid": q * 100 + d + (3 if source == "fts" else 0),
-                       "text": " ".join(rng.sample(WORDS, 4)), "meta": d}
-                if source is not None:
-                    row["source"] = source
-                row["_distance"] = None if source == "fts" else rng.random()
-                row["_score"] = None if source == "vector" else rng.random() * 10
-                rows.append(row)
-    return pa.Table.from_pylist(rows)
 
 
 def per_group(table: pa.Table, fn) -> list[pa.Table]:
@@ -80,7 +58,7 @@ def sort_group(rows: pa.Table) -> pa.Table:
 
 # -- what comes out ------------------------------------------------------------------------------
 def test_each_group_is_reranked_whole_and_ranked() -> None:
-    table = candidates()
+    table = candidates(7)
     reranker = scoring(top_n=4)
     out = collect(rerank_batches(table.to_batches(max_chunksize=5), reranker, batch_size=3))
     expected = pa.concat_tables(per_group(table, lambda q, rows: with_rank(reranker.rerank(q, sort_group(rows)))))
@@ -93,7 +71,7 @@ def test_each_group_is_reranked_whole_and_ranked() -> None:
 
 def test_rows_within_a_group_may_arrive_in_any_order() -> None:
     """The order inside a group is fixed by the data (search score, then _rowid), as a shuffle needs."""
-    table = candidates(seed=3)
+    table = candidates(7, seed=3)
     shuffled = pa.concat_tables(
         per_group(table, lambda q, rows: rows.take(np.random.default_rng(1).permutation(rows.num_rows)))
     )
@@ -104,7 +82,7 @@ def test_rows_within_a_group_may_arrive_in_any_order() -> None:
 
 
 def test_hybrid_groups_by_source_column_match_rerank_hybrid() -> None:
-    table = candidates(hybrid=True)
+    table = candidates(7, hybrid=True)
     for reranker in (rerankit.get_reranker("rrf", return_score="all"), rerankit.get_reranker("linear", top_n=3),
                      scoring()):
         out = collect(rerank_batches(table.to_batches(max_chunksize=6), reranker, batch_size=2))
@@ -118,7 +96,7 @@ def test_hybrid_groups_by_source_column_match_rerank_hybrid() -> None:
 
 
 def test_fusion_needs_no_query_column() -> None:
-    table = candidates().drop_columns(["query"])
+    table = candidates(7).drop_columns(["query"])
     out = collect(rerank_batches([table], "rrf"))
     assert out.num_rows == table.num_rows
     assert pc.all(pc.greater_equal(out["_rank"], 1)).as_py()
@@ -128,7 +106,7 @@ def test_the_reranker_may_be_a_name_a_mapping_or_a_config_file(tmp_path) -> None
     path = tmp_path / "r.toml"
     path.write_text('reranker = "rrf"\nK = 10\ntop_n = 2\n', encoding="utf-8")
     built = rerankit.get_reranker("rrf", K=10, top_n=2)
-    table = candidates()
+    table = candidates(7)
     expected = collect(rerank_batches([table], built))
     for spec in (path, str(path), {"reranker": "rrf", "K": 10, "top_n": 2}):
         assert collect(rerank_batches([table], spec)).equals(expected)
@@ -139,7 +117,7 @@ def test_the_reranker_may_be_a_name_a_mapping_or_a_config_file(tmp_path) -> None
 
 def test_empty_input_gives_no_batches() -> None:
     assert list(rerank_batches([], "rrf")) == []
-    assert list(rerank_batches([candidates().slice(0, 0)], "rrf")) == []
+    assert list(rerank_batches([candidates(7).slice(0, 0)], "rrf")) == []
 
 
 def test_group_reranker_pickles_by_name_and_config() -> None:
@@ -152,7 +130,7 @@ def test_group_reranker_pickles_by_name_and_config() -> None:
 
 # -- errors --------------------------------------------------------------------------------------
 def test_a_group_that_comes_back_is_an_error() -> None:
-    table = candidates()
+    table = candidates(7)
     first = table.filter(pc.equal(table["query_id"], "q0"))
     broken = pa.concat_tables([first.slice(0, 1), table.filter(pc.equal(table["query_id"], "q1")), first.slice(1)])
     with pytest.raises(rerankit.InputError, match=r"query_id='q0' are not together.*sort or group the input"):
@@ -160,7 +138,7 @@ def test_a_group_that_comes_back_is_an_error() -> None:
 
 
 def test_a_null_text_names_its_group() -> None:
-    table = candidates()
+    table = candidates(7)
     texts = table["text"].to_pylist()
     bad = table["query_id"].to_pylist().index("q4") + 1
     texts[bad] = None
@@ -186,14 +164,14 @@ def test_a_null_text_names_its_group() -> None:
 )
 def test_bad_input_is_a_clear_error(change, error, message) -> None:
     with pytest.raises(error, match=message):
-        collect(rerank_batches([change(candidates())], scoring()))
+        collect(rerank_batches([change(candidates(7))], scoring()))
 
 
 def test_fusion_needs_each_lists_ranking_in_the_data() -> None:
-    table = candidates().drop_columns(["_distance", "_score"])
+    table = candidates(7).drop_columns(["_distance", "_score"])
     with pytest.raises(rerankit.InputError, match=r"group query_id='q0': its rows have no '_distance' value"):
         collect(rerank_batches([table], "rrf"))
-    hybrid = candidates(hybrid=True).drop_columns(["_score"])
+    hybrid = candidates(7, hybrid=True).drop_columns(["_score"])
     with pytest.raises(rerankit.InputError, match=r"its fts rows have no '_score' value"):
         collect(rerank_batches([hybrid], "rrf"))
 
@@ -201,4 +179,4 @@ def test_fusion_needs_each_lists_ranking_in_the_data() -> None:
 @pytest.mark.parametrize("option", ["batch_size", "max_concurrency"])
 def test_sizes_must_be_positive(option) -> None:
     with pytest.raises(rerankit.ConfigError, match=f"{option} must be a whole number"):
-        collect(rerank_batches([candidates()], "rrf", **{option: 0}))
+        collect(rerank_batches([candidates(7)], "rrf", **{option: 0}))

@@ -22,8 +22,9 @@ from rerankit.batch import rerank_batches
 from rerankit.ray import rerank_dataset
 from rerankit.testing import FakeRerankServer
 from rerankit.testing.hosted import KEY
+from tests.core.batch_data import candidates
 from tests.integration import ray_support
-from tests.integration.ray_support import KeyedConfig, KillOnce, Overlap, blocks, candidates
+from tests.integration.ray_support import KeyedConfig, KillOnce, Overlap, blocks
 from tests.plugins.crossencoder.crossencoder_models import build_tiny
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
@@ -55,7 +56,8 @@ def sort_shuffle(local_ray):
 
 def run(ds: ray.data.Dataset) -> pa.Table:
     """Execute a dataset; its rows ordered by group and rank, as rerankit.batch writes them."""
-    table = pa.concat_tables(ray.get(ds.to_arrow_refs()), promote_options="default")
+    parts = [t for t in ray.get(ds.to_arrow_refs()) if t.num_columns]  # Ray's empty block for a task
+    table = pa.concat_tables(parts)  # with no output aside, every block has the same schema
     return table.sort_by([("query_id", "ascending"), ("_rank", "ascending")])
 
 
@@ -164,6 +166,19 @@ def test_a_bad_row_fails_the_job_with_the_rerankit_error(local_ray, sort_shuffle
         str(info.value.cause),
     )
     assert isinstance(info.value.cause, rerankit.InputError)
+
+
+def test_two_datasets_must_fit_together(local_ray) -> None:
+    """Checked on the driver, from the datasets' schemas, before any job."""
+    table = candidates(3, hybrid=True)
+    vector = ray.data.from_arrow(table.drop_columns(["_score"]))
+    fts = ray.data.from_arrow(table.drop_columns(["_distance", "source"]))
+    with pytest.raises(rerankit.InputError, match="ds already has a column 'source'; with fts="):
+        rerank_dataset(vector, "rrf", fts=fts)
+    ids = pa.array([[1]] * table.num_rows)  # a list column where fts has text
+    clash = ray.data.from_arrow(table.drop_columns(["source"]).set_column(0, "query_id", ids))
+    with pytest.raises(rerankit.InputError, match="ds and fts do not share their columns' types"):
+        rerank_dataset(clash, "rrf", fts=fts)
 
 
 def test_secrets_are_never_pickled_to_workers(local_ray) -> None:

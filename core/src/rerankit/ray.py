@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -32,7 +33,6 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised by the packaging tests
     raise ImportError(f"rerankit.ray needs Ray Data ({exc}); install it with: pip install 'rerankit[ray]'") from exc
 
-from ._columns import DISTANCE, SCORE
 from ._errors import ConfigError, InputError, RerankitError
 from ._inputs import require_column
 from .batch import GROUP_FIX, GroupReranker, RerankerLike
@@ -60,10 +60,13 @@ def rerank_dataset(
 ) -> ray.data.Dataset:
     """Rerank every group of ``ds`` (one query's candidates) on Ray Data; lazy, like any Dataset.
 
+    The output holds each group's rows together, best first (the order of the groups is Ray's).
+
     ``reranker``: a built reranker, a registered name, a config mapping or a .toml/.json path,
     built here on the driver (so a bad config fails now) and rebuilt once per actor.
     ``fts``: a second dataset of full-text candidates; ``ds`` then holds the vector candidates
-    and each query's two lists are fused (``source_column`` is set to "vector"/"fts").
+    and each query's two lists are fused (``source_column`` is set to "vector"/"fts"; both
+    datasets take one schema, which may read their first block now).
     ``batch_size``: groups per reranker call. ``concurrency``: at most ``n`` actors (the pool
     starts with one and grows while batches wait), or ``(min, max)``. ``num_gpus``: GPUs per
     actor. ``max_concurrency``: requests in flight per actor for a hosted scorer.
@@ -81,9 +84,13 @@ def rerank_dataset(
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size must be a whole number of groups, at least 1; got {batch_size!r}")
     blob = _portable(groups)
-    checked = _prepared(ds, group_column, source_column, None if fts is None else "vector")
-    if fts is not None:
-        checked = checked.union(_prepared(fts, group_column, source_column, "fts"))
+    if fts is None:
+        checked = _prepared(ds, group_column, source_column, None, None)
+    else:
+        schema = _two_sided(ds, fts, source_column)
+        checked = _prepared(ds, group_column, source_column, "vector", schema).union(
+            _prepared(fts, group_column, source_column, "fts", schema)
+        )
     packed = checked.groupby(group_column, num_partitions=num_partitions).map_groups(pack_group, batch_format="pyarrow")
     options = dict(map_batches_options)
     if concurrency is not None:
@@ -123,9 +130,13 @@ def rerank_parquet(
         raise InputError(f"output '{output}' already exists and is not an empty directory; name a new directory")
     if not ray.is_initialized():
         ray.init()
-    ray.data.DataContext.get_current().enable_progress_bars = progress
-    fts = None if fts_path is None else ray.data.read_parquet(fts_path)
-    out = rerank_dataset(ray.data.read_parquet(path), reranker, fts=fts, **options)
+    context = ray.data.DataContext.get_current()
+    shown, context.enable_progress_bars = context.enable_progress_bars, progress
+    try:  # each dataset keeps a copy of the context it was made with
+        fts = None if fts_path is None else ray.data.read_parquet(fts_path)
+        out = rerank_dataset(ray.data.read_parquet(path), reranker, fts=fts, **options)
+    finally:
+        context.enable_progress_bars = shown
     try:
         out.write_parquet(output)
     except RerankitError as exc:  # Ray's RayTaskError(<the rerankit error>)
@@ -163,18 +174,30 @@ class RerankWorker:
     def __init__(self, blob: bytes) -> None:
         self._blob = blob
         self._groups: Optional[GroupReranker] = None
+        self._lock = threading.Lock()  # an actor may be given concurrent calls
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def __call__(self, batch: pa.Table) -> Iterator[pa.Table]:
         with _raised_as_is():
+            groups = unpack_groups(batch)
+            if groups:  # a shuffle partition without groups yields no block (not one without columns)
+                yield self._reranker().rerank_groups(groups)
+
+    def _reranker(self) -> GroupReranker:
+        with self._lock:
             if self._groups is None:
                 self._groups = ray.cloudpickle.loads(self._blob)
-            return self._groups.rerank_groups(unpack_groups(batch))
+            return self._groups
 
 
 def _check_rows(
-    batch: Union[pa.Table, pa.RecordBatch], group_column: str, source_column: str, source: Optional[str]
+    batch: Union[pa.Table, pa.RecordBatch],
+    group_column: str,
+    source_column: str,
+    source: Optional[str],
+    schema: Optional[pa.Schema],
 ) -> pa.Table:
-    """Every row has a group id; with two datasets, each row is marked with its search."""
+    """Every row has a group id; with two datasets, each row is marked with its search and both
+    sides take one schema (so that every block, and every output, has the same columns)."""
     with _raised_as_is():
         if isinstance(batch, pa.RecordBatch):  # a dataset made from record batches hands them on as such
             batch = pa.Table.from_batches([batch])
@@ -184,23 +207,53 @@ def _check_rows(
         if source is None:
             return batch
         if batch.schema.get_field_index(source_column) >= 0:
-            raise InputError(
-                f"ds already has a column '{source_column}'; with fts= rerank_dataset marks each row with its "
-                "search there. Drop or rename it, or pass source_column= naming a free column"
-            )
-        for missing in (SCORE if source == "vector" else DISTANCE,):
-            if batch.schema.get_field_index(missing) < 0:  # a null column unifies with the other side's
-                batch = batch.append_column(pa.field(missing, pa.null()), pa.nulls(batch.num_rows))
-        return batch.append_column(source_column, pa.array([source] * batch.num_rows, pa.string()))
+            raise _source_taken(source_column, "ds" if source == "vector" else "fts")
+        batch = batch.append_column(source_column, pa.array([source] * batch.num_rows, pa.string()))
+        return batch if schema is None else _conformed(batch, schema)
 
 
-def _prepared(ds: ray.data.Dataset, group_column: str, source_column: str, source: Optional[str]) -> ray.data.Dataset:
+def _prepared(
+    ds: ray.data.Dataset, group_column: str, source_column: str, source: Optional[str], schema: Optional[pa.Schema]
+) -> ray.data.Dataset:
     return ds.map_batches(
         _check_rows,
         batch_format="pyarrow",
         batch_size=None,
         zero_copy_batch=True,
-        fn_kwargs={"group_column": group_column, "source_column": source_column, "source": source},
+        fn_kwargs={"group_column": group_column, "source_column": source_column, "source": source, "schema": schema},
+    )
+
+
+def _two_sided(ds: ray.data.Dataset, fts: ray.data.Dataset, source_column: str) -> Optional[pa.Schema]:
+    """The schema both datasets take: the vector side's columns, then the full-text side's others,
+    then the source column; None where Ray cannot tell a schema."""
+    schemas = [getattr(d.schema(), "base_schema", None) for d in (ds, fts)]
+    if not all(isinstance(s, pa.Schema) for s in schemas):
+        return None
+    for schema, argument in zip(schemas, ("ds", "fts")):
+        if schema.get_field_index(source_column) >= 0:
+            raise _source_taken(source_column, argument)
+    try:
+        unified = pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise InputError(f"ds and fts do not share their columns' types ({exc}); cast one side") from None
+    return unified.append(pa.field(source_column, pa.string()))
+
+
+def _conformed(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns, in its order (nulls where it has none)."""
+    columns = []
+    for field in schema:
+        i = table.schema.get_field_index(field.name)
+        column = table.column(i) if i >= 0 else pa.nulls(table.num_rows, field.type)
+        columns.append(column if column.type == field.type else column.cast(field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _source_taken(source_column: str, argument: str) -> InputError:
+    return InputError(
+        f"{argument} already has a column '{source_column}'; with fts= rerank_dataset marks each row with "
+        "its search there. Drop or rename it, or pass source_column= naming a free column"
     )
 
 
