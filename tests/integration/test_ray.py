@@ -7,6 +7,7 @@ rerankit.batch over the same rows.
 
 from __future__ import annotations
 
+import logging
 import re
 
 import numpy as np
@@ -197,9 +198,20 @@ def test_secrets_are_never_pickled_to_workers(local_ray) -> None:
 
 
 # -- the command line ----------------------------------------------------------------------------
-def test_cli_engine_ray_reads_and_writes_parquet(local_ray, sort_shuffle, tmp_path, capsys) -> None:
+@pytest.fixture
+def main():
+    """The CLI's main, run in this process (to share the Ray runtime); the logging set-up it does
+    for a terminal (its own handler on the 'rerankit' logger) is undone after the test."""
     from rerankit._cli import main
 
+    logger = logging.getLogger("rerankit")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield main
+    logger.handlers[:], logger.propagate = saved[:2]
+    logger.setLevel(saved[2])
+
+
+def test_cli_engine_ray_reads_and_writes_parquet(local_ray, sort_shuffle, tmp_path, capsys, main) -> None:
     table = candidates(12, seed=6, hybrid=True)
     source = tmp_path / "candidates.parquet"
     pq.write_table(table, source, row_group_size=10)
@@ -234,8 +246,6 @@ def _overlap(table: pa.Table) -> int:
         (["-o", "out", "--format", "csv"], "--format csv is not supported"),
     ],
 )
-def test_cli_engine_ray_usage_mistakes(tmp_path, capsys, extra, message) -> None:
-    from rerankit._cli import main
-
+def test_cli_engine_ray_usage_mistakes(capsys, main, extra, message) -> None:
     assert main(["rerank", "--engine", "ray", "-r", "rrf", "-i", "in.parquet", *extra]) == 2
     assert message in capsys.readouterr().err
