@@ -39,6 +39,7 @@ PUBLIC = [
 
 #: Public subpackages and modules (each with its own __all__); every other module is private.
 PUBLIC_MODULES = {
+    "rerankit.batch": ["GroupReranker", "RerankerLike", "as_reranker", "rerank_batches"],
     "rerankit.demo": ["DemoError", "DemoResult", "default_cache_dir", "run_demo"],
     "rerankit.eval": ["BUNDLED", "Collection", "DEFAULT_METRICS", "EvalError", "RETRIEVERS", "Runs", "TuneResult",
                       "default_cache_dir", "evaluate", "load_collection", "measure", "measure_per_query", "tune",
@@ -54,6 +55,7 @@ PUBLIC_MODULES = {
     "rerankit.local": ["DEVICE_PATTERN", "DType", "LengthSortedBatches", "LocalModelConfig", "ModelCache",
                        "Truncations", "check_dtype", "count_truncated", "is_local", "model_path", "models",
                        "resolve_device"],
+    "rerankit.ray": ["rerank_dataset", "rerank_parquet"],  # extra rerankit[ray]
     "rerankit.testing": ["DIALECTS", "Dialect", "FakeRerankServer", "Fault", "HEAVY_MODULES",
                          "HostedRerankerConformance", "Reject", "RerankerConformance", "Seen",
                          "assert_reranked", "assert_same_ranking", "data", "expected_concat",

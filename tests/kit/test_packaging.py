@@ -133,7 +133,7 @@ INSPECT = """
         "rerankers": {i.name: [i.distribution, i.status, i.error] for i in infos},
         "built": built,
         "modules": sorted(m for m in ("torch", "transformers", "sentence_transformers", "httpx", "lancedb",
-                                      "pytest", *FRAMEWORKS) if importlib.util.find_spec(m) is not None),
+                                      "pytest", *FRAMEWORKS, "ray") if importlib.util.find_spec(m) is not None),
     }))
 """
 
@@ -173,7 +173,7 @@ def test_core_installs_alone_and_light(core_env: Venv) -> None:
     found = core_env.run(INSPECT + "\n")
     dists = {canonical_name(d) for d in found["dists"]}
     assert "rerankit" in dists
-    for heavy in ("httpx", "torch", "lancedb", "transformers", "pytest", *ADAPTER_EXTRAS.values()):
+    for heavy in ("httpx", "torch", "lancedb", "transformers", "pytest", *ADAPTER_EXTRAS.values(), "ray"):
         assert heavy not in dists, f"installing rerankit alone pulled in {heavy}"
     assert found["modules"] == []
     assert set(found["rerankers"]) == {"rrf", "linear", "mrr"}
@@ -190,6 +190,24 @@ def test_core_installs_alone_and_light(core_env: Venv) -> None:
         """
     )
     assert "pip install 'rerankit[testing]'" in kit, "without pytest, rerankit.testing must say how to get it"
+    batch = core_env.run(
+        """
+        import json
+        import pyarrow as pa
+        from rerankit.batch import rerank_batches
+
+        rows = pa.table({"query_id": [1, 1, 2], "_rowid": [1, 2, 3], "_distance": [0.2, 0.1, 0.3]})
+        out = pa.Table.from_batches(list(rerank_batches([rows], "rrf")))
+        try:
+            import rerankit.ray
+            ray = "imported"
+        except ImportError as exc:
+            ray = str(exc)
+        print(json.dumps({"rowids": out["_rowid"].to_pylist(), "ranks": out["_rank"].to_pylist(), "ray": ray}))
+        """
+    )
+    assert (batch["rowids"], batch["ranks"]) == ([2, 1, 3], [1, 2, 1]), "rerankit.batch works without Ray"
+    assert "pip install 'rerankit[ray]'" in batch["ray"], "without Ray, rerankit.ray must say how to get it"
     adapters = core_env.run(
         """
         import importlib, json

@@ -5,6 +5,7 @@
     rerankit rerank --config reranker.toml --set top_n=3 --query "..." --input in.jsonl --output out.csv
     rerankit eval cranfield --reranker rrf --config recipe.toml --output results.json
     rerankit tune path/to/beir-collection cranfield --output recipe.toml
+    rerankit rerank --engine ray --reranker cohere --input candidates.parquet --output reranked/
     rerankit demo
 
 Errors the user can fix (any :class:`~rerankit.RerankitError`, unreadable files, bad options) are
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="set a config option; VALUE is read as JSON when it parses (3, 0.5, true, null), else as text",
     )
-    rerank.add_argument("-q", "--query", required=True, help="the query text")
+    rerank.add_argument("-q", "--query", help="the query text (with --engine ray, each row's --query-column)")
     rerank.add_argument("-i", "--input", required=True, metavar="FILE", help="results to rerank")
     rerank.add_argument(
         "--fts-input",
@@ -100,6 +101,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["jsonl", "csv", "parquet", "arrow", "table"],
         help="output format (default: from --output's extension, else a table)",
     )
+    batch = rerank.add_argument_group(
+        "many queries at once (--engine ray)",
+        "Rerank every query's candidates of a Parquet file or directory on Ray Data (one row per candidate, "
+        "each query's rows reranked together) and write Parquet files to the --output directory. Starts a "
+        "local Ray runtime, or joins the cluster named by RAY_ADDRESS.",
+    )
+    batch.add_argument("--engine", choices=["local", "ray"], default="local", help="where to rerank (default local)")
+    batch.add_argument("--query-column", default="query", metavar="NAME", help="column of each query's text")
+    batch.add_argument("--group-column", default="query_id", metavar="NAME", help="column of each query's id")
+    batch.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="queries per reranker call")
+    batch.add_argument("--concurrency", type=_positive_int, metavar="N", help="at most N reranking actors")
+    batch.add_argument("--num-gpus", type=float, default=0, metavar="G", help="GPUs per actor (default 0)")
+    batch.add_argument("--no-progress", action="store_true", help="no progress bars")
     rerank.set_defaults(func=_cmd_rerank)
 
     demo = commands.add_parser(
@@ -193,6 +207,10 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
     from ._files import format_of, read_table, write_table
     from ._registry import get_reranker
 
+    if args.engine == "ray":
+        return _rerank_on_ray(args)
+    if args.query is None:
+        raise UsageError("--query is required (--engine ray reads each row's query from --query-column instead)")
     name, options = _reranker_options(args)
     out_format = args.format or (format_of(args.output) if args.output and args.output != "-" else "table")
     if args.output == "-" and out_format == "table":
@@ -219,6 +237,36 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
             print(text)
     else:
         write_table(out, args.output, out_format)
+    return 0
+
+
+def _rerank_on_ray(args: argparse.Namespace) -> int:
+    from ._registry import get_reranker
+
+    if args.query is not None:
+        raise UsageError("--engine ray reads each row's query from --query-column; drop --query")
+    if not args.output or args.output == "-":
+        raise UsageError("--engine ray needs --output DIR: the Parquet files are written there")
+    for flag, fmt in (("--input-format", args.input_format), ("--format", args.format)):
+        if fmt not in (None, "parquet"):
+            raise UsageError(f"--engine ray reads and writes Parquet; {flag} {fmt} is not supported")
+    name, options = _reranker_options(args)
+    reranker = get_reranker(name, **options)
+    from .ray import rerank_parquet
+
+    rows = rerank_parquet(
+        args.input,
+        args.output,
+        reranker,
+        fts_path=args.fts_input,
+        query_column=args.query_column,
+        group_column=args.group_column,
+        batch_size=args.batch_size,
+        concurrency=args.concurrency,
+        num_gpus=args.num_gpus,
+        progress=not args.no_progress,
+    )
+    print(f"{PROG}: wrote {rows} row{'s' if rows != 1 else ''} to {args.output}", file=sys.stderr)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 ``_rowid`` identifies a row across result sets; ``_distance`` (vector search, lower is better) and
 ``_score`` (full-text search, higher is better) are the searches' own scores; ``_relevance_score``
-is what every reranker adds.
+is what every reranker adds; batch reranking (``rerankit.batch``) also adds ``_rank``, 1 for the
+best row of each query.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ ROWID = "_rowid"
 DISTANCE = "_distance"
 SCORE = "_score"
 RELEVANCE = "_relevance_score"
+RANK = "_rank"
 SCORE_COLUMNS = (DISTANCE, SCORE)
 
 ROWID_FIX = (
