@@ -36,7 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the packaging test
 
 from ._errors import ConfigError, InputError, RerankitError
 from ._inputs import require_column
-from .batch import GROUP_FIX, GroupReranker, RerankerLike
+from .batch import GROUP_FIX, GroupReranker, RerankerLike, _positive
 
 #: The column of a packed dataset: one row per group, the group's rows as an Arrow IPC stream.
 PACKED = "_rerankit_group"
@@ -82,8 +82,7 @@ def rerank_dataset(
         source_column=source_column,
         max_concurrency=max_concurrency,
     )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a whole number of groups, at least 1; got {batch_size!r}")
+    _positive(batch_size, "batch_size")
     blob = _portable(groups)
     if fts is None:
         checked = _prepared(ds, group_column, source_column, None, None)
