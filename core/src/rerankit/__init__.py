@@ -26,7 +26,8 @@ from ._fusion import FusionReranker, RankedList
 from ._hookspecs import hookimpl
 from ._registry import RerankerInfo, from_config, get_reranker, list_rerankers
 from ._reranker import Reranker
-from ._scoring import Scorer, ScoringReranker
+from ._scorer import Scorer
+from ._scoring import ScoringReranker
 from ._version import __version__
 
 __all__ = [

@@ -6,7 +6,7 @@ for every reranker, whatever computes its scores.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -21,11 +21,13 @@ def finish(
     *,
     top_n: int | None,
     drop: Sequence[str] = (),
+    columns: Mapping[str, pa.Array] | None = None,
 ) -> pa.Table:
     """Attach ``_relevance_score`` (float32), sort descending, cut to ``top_n``, drop score columns.
 
     Ties keep input order (a stable sort on the float32 score), the same rule as LanceDB's
-    ``sort_by``. Score columns a row never had are null, never invented.
+    ``sort_by``. Score columns a row never had are null, never invented. ``columns`` (one value
+    per row, in row order) are appended after ``_relevance_score``, ordered like the rows.
     """
     scores32 = np.asarray(scores, dtype=np.float32)
     order = np.argsort(np.negative(scores32), kind="stable")
@@ -40,7 +42,10 @@ def finish(
                 first = rows.first_valid(table[name])[order]
                 fixed = table[name].take(pa.array(first, mask=first < 0))
                 out = out.set_column(out.schema.get_field_index(name), out.schema.field(name), fixed)
-    return out.append_column(pa.field(RELEVANCE, pa.float32()), pa.array(scores32[order], pa.float32()))
+    out = out.append_column(pa.field(RELEVANCE, pa.float32()), pa.array(scores32[order], pa.float32()))
+    for name, values in (columns or {}).items():
+        out = out.append_column(name, values.take(pa.array(order)))
+    return out
 
 
 def _is_identity(src: np.ndarray, n: int) -> bool:

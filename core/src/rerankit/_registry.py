@@ -31,6 +31,7 @@ from ._errors import ConfigError, UnknownRerankerError
 from ._fusion import FusionReranker
 from ._reranker import Reranker
 from ._scoring import ScoringReranker
+from ._steps import scoring_config
 from ._version import __version__
 
 logger = logging.getLogger("rerankit")
@@ -150,6 +151,8 @@ class Registry:
                 name: str, factory: Any, config: type[RerankerConfig] | None = None, *, _d=dist, _v=version
             ) -> None:
                 model = config if config is not None else getattr(factory, "Config", RerankerConfig)
+                if kind == "scorer":  # every scorer gets the scoring path's options (passages, cache, ...)
+                    model = scoring_config(model)
                 existing = self._entries.get(name)
                 if existing is not None and existing.distribution == "rerankit" and _d != "rerankit":
                     logger.warning("reranker name '%s' is the core's own; %s cannot replace it", name, _d)

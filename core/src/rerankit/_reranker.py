@@ -10,7 +10,7 @@ input checks, merging, ordering, ``top_n`` and ``return_score`` live here once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,8 @@ class Plan:
     query: str | None
     sources: list[str]  # the kind of each result set: "vector", "fts" or "docs" (RankedList.source)
     weights: Sequence[float] | None = None
+    #: Output columns the scoring path added (name to one value per row, in row order).
+    columns: dict[str, pa.Array] = field(default_factory=dict)
 
     @property
     def inputs(self) -> list[pa.Table]:
@@ -196,7 +198,7 @@ class Reranker:
 
     def _finish(self, plan: Plan, scores: np.ndarray) -> pa.Table:
         drop = SCORE_COLUMNS if self.return_score == "relevance" else ()
-        return finish(plan.rows, scores, top_n=self.top_n, drop=drop)
+        return finish(plan.rows, scores, top_n=self.top_n, drop=drop, columns=plan.columns)
 
     # -- identity ----------------------------------------------------------------------------
     def __repr__(self) -> str:

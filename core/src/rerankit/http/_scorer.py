@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import SecretStr
 
 from .._errors import AuthenticationError, InputError, ProviderResponseError
-from .._scoring import Scorer
+from .._scorer import Scorer
 from ._config import HTTPConfig
 from ._responses import check_ranking
 from ._retry import Backoff

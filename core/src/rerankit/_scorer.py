@@ -1,0 +1,80 @@
+"""The :class:`Scorer` plugins implement: ``(query, texts)`` to one float per text.
+
+A scorer knows nothing about tables, ``top_n`` or ordering: :class:`~rerankit.ScoringReranker`
+does that for every scorer alike. A scorer that scores rows by something other than text (token
+embeddings already stored in the rows) names it with :meth:`Scorer.select_inputs`. Only
+:meth:`Scorer.score` is required: the async and batch forms have working defaults that a plugin
+overrides when it can do better (a hosted API sending requests concurrently, a local model
+batching across queries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Optional, Union
+
+import pyarrow as pa
+
+from ._config import RerankerConfig
+
+
+class Scorer:
+    """Base class for scorers; ``Config`` is the pydantic model of the scorer's options."""
+
+    Config: ClassVar[type[RerankerConfig]] = RerankerConfig
+
+    def __init__(self, config: RerankerConfig) -> None:
+        self.config = config
+
+    def score(self, query: str, texts: Sequence[str]) -> Sequence[float]:
+        """Return one relevance score per text, in the order of ``texts`` (higher is better)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement score(query, texts)")
+
+    def select_inputs(self, table: pa.Table) -> Optional[Union[pa.Array, pa.ChunkedArray]]:
+        """What to score each row by, when it is not the row's text; None (the default) means text.
+
+        ``table`` holds the rows being reranked (all result sets, concatenated). Return one value
+        per row, e.g. a column of stored token embeddings: the scoring methods then receive those
+        values, restricted and ordered like the rows, in place of ``texts``, and the scorer checks
+        them (nulls, shapes) itself.
+        """
+        return None
+
+    async def ascore(self, query: str, texts: Sequence[str]) -> Sequence[float]:
+        """Async twin of :meth:`score`; by default runs it in a worker thread."""
+        import asyncio  # here, not at module level: asyncio costs import time every user pays
+
+        return await asyncio.to_thread(self.score, query, texts)
+
+    def score_batch(
+        self,
+        queries: Sequence[str],
+        texts: Sequence[Sequence[str]],
+        max_concurrency: int = 16,
+    ) -> list[Sequence[float]]:
+        """Score many ``(query, texts)`` pairs; by default one after another."""
+        return [self.score(q, t) for q, t in zip(queries, texts)]
+
+    async def ascore_batch(
+        self,
+        queries: Sequence[str],
+        texts: Sequence[Sequence[str]],
+        max_concurrency: int = 16,
+    ) -> list[Sequence[float]]:
+        """Async twin of :meth:`score_batch`: at most ``max_concurrency`` pairs in flight."""
+        import asyncio
+
+        gate = asyncio.Semaphore(max_concurrency)
+
+        async def one(query: str, docs: Sequence[str]) -> Sequence[float]:
+            async with gate:
+                return await self.ascore(query, docs)
+
+        return list(await asyncio.gather(*(one(q, t) for q, t in zip(queries, texts))))
+
+    def close(self) -> None:
+        """Release clients, sessions or models held by the scorer (optional)."""
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        self.close()

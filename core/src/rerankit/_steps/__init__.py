@@ -1,0 +1,49 @@
+"""The scoring path's optional steps and their options, listed in one place, in path order.
+
+    texts -> passages -> cache -> rate limit -> scorer (fallback on provider failure) -> scores
+
+Each step lives in a module of this package with a factory that builds it from a reranker's
+options, or returns None when its option is unset. :data:`STEPS` lists the factories outermost
+(nearest the texts) first; :class:`ScoringOptions` declares every step's option, and the registry
+adds it to every registered scorer's config model (:func:`scoring_config`), so a third-party
+scorer gets every step without writing code for it. :mod:`rerankit._scoring_path` runs them.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from pydantic import BaseModel
+
+from .._config import RerankerConfig
+from .base import StepFactory
+
+#: The path's steps, outermost (nearest the texts) first.
+STEPS: list[StepFactory] = []
+
+
+class ScoringOptions(BaseModel):
+    """The scoring path's options, added to every registered scorer's config by the registry.
+
+    Each step declares its option here, unset (None) by default, so results do not change
+    unless a user asks for the step. It sets no ``model_config``: the scorer's own config
+    (extra keys, frozen) stays in force in the combined model.
+    """
+
+    def __reduce__(self) -> Any:
+        # The combined model is made at run time (see scoring_config), so it cannot be pickled by
+        # reference: rebuild it from the plugin's own model and the field values instead.
+        return (_restore, (type(self).__bases__[0], dict(self)))
+
+
+@functools.cache
+def scoring_config(model: type[RerankerConfig]) -> type[RerankerConfig]:
+    """``model`` (a scorer's config) with the scoring path's options added; one class per model."""
+    if issubclass(model, ScoringOptions):
+        return model
+    return type(model.__name__, (model, ScoringOptions), {"__module__": model.__module__, "__doc__": model.__doc__})
+
+
+def _restore(model: type[RerankerConfig], values: dict[str, Any]) -> RerankerConfig:
+    return scoring_config(model).model_validate(values)

@@ -1,0 +1,62 @@
+"""What a step of the scoring path is: the jobs it receives, the step itself, and its factory's input."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+import numpy as np
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from .._config import RerankerConfig
+    from .._scorer import Scorer
+
+
+@dataclass
+class Job:
+    """One query and the texts to score for it, on their way down the path.
+
+    ``columns`` are output columns a step adds for this job's rows: name to an Arrow array with
+    one value per text, in the order of ``texts`` as the reranker sent them.
+    """
+
+    query: str
+    texts: Sequence[Any]
+    columns: dict[str, pa.Array] = field(default_factory=dict)
+
+
+#: The rest of the path as a step sees it: jobs in, one float64 array per job out (same order).
+Next = Callable[[list[Job]], list[np.ndarray]]
+AsyncNext = Callable[[list[Job]], Awaitable[list[np.ndarray]]]
+
+
+class Step:
+    """One optional step of the scoring path; the default passes the jobs through unchanged.
+
+    ``score`` and ``ascore`` must return one array per job, each with one score per text of that
+    job, in order: the same contract as the scorer's ``score_batch``.
+    """
+
+    def score(self, jobs: list[Job], call_next: Next) -> list[np.ndarray]:
+        return call_next(jobs)
+
+    async def ascore(self, jobs: list[Job], call_next: AsyncNext) -> list[np.ndarray]:
+        return await call_next(jobs)
+
+    def close(self) -> None:
+        """Release what the step holds (a cache file, a fallback reranker); optional."""
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step factory gets: the reranker's registered name, its config and its scorer."""
+
+    name: str
+    config: RerankerConfig
+    scorer: Scorer
+
+
+#: Builds a step from the reranker's options, or returns None when the step's option is unset.
+StepFactory = Callable[[StepContext], Optional[Step]]
