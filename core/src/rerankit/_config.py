@@ -18,7 +18,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, ValidationError, model_validator
 
 from ._errors import ConfigError
 
@@ -50,6 +50,29 @@ class RerankerConfig(BaseModel):
         "relevance",
         description="'relevance' keeps only _relevance_score; 'all' also keeps _distance and _score.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, data: Any) -> Any:
+        """A number option takes a number: ``True`` is not 1 and ``"5"`` is not 5 (pydantic's lax
+        mode would accept both), in every reranker's config, the core's and plugins'."""
+        if not isinstance(data, Mapping):
+            return data
+        problems = []
+        for name, value in data.items():
+            info = cls.model_fields.get(name) if isinstance(name, str) else None
+            kind = None if info is None else _number_kind(info.annotation)
+            if kind and isinstance(value, (bool, str)):
+                numeric = isinstance(value, str) and _parses_as_number(value)
+                fix = (
+                    f"write {name} = {value.strip()} without quotes"
+                    if numeric
+                    else f"e.g. {name} = {'5' if kind == 'whole number' else '0.5'}"
+                )
+                problems.append(f"option '{name}' must be a {kind}, not the {type(value).__name__} {value!r} ({fix})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return data
 
 
 def public_dump(config: BaseModel) -> dict[str, Any]:
@@ -200,16 +223,21 @@ def _describe(
         elif err["type"] == "missing":
             problems.append(f"option '{field}' is required")
         elif not loc:  # a model-level check: its message names the options; the input is not echoed
-            problems.append(f"{err['msg']}")
+            problems.append(_message(err["msg"]))
         else:
             given = _shown_input(shown_options, loc, err.get("input"), model)
-            shown = "" if given is _HIDDEN or f"got {given!r}" in err["msg"] else f" (got {given!r})"
-            problems.append(f"option '{field}': {err['msg']}{shown}")
+            shown = "" if given is _HIDDEN or "(got " in err["msg"] else f" (got {given!r})"
+            problems.append(f"option '{field}': {_message(err['msg'])}{shown}")
     text = f"invalid config for reranker '{name}': " + "; ".join(problems)
     return mask_secrets(text, secrets | secret_values(redact_source(exc)))
 
 
 _HIDDEN = object()
+
+
+def _message(msg: str) -> str:
+    """pydantic's message without its 'Value error, ' prefix (the validator's own words remain)."""
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
 
 def _shown_input(shown_options: Mapping[str, Any], loc: tuple[Any, ...], given: Any, model: type[BaseModel]) -> Any:
@@ -230,6 +258,26 @@ def _shown_input(shown_options: Mapping[str, Any], loc: tuple[Any, ...], given: 
 def redact_source(exc: ValidationError) -> list[Any]:
     """Secrets in the inputs pydantic recorded (a model-level error's input is every option)."""
     return [e.get("input") for e in exc.errors(include_url=False) if isinstance(e.get("input"), (Mapping, BaseModel))]
+
+
+def _parses_as_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _number_kind(annotation: Any) -> str | None:
+    """'whole number' for an int option, 'number' for a float one (optional or not), else None."""
+    args = [a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)]
+    if typing.get_origin(annotation) not in (None, typing.Union) and not isinstance(annotation, type):
+        return None
+    if args and all(a is int for a in args):
+        return "whole number"
+    if args and all(a in (int, float) for a in args):
+        return "number"
+    return None
 
 
 def _is_secret_value(value: Any) -> bool:

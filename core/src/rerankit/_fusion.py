@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from ._columns import DISTANCE, SCORE
 from ._config import RerankerConfig
 from ._errors import InputError
+from ._inputs import check_scores
 from ._merge import union_by_rowid
 from ._normalize import normalize
 from ._reranker import Plan, Rebuild, Reranker
@@ -80,6 +81,8 @@ class FusionReranker(Reranker):
         self.fuse = fuse
 
     def _scores(self, plan: Plan) -> np.ndarray:
+        for table, argument in zip(plan.rows.inputs, plan.rows.arguments):
+            check_scores(table, argument)  # NaN/inf scores: an InputError, whatever the method
         lists = [
             _ranked(table, pos, source, None if plan.weights is None else plan.weights[i])
             for i, (table, pos, source) in enumerate(zip(plan.rows.inputs, plan.rows.positions, plan.sources))

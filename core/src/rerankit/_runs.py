@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from ._columns import RELEVANCE
 from ._errors import InputError
-from ._inputs import as_table, require_column
+from ._inputs import as_table, require_column, score_values
 from ._merge import check_unique, first_appearance
 
 
@@ -95,7 +95,9 @@ def union_runs(
     for i, c in enumerate(cols):
         pos = union_pos[bounds[i] : bounds[i + 1]]
         check_unique(pos, len(firsts), c[1], f"{names[i]} lists a document twice for one query", "keep one row each")
-        scores = c[2].to_numpy(zero_copy_only=False).astype(np.float64)
+        scores = score_values(c[2], score_column, names[i])
+        if np.isnan(scores).any():
+            raise InputError(f"{names[i]} column '{score_column}' has null values; every row of a run needs a score")
         order = _group_order(qcodes[i], scores)
         ranks = _within_group(qcodes[i], order).astype(np.float64) + 1.0
         lists.append(RunList(pos, scores, ranks, None if weights is None else float(weights[i]), qcodes[i]))
