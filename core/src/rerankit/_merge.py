@@ -123,9 +123,10 @@ class Rows:
 def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows:
     """Merge result sets by ``_rowid``: each row once, in order of first appearance.
 
-    A row takes its columns from its first appearance (earlier tables win); ``_distance`` and
-    ``_score`` take the first non-null value across all appearances, so a row found by both the
-    vector and the full-text search keeps both scores. One stable sort of all ids, then O(n) numpy.
+    A row takes its columns from its first appearance (earlier tables win); ``_distance``,
+    ``_score`` and any column only some tables have take the first non-null value across all
+    appearances (``_output.finish``), so a row found by both the vector and the full-text search
+    keeps both scores and the columns only one of them returns. One stable sort of all ids, then O(n) numpy.
     """
     ids = [rowids(t, a) for t, a in zip(tables, arguments)]
     if len({i.dtype for i in ids}) > 1:  # numpy would silently mix them as floats
