@@ -141,3 +141,15 @@ def test_lower_bound_above_the_best_score_is_refused() -> None:
         rerankit.get_reranker("linear", normalize="tm2c2").rerank_hybrid("q", far, _fts())
     ok = rerankit.get_reranker("linear", normalize="tm2c2", lower_bounds=[-3.0, 0.0]).rerank_hybrid("q", far, _fts())
     assert ok.num_rows == 5
+
+
+@pytest.mark.parametrize("weights", [[1.0, math.nan], [1.0, -1.0], [1.0, math.inf], [True, 1.0], "11"])
+@pytest.mark.parametrize("entry", ["rerank_multivector", "fuse_runs"])
+def test_call_time_weights_are_checked_as_the_config_checks_them(entry: str, weights: Any) -> None:
+    rrf = rerankit.get_reranker("rrf")
+    with pytest.raises(rerankit.InputError, match="weights must be"):
+        if entry == "fuse_runs":
+            rrf.fuse_runs([_run(), _run()], weights=weights)
+        else:
+            rrf.rerank_multivector([_vec(), _vec()], weights=weights)
+    assert rrf.rerank_multivector([_vec(), _vec()], weights=np.array([1.0, 2.0])).num_rows == 3

@@ -18,8 +18,7 @@ import pyarrow.compute as pc
 
 from ._columns import DISTANCE, SCORE
 from ._config import RerankerConfig
-from ._errors import InputError
-from ._inputs import check_scores
+from ._inputs import call_weights, check_scores
 from ._merge import union_by_rowid
 from ._normalize import normalize
 from ._reranker import Plan, Rebuild, Reranker
@@ -95,8 +94,7 @@ class FusionReranker(Reranker):
         """Fuse N searches by ``_rowid`` (rows are always merged; ``deduplicate`` is accepted for
         compatibility). ``weights``, one per search, make the fusion weighted."""
         inputs, arguments = self._multivector_tables(results)
-        if weights is not None and len(weights) != len(inputs):
-            raise InputError(f"weights has {len(weights)} value(s) for {len(inputs)} result sets; give one per search")
+        weights = call_weights(weights, len(inputs), "result sets")
         rows = union_by_rowid(inputs, arguments)
         return Plan(rows, query, ["vector"] * len(inputs), weights)
 

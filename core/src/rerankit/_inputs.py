@@ -142,6 +142,24 @@ def score_values(column: pa.Array | pa.ChunkedArray, name: str, argument: str) -
     return np.asarray(values, dtype=np.float64)
 
 
+def call_weights(weights: Any, count: int, what: str) -> list[float] | None:
+    """A ``weights=`` argument checked as the configs check theirs: one finite, non-negative number
+    per ranked list (``what`` names the lists, e.g. "result sets"), or None."""
+    if weights is None:
+        return None
+    if isinstance(weights, (str, bytes)) or not isinstance(weights, (Sequence, np.ndarray)):
+        raise InputError(f"weights must be a list of numbers, one per {what[:-1]}; got {type(weights).__name__}")
+    if len(weights) != count:
+        raise InputError(f"weights has {len(weights)} value(s) for {count} {what}; give one per {what[:-1]}")
+    ok = all(
+        isinstance(w, (int, float, np.integer, np.floating)) and not isinstance(w, bool) and np.isfinite(w) and w >= 0
+        for w in weights
+    )
+    if not ok:
+        raise InputError(f"weights must be finite, non-negative numbers, one per {what[:-1]} (got {list(weights)})")
+    return [float(w) for w in weights]
+
+
 def check_scores(table: pa.Table, argument: str) -> None:
     """Check the search scores a table carries (``_distance``, ``_score``) with :func:`score_values`."""
     for name in SCORE_COLUMNS:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from ._columns import RELEVANCE
 from ._errors import InputError
-from ._inputs import as_table, require_column, score_values
+from ._inputs import as_table, call_weights, require_column, score_values
 from ._merge import check_unique, first_appearance
 
 
@@ -77,8 +77,7 @@ def union_runs(
     descending (ties by row order). ``weights``: one per run, or None."""
     if isinstance(runs, (pa.Table, str)) or len(runs) == 0:
         raise InputError("runs must be a non-empty list of run tables")
-    if weights is not None and len(weights) != len(runs):
-        raise InputError(f"weights has {len(weights)} value(s) for {len(runs)} runs; give one per run")
+    weights = call_weights(weights, len(runs), "runs")
     names = [f"runs[{i}]" for i in range(len(runs))]
     fix = "name it with query_column=/id_column=/score_column="
     cols = []
