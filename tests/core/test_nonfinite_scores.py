@@ -153,3 +153,15 @@ def test_call_time_weights_are_checked_as_the_config_checks_them(entry: str, wei
         else:
             rrf.rerank_multivector([_vec(), _vec()], weights=weights)
     assert rrf.rerank_multivector([_vec(), _vec()], weights=np.array([1.0, 2.0])).num_rows == 3
+
+
+def test_a_scorer_returning_non_numbers_is_a_scoring_error() -> None:
+    """A plugin's scores that are not numbers name the reranker, not a numpy conversion."""
+
+    class Words(rerankit.Scorer):
+        def score(self, query: str, texts: list[str]) -> list[Any]:
+            return ["high"] * len(texts)
+
+    reranker = rerankit.ScoringReranker("words", rerankit.RerankerConfig(), Words(rerankit.RerankerConfig()))
+    with pytest.raises(rerankit.ScoringError, match="'words' returned scores that are not numbers \\(str\\)"):
+        reranker.rerank("q", ["a", "b"])
