@@ -7,7 +7,7 @@ layers: the size of ``answerdotai/answerai-colbert-small-v1``) with a seeded ran
 artifact.metadata: query_maxlen 32, doc_maxlen 180, [MASK] not attended, punctuation masked) and
 loaded by path. It costs what answerai-colbert-small-v1 costs; its scores carry no meaning.
 
-Data: Cranfield (BEIR layout under /work/shared/data/cranfield or --data); the first --queries
+Data: Cranfield (the copy rerankit.eval bundles, or a BEIR-layout folder given with --data); the first --queries
 queries, each with its top --candidates documents by a plain BM25 (the crossencoder benchmark's).
 
 Measured per query, interleaved so that load from other processes hits every variant alike:

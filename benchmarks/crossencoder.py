@@ -6,7 +6,7 @@ It costs exactly what ``cross-encoder/ms-marco-MiniLM-L6-v2`` costs (same archit
 size); its scores carry no meaning, which makes the top-10 agreement below a harsh test (see
 the README).
 
-Data: Cranfield (BEIR layout under /work/shared/data/cranfield or --data); the first --queries
+Data: Cranfield (the copy rerankit.eval bundles, or a BEIR-layout folder given with --data); the first --queries
 queries in file order, each with its top --candidates documents by a plain BM25 (k1=0.9,
 b=0.4, lower-cased word tokens), ties broken by document order. The text is the ``text`` field
 (Cranfield's text already begins with its title).
@@ -51,7 +51,15 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 import numpy as np
 import pyarrow as pa
 
-DATA = Path("/work/shared/data/cranfield")
+
+def _bundled_cranfield() -> Path:
+    """The Cranfield collection rerankit.eval bundles (BEIR layout), found without importing lancedb."""
+    from rerankit.eval._collection import BUNDLED
+
+    return BUNDLED["cranfield"]
+
+
+DATA = _bundled_cranfield()
 
 
 # -- data --------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Batch reranking: one process (rerankit.batch) vs Ray Data with N workers (rerankit.ray).
 
-Data: Cranfield (BEIR layout under /work/shared/data/cranfield or --data), one row per
+Data: Cranfield (the copy rerankit.eval bundles, or a BEIR-layout folder given with --data), one row per
 (query, candidate): each query's top --docs documents by a plain BM25 (the helper of
 benchmarks/crossencoder.py); for more queries than Cranfield has, its queries repeat under new
 ids. Two rerankers, each over the same rows in both engines:

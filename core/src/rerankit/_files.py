@@ -75,23 +75,61 @@ def read_table(path: str | Path, fmt: str | None = None) -> pa.Table:
 
 def _read_jsonl(path: Path) -> pa.Table:
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"'{path}' line {number} is not valid JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise InputError(f"'{path}' line {number} is not a JSON object; each line must hold one row")
-            rows.append(row)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"'{path}' line {line} is not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+        ) from None
+    for number, line in enumerate(text.split("\n"), 1):  # JSON strings may hold U+2028
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"'{path}' line {number} is not valid JSON: {exc.msg}") from None
+        if not isinstance(row, dict):
+            raise InputError(f"'{path}' line {number} is not a JSON object; each line must hold one row")
+        rows.append(row)
     if not rows:
         raise InputError(f"'{path}' holds no rows")
     try:
         return pa.Table.from_pylist(rows)
+    except OverflowError:  # an integer beyond int64: LanceDB's _rowid is uint64
+        return _with_big_integers(path, rows)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        _with_big_integers(path, rows)  # names the column whose values do not form one type
         raise InputError(f"the rows of '{path}' do not form one table: {_one_line(exc)}") from None
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _with_big_integers(path: Path, rows: list[dict[str, Any]]) -> pa.Table:
+    """The rows as a table whose columns holding integers above int64's range are uint64."""
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        ints = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+        if any(v > _INT64_MAX for v in ints):
+            if len(ints) != sum(v is not None for v in values) or min(ints) < 0 or max(ints) >= 2**64:
+                raise InputError(
+                    f"'{path}' column '{name}' holds integers beyond 64 bits, or mixed with negative or "
+                    "non-integer values; ids must be whole numbers from 0 to 2**64 - 1 (or strings)"
+                )
+            columns[name] = pa.array(values, pa.uint64())
+        else:
+            try:
+                columns[name] = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+                raise InputError(
+                    f"'{path}' column '{name}' mixes types across rows ({_one_line(exc)}); give it one "
+                    "type in every row (e.g. all numbers)"
+                ) from None
+    return pa.table(columns)
 
 
 def _read_ipc(path: Path) -> pa.Table:

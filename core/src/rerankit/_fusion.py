@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from ._columns import DISTANCE, SCORE
 from ._config import RerankerConfig
-from ._errors import InputError
+from ._inputs import call_weights, check_scores
 from ._merge import union_by_rowid
 from ._normalize import normalize
 from ._reranker import Plan, Rebuild, Reranker
@@ -80,6 +80,8 @@ class FusionReranker(Reranker):
         self.fuse = fuse
 
     def _scores(self, plan: Plan) -> np.ndarray:
+        for table, argument in zip(plan.rows.inputs, plan.rows.arguments):
+            check_scores(table, argument)  # NaN/inf scores: an InputError, whatever the method
         lists = [
             _ranked(table, pos, source, None if plan.weights is None else plan.weights[i])
             for i, (table, pos, source) in enumerate(zip(plan.rows.inputs, plan.rows.positions, plan.sources))
@@ -92,8 +94,7 @@ class FusionReranker(Reranker):
         """Fuse N searches by ``_rowid`` (rows are always merged; ``deduplicate`` is accepted for
         compatibility). ``weights``, one per search, make the fusion weighted."""
         inputs, arguments = self._multivector_tables(results)
-        if weights is not None and len(weights) != len(inputs):
-            raise InputError(f"weights has {len(weights)} value(s) for {len(inputs)} result sets; give one per search")
+        weights = call_weights(weights, len(inputs), "result sets")
         rows = union_by_rowid(inputs, arguments)
         return Plan(rows, query, ["vector"] * len(inputs), weights)
 

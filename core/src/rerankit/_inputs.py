@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._columns import ROWID, ROWID_FIX
+from ._columns import ROWID, ROWID_FIX, SCORE_COLUMNS
 from ._errors import InputError, MissingColumnError
 
 
@@ -109,6 +109,62 @@ def rowids(table: pa.Table, argument: str) -> np.ndarray:
     if col.null_count:
         raise InputError(f"{argument} column '_rowid' has {col.null_count} null value(s); every row needs an id")
     return col.to_numpy()
+
+
+#: What a caller does about a bad score: the one rule every fusion method and entry point applies.
+SCORE_FIX = (
+    "scores must be finite numbers; drop those rows or give them a finite score "
+    "(a null marks a score as missing)"
+)
+
+
+def score_values(column: pa.Array | pa.ChunkedArray, name: str, argument: str) -> np.ndarray:
+    """A score column as float64 (NaN where null), or InputError if it is not numeric or holds
+    NaN or an infinity: non-finite input scores are refused the same way wherever they arrive."""
+    dtype = column.type
+    if not (pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)):
+        raise InputError(
+            f"{argument} column '{name}' has type {dtype}, not numbers; cast it to float64 "
+            f"(e.g. pyarrow.compute.cast(col, 'float64')) before reranking"
+        )
+    nulls = np.asarray(column.is_null()) if column.null_count else None
+    values = pc.fill_null(column.cast(pa.float64()), float("nan")) if column.null_count else column.cast(pa.float64())
+    values = values.to_numpy() if isinstance(values, pa.ChunkedArray) else values.to_numpy(zero_copy_only=False)
+    bad = ~np.isfinite(values)
+    if nulls is not None:
+        bad &= ~nulls
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise InputError(
+            f"{argument} column '{name}' has {len(rows)} non-finite value(s) ({values[rows[0]]} in row "
+            f"{int(rows[0])}); {SCORE_FIX}"
+        )
+    return np.asarray(values, dtype=np.float64)
+
+
+def call_weights(weights: Any, count: int, what: str) -> list[float] | None:
+    """A ``weights=`` argument checked as the configs check theirs: one finite, non-negative number
+    per ranked list (``what`` names the lists, e.g. "result sets"), or None."""
+    if weights is None:
+        return None
+    if isinstance(weights, (str, bytes)) or not isinstance(weights, (Sequence, np.ndarray)):
+        raise InputError(f"weights must be a list of numbers, one per {what[:-1]}; got {type(weights).__name__}")
+    if len(weights) != count:
+        raise InputError(f"weights has {len(weights)} value(s) for {count} {what}; give one per {what[:-1]}")
+    ok = all(
+        isinstance(w, (int, float, np.integer, np.floating)) and not isinstance(w, bool) and np.isfinite(w) and w >= 0
+        for w in weights
+    )
+    if not ok:
+        raise InputError(f"weights must be finite, non-negative numbers, one per {what[:-1]} (got {list(weights)})")
+    return [float(w) for w in weights]
+
+
+def check_scores(table: pa.Table, argument: str) -> None:
+    """Check the search scores a table carries (``_distance``, ``_score``) with :func:`score_values`."""
+    for name in SCORE_COLUMNS:
+        if table.schema.get_field_index(name) >= 0:
+            score_values(table[name], name, argument)
 
 
 def _is_text(dtype: pa.DataType) -> bool:

@@ -25,10 +25,36 @@ def concat(tables: Sequence[pa.Table], arguments: Sequence[str]) -> pa.Table:
     """Concatenate tables whose schemas may differ by columns; a clash of types is an InputError."""
     if len(tables) == 1:
         return tables[0]
+    tables = _large_where_mixed(tables)
     try:
         return pa.concat_tables(tables, promote_options="default")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InputError(_schema_clash(tables, arguments) or str(exc)) from None
+
+
+def _large_where_mixed(tables: Sequence[pa.Table]) -> Sequence[pa.Table]:
+    """Cast ``string`` to ``large_string`` (and ``binary`` to ``large_binary``) in a column that
+    has both across the tables (pandas and Arrow inputs differ so); the values are unchanged."""
+    types: dict[str, set[pa.DataType]] = {}
+    for table in tables:
+        for field in table.schema:
+            types.setdefault(field.name, set()).add(field.type)
+    mixed = {
+        name: large
+        for name, seen in types.items()
+        for small, large in ((pa.string(), pa.large_string()), (pa.binary(), pa.large_binary()))
+        if seen == {small, large}
+    }
+    if not mixed:
+        return tables
+    out = []
+    for table in tables:
+        for name, large in mixed.items():
+            i = table.schema.get_field_index(name)
+            if i >= 0 and table.schema.types[i] != large:
+                table = table.set_column(i, table.schema.field(i).with_type(large), table.column(i).cast(large))
+        out.append(table)
+    return out
 
 
 def _schema_clash(tables: Sequence[pa.Table], arguments: Sequence[str]) -> str | None:
@@ -97,9 +123,10 @@ class Rows:
 def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows:
     """Merge result sets by ``_rowid``: each row once, in order of first appearance.
 
-    A row takes its columns from its first appearance (earlier tables win); ``_distance`` and
-    ``_score`` take the first non-null value across all appearances, so a row found by both the
-    vector and the full-text search keeps both scores. One stable sort of all ids, then O(n) numpy.
+    A row takes its columns from its first appearance (earlier tables win); ``_distance``,
+    ``_score`` and any column only some tables have take the first non-null value across all
+    appearances (``_output.finish``), so a row found by both the vector and the full-text search
+    keeps both scores and the columns only one of them returns. One stable sort of all ids, then O(n) numpy.
     """
     ids = [rowids(t, a) for t, a in zip(tables, arguments)]
     if len({i.dtype for i in ids}) > 1:  # numpy would silently mix them as floats

@@ -37,7 +37,13 @@ def finish(
     src = order if rows.index is None else rows.index[order]
     out = table if _is_identity(src, table.num_rows) else table.take(src)
     if rows.index is not None:
-        for name in SCORE_COLUMNS:
+        # the scores, and a column only some result sets have (e.g. one only the full-text search
+        # returns): a row found by several takes the first value it has, so no column is lost
+        partial = [
+            n for n in table.column_names
+            if n not in SCORE_COLUMNS and any(t.schema.get_field_index(n) < 0 for t in rows.inputs)
+        ]
+        for name in (*SCORE_COLUMNS, *partial):
             if table.schema.get_field_index(name) >= 0 and table[name].null_count:
                 first = rows.first_valid(table[name])[order]
                 fixed = table[name].take(pa.array(first, mask=first < 0))

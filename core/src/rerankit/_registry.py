@@ -205,7 +205,9 @@ def _unknown(name: str, available: list[str], failures: list[RerankerInfo]) -> U
     if name in FIRST_PARTY:
         parts.append(f"Install it with: pip install {FIRST_PARTY[name]}")
     else:
-        close = difflib.get_close_matches(name, available, n=1)
+        close = [a for a in available if a.lower() == name.lower()] or difflib.get_close_matches(
+            name.lower(), available, n=1
+        )
         if close:
             parts.append(f"Did you mean '{close[0]}'?")
     broken = [f.distribution or f.name for f in failures]
@@ -278,11 +280,21 @@ def split_config(data: Mapping[str, Any]) -> tuple[Optional[str], dict[str, Any]
     ``[reranker]`` table instead. Every other key is an option.
     """
     if isinstance(data.get("reranker"), Mapping):
+        beside = sorted(k for k in data if k != "reranker")
+        if beside:
+            raise ConfigError(
+                f"the config has key(s) {', '.join(beside)} beside its [reranker] table, where they would "
+                "be ignored; move them into the [reranker] table"
+            )
         data = data["reranker"]
     options = dict(data)
     name = options.pop("reranker", None)
     alias = options.pop("name", None)
-    name = name or alias
+    if name is not None and alias is not None and str(name) != str(alias):
+        raise ConfigError(
+            f"the config names the reranker twice, reranker = '{name}' and name = '{alias}'; keep one of them"
+        )
+    name = name if name is not None else alias
     return (None if name is None else str(name)), options
 
 

@@ -155,7 +155,14 @@ class Reranker:
     # -- shared plumbing ---------------------------------------------------------------------
     def _check(self, scores: Sequence[float], expected: int) -> np.ndarray:
         """Scores as float64, or ScoringError if their number is wrong or one is NaN/infinite."""
-        arr = np.asarray(scores, dtype=np.float64).reshape(-1)
+        try:
+            arr = np.asarray(scores, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            kinds = sorted({type(s).__name__ for s in scores}) if isinstance(scores, Sequence) else []
+            raise ScoringError(
+                f"'{self.name}' returned scores that are not numbers ({', '.join(kinds) or type(scores).__name__}); "
+                "a scorer returns one float per text"
+            ) from None
         if len(arr) != expected:
             raise ScoringError(f"'{self.name}' returned {len(arr)} scores for {expected} rows")
         if not np.isfinite(arr).all():

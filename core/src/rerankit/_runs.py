@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from ._columns import RELEVANCE
 from ._errors import InputError
-from ._inputs import as_table, require_column
+from ._inputs import as_table, call_weights, require_column, score_values
 from ._merge import check_unique, first_appearance
 
 
@@ -77,8 +77,7 @@ def union_runs(
     descending (ties by row order). ``weights``: one per run, or None."""
     if isinstance(runs, (pa.Table, str)) or len(runs) == 0:
         raise InputError("runs must be a non-empty list of run tables")
-    if weights is not None and len(weights) != len(runs):
-        raise InputError(f"weights has {len(weights)} value(s) for {len(runs)} runs; give one per run")
+    weights = call_weights(weights, len(runs), "runs")
     names = [f"runs[{i}]" for i in range(len(runs))]
     fix = "name it with query_column=/id_column=/score_column="
     cols = []
@@ -95,7 +94,9 @@ def union_runs(
     for i, c in enumerate(cols):
         pos = union_pos[bounds[i] : bounds[i + 1]]
         check_unique(pos, len(firsts), c[1], f"{names[i]} lists a document twice for one query", "keep one row each")
-        scores = c[2].to_numpy(zero_copy_only=False).astype(np.float64)
+        scores = score_values(c[2], score_column, names[i])
+        if np.isnan(scores).any():
+            raise InputError(f"{names[i]} column '{score_column}' has null values; every row of a run needs a score")
         order = _group_order(qcodes[i], scores)
         ranks = _within_group(qcodes[i], order).astype(np.float64) + 1.0
         lists.append(RunList(pos, scores, ranks, None if weights is None else float(weights[i]), qcodes[i]))

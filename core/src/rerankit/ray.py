@@ -110,6 +110,24 @@ def rerank_dataset(
     )
 
 
+def _require_parquet(path: Path) -> None:
+    """InputError unless ``path`` is a Parquet file, or a directory holding Parquet files."""
+    import pyarrow.parquet as pq
+
+    files = [path] if path.is_file() else sorted(
+        p for p in path.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))  # not _SUCCESS
+    )[:1]
+    if not files:
+        raise InputError(f"input '{path}' is an empty directory; pass a Parquet file or a directory of them")
+    try:
+        pq.read_metadata(files[0])
+    except Exception:
+        raise InputError(
+            f"input '{files[0]}' is not a Parquet file; the ray engine reads Parquet only: convert it first "
+            "(e.g. pyarrow.parquet.write_table(table, 'candidates.parquet'))"
+        ) from None
+
+
 def rerank_parquet(
     path: str,
     output: str,
@@ -128,6 +146,8 @@ def rerank_parquet(
     for given in (path, fts_path):
         if given is not None and not Path(given).exists():
             raise InputError(f"input '{given}' does not exist; pass a Parquet file or a directory of them")
+        if given is not None:
+            _require_parquet(Path(given))
     target = Path(output)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError(f"output '{output}' already exists and is not an empty directory; name a new directory")

@@ -50,3 +50,14 @@ def test_device_spellings(device):
 def test_quantize_on_auto_device_is_accepted():
     config = rerankit.get_reranker("crossencoder", quantize="int8").config
     assert config.quantize == "int8" and config.device is None
+
+
+def test_max_length_above_the_model_positions_is_a_config_error(tiny_model):
+    """Found when the model loads (the first call), not inside transformers while scoring."""
+    from tests.plugins.crossencoder.crossencoder_models import MAX_POSITIONS
+
+    reranker = rerankit.get_reranker("crossencoder", model_name=tiny_model, max_length=MAX_POSITIONS + 1)
+    with pytest.raises(rerankit.ConfigError, match=f"max_length={MAX_POSITIONS + 1} is above the {MAX_POSITIONS}"):
+        reranker.rerank("q", ["a " * 200, "b"])
+    ok = rerankit.get_reranker("crossencoder", model_name=tiny_model, max_length=MAX_POSITIONS)
+    assert ok.rerank("q", ["a " * 200, "b"]).num_rows == 2

@@ -37,6 +37,15 @@ def _check_weights(weights: Weights) -> Weights:
     return weights
 
 
+def _check_lower_bounds(bounds: Weights) -> Weights:
+    if bounds is not None:
+        if not bounds:
+            raise ValueError("lower_bounds must list one bound per ranked list (or be left out)")
+        if not all(math.isfinite(b) for b in bounds):
+            raise ValueError(f"lower_bounds must be finite numbers, e.g. [-1.0, 0.0] (got {bounds})")
+    return bounds
+
+
 class RRFConfig(RerankerConfig):
     """Reciprocal rank fusion: score = sum over lists of weight / (K + rank)."""
 
@@ -68,6 +77,7 @@ class LinearConfig(RerankerConfig):
     )
 
     _weights_ok = field_validator("weights")(_check_weights)
+    _bounds_ok = field_validator("lower_bounds")(_check_lower_bounds)
 
     @model_validator(mode="after")
     def _one_way_to_weigh(self) -> LinearConfig:
@@ -141,6 +151,7 @@ def linear(lists: Sequence[RankedList], size: int, config: LinearConfig) -> np.n
         # One side only (as in LanceDB): that side's own relevance, unweighted.
         out = np.full(size, 1.0 - config.fill)
         out[lists[present[0]].positions] = _relevance(lists, present[0], config)
+        out[np.isnan(out)] = 1.0 - config.fill  # a missing (null) score, as on either side of a hybrid
         return out
     default = [config.weight, 1.0 - config.weight] if len(lists) == 2 else [1.0 / len(lists)] * len(lists)
     out = np.zeros(size)
@@ -173,7 +184,30 @@ def _relevance(lists: Sequence[RankedList], i: int, config: LinearConfig) -> np.
                 f"normalize='tm2c2' needs each list's lower bound and list {i} ({lst.source} results) "
                 "has no default; set lower_bounds = [...] in the config, one per list"
             )
+        _check_bound(lst, i, bound, given=config.lower_bounds is not None)
     return lst.normalized(config.normalize, bound)
+
+
+def _check_bound(lst: RankedList, i: int, bound: float, given: bool) -> None:
+    """A lower bound above a list's best score would invert that list's order: refuse it."""
+    scores = lst.scores
+    if scores is None or not len(scores):
+        return
+    valid = ~np.isnan(scores)
+    if not valid.any():
+        return
+    groups = np.zeros(len(scores), np.int64) if lst.groups is None else np.asarray(lst.groups, np.int64)
+    best = np.full(int(groups.max()) + 1, -np.inf)
+    np.maximum.at(best, groups[valid], scores[valid])
+    seen = best[np.isfinite(best)]
+    if len(seen) and seen.min() < bound:
+        what = f"lower_bounds[{i}] = {bound}" if given else f"the default lower bound {bound}"
+        raise InputError(
+            f"normalize='tm2c2': {what} is above the best score ({seen.min():.6g}) of list {i} "
+            f"({lst.source} results), which would invert its order; a lower bound must be at most "
+            "every score: set lower_bounds = [...] in the config, one per list (e.g. -3 for squared "
+            "L2 distances between unit vectors)"
+        )
 
 
 @hookimpl

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,10 +110,22 @@ def load_collection(source: str | os.PathLike[str], *, max_docs: int | None = No
     )
 
 
+def _utf8(path: Path, data: bytes) -> str:
+    """The file's text, or EvalError naming the line that is not UTF-8 and the fix."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise EvalError(
+            f"{path} line {line} is not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8 "
+            f"(e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix})"
+        ) from None
+
+
 def _records(path: Path, data: bytes) -> list[tuple[int, dict]]:
     """``(line number, object)`` for each non-blank line of a JSON-lines file."""
     out = []
-    for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+    for number, line in enumerate(_utf8(path, data).splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -141,7 +154,7 @@ def _qrels(path: Path, data: bytes, queries: set[str], docs: set[str]) -> dict[s
     qrels: dict[str, dict[str, int]] = {}
     unknown_q: list[str] = []
     unknown_d: list[str] = []
-    for number, line in enumerate(data.decode("utf-8").splitlines(), 1):
+    for number, line in enumerate(_utf8(path, data).splitlines(), 1):
         if not line.strip():
             continue
         fields = line.rstrip("\r\n").split("\t")
@@ -151,11 +164,23 @@ def _qrels(path: Path, data: bytes, queries: set[str], docs: set[str]) -> dict[s
             )
         qid, doc, grade = (f.strip() for f in fields)
         try:
-            value = int(float(grade))
+            number_value = float(grade)
         except ValueError:
             if number == 1:
                 continue  # the header
             raise EvalError(f"{path} line {number}: the score '{grade}' is not a number") from None
+        if not math.isfinite(number_value) or number_value != int(number_value):
+            raise EvalError(
+                f"{path} line {number}: the score '{grade}' is not a whole number; relevance grades are "
+                "integers (0 not relevant, 1, 2, ... more relevant)"
+            )
+        value = int(number_value)
+        earlier = qrels.get(qid, {}).get(doc)
+        if earlier is not None and earlier != value:
+            raise EvalError(
+                f"{path} line {number}: query '{qid}' judges document '{doc}' {value} here but {earlier} "
+                "on an earlier line; keep one judgment per pair"
+            )
         if qid not in queries:
             unknown_q.append(qid)
         if doc not in docs:

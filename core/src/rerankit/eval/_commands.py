@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ._collection import EvalError
 from ._metrics import DEFAULT_METRICS
 from ._search import RETRIEVERS
 
@@ -60,9 +61,9 @@ def add_commands(commands: Any, positive_int: Any) -> None:
     tu.add_argument("collections", nargs="+", metavar="COLLECTION", help="BEIR-layout folders or 'cranfield'")
     tu.add_argument("--method", choices=["rrf", "linear", "mrr", "all"], default="all",
                     help="fusion methods to try (default all)")
-    tu.add_argument("-o", "--output", metavar="FILE", help="write the recipe here (.toml); else print it")
+    tu.add_argument("-o", "--output", metavar="FILE", help="write the recipe here (.toml or .json); else print it")
     tu.add_argument("--folds", type=positive_int, default=5, metavar="K", help="cross-validation folds (default 5)")
-    tu.add_argument("--seed", type=int, default=0, help="shuffles the queries into folds (default 0)")
+    tu.add_argument("--seed", type=_seed, default=0, help="shuffles the queries into folds (default 0)")
     tu.add_argument(
         "--candidates", type=positive_int, default=100, metavar="K", help="candidates per search (default 100)"
     )
@@ -89,10 +90,38 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**32 - 1, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**32 - 1, got {value}")
+    return value
+
+
+def check_output(path: str | None, flag: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Refuse an output path before the run, not after it: its folder must exist and, when
+    ``suffixes`` are given, its extension must be one of them."""
+    if not path:
+        return
+    target = Path(path)
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise EvalError(f"{flag} {path}: the file name must end in {' or '.join(suffixes)}")
+    if target.is_dir():
+        raise EvalError(f"{flag} {path} is a directory; give a file name inside it")
+    folder = target.parent
+    if not folder.is_dir():
+        raise EvalError(f"{flag} {path}: the directory {folder} does not exist; create it first")
+
+
 def run_eval_command(args: argparse.Namespace) -> int:
     from ._index import Index
     from ._report import plot, render, write_json
     from ._runner import run_eval
+
+    check_output(args.output, "--output")
+    check_output(args.plot, "--plot")
 
     def on_index(index: Index) -> None:
         state = f"built in {index.seconds:.1f} s" if index.built else "loaded from the cache"
@@ -123,6 +152,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
 def run_tune_command(args: argparse.Namespace) -> int:
     from ._tune import tune
 
+    check_output(args.output, "--output", (".toml", ".json"))  # what from_config reads
     result = tune(
         args.collections,
         method=args.method,

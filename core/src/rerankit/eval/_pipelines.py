@@ -96,6 +96,13 @@ def plan(retrievers: Sequence[str], rerankers: Sequence[RerankerLike]) -> list[P
     if unknown or not retrievers:
         raise EvalError(f"unknown retriever '{unknown[0] if unknown else ''}'; choose from {', '.join(RETRIEVERS)}")
     resolved = [resolve(spec) for spec in (rerankers or ["none"])]
+    fusions = [label for label, reranker in resolved if isinstance(reranker, FusionReranker)]
+    if fusions and "hybrid" not in retrievers:
+        raise EvalError(
+            f"reranker '{fusions[0]}' fuses the hybrid retriever's vector and full-text lists, and "
+            f"--retriever {' '.join(dict.fromkeys(retrievers))} has none to fuse; add --retriever hybrid "
+            "(or leave --retriever out to run bm25, vector and hybrid)"
+        )
     pipelines: list[Pipeline] = []
     for retriever in dict.fromkeys(retrievers):
         mine = [

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from rerankit import FusionReranker
+
 from ._collection import Collection, EvalError
 from ._index import Index, open_judged
 from ._metrics import DEFAULT_METRICS, measure, parse_metrics
@@ -126,9 +128,11 @@ def run_eval(
     bar = progress_bar(len(judged), f"searching {len(judged)} queries", progress, unit="query")
     start = time.perf_counter()
     try:
-        for qid, text in judged:
+        for n, (qid, text) in enumerate(judged):
             found: Candidates = search(index, qid, text, candidates, needed, with_text)
             for p, key in zip(pipelines, keys):
+                if n == 0 and p.reranker is not None and not isinstance(p.reranker, FusionReranker):
+                    p.run(text, found, candidates)  # untimed warm-up: a model load is not rerank latency
                 rankings[key][qid], seconds = p.run(text, found, candidates)
                 if p.reranker is not None:
                     latencies[key].append(seconds)

@@ -13,6 +13,7 @@ training score. The recipe is the setting that scores best on all queries.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -120,7 +121,13 @@ class TuneResult:
         return "\n".join(lines) + "\n"
 
     def write(self, path: str | os.PathLike[str]) -> None:
-        Path(path).write_text(self.recipe(), encoding="utf-8")
+        """Write the recipe in the format the extension names: ``.json`` as JSON, else TOML
+        (``.toml``); both are what ``from_config`` reads."""
+        target = Path(path)
+        if target.suffix.lower() == ".json":
+            target.write_text(json.dumps(self.best.config, indent=2) + "\n", encoding="utf-8")
+        else:
+            target.write_text(self.recipe(), encoding="utf-8")
 
 
 def grid(method: str = "all", lower_bounds: Sequence[float] = INDEX_LOWER_BOUNDS) -> list[Setting]:

@@ -92,6 +92,7 @@ def _load(key: LoadKey) -> LoadedModel:
             "Check the id or local path (a directory saved with save_pretrained); models that ship "
             "their own code need trust_remote_code=True; offline, set local_files_only=True"
         ) from exc
+    _check_max_length(model, key)
     if key.dtype != "float32":
         import torch
 
@@ -99,6 +100,25 @@ def _load(key: LoadKey) -> LoadedModel:
     if key.quantize == "int8":
         quantize_int8(model)
     return LoadedModel(model, key)
+
+
+def _check_max_length(model: Any, key: LoadKey) -> None:
+    """max_length above the model's position embeddings would fail inside transformers when the
+    first long pair is scored; refuse it when the model is loaded, naming the option."""
+    if key.max_length is None:
+        return
+    config = getattr(getattr(model, "model", None), "config", None)
+    positions = getattr(config, "max_position_embeddings", None)
+    if not isinstance(positions, int):
+        return
+    if "roberta" in str(getattr(config, "model_type", "")) or "camembert" in str(getattr(config, "model_type", "")):
+        positions -= 2  # RoBERTa-style models count positions from padding_idx + 1
+    if key.max_length > positions:
+        raise ConfigError(
+            f"max_length={key.max_length} is above the {positions} token positions of model "
+            f"{key.model_name!r}; set max_length to at most {positions}, or leave it unset to use the "
+            "model's own limit"
+        )
 
 
 def quantize_int8(model: Any) -> None:
