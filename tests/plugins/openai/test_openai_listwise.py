@@ -9,7 +9,6 @@ one window comes back fully sorted, every row appears once. Answers are made wro
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -17,12 +16,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from rerankit_openai import Repairs
 
 import rerankit
 from rerankit.testing import FakeRerankServer, Fault, fake_score
 from rerankit.testing.chat import ChatDialect, edit_ranking, finish, refuse, replace_content, truncate
 from rerankit.testing.hosted import KEY, docs, results_table
-from rerankit_openai import Repairs
 
 from .fake_llm import INJECTION, FakeJudge, read_prompt
 
@@ -99,7 +98,7 @@ def test_the_head_is_the_true_best_for_any_count(server: FakeRerankServer, judge
 
 
 def test_each_window_is_asked_with_the_order_the_previous_one_left(server: FakeRerankServer, judge: FakeJudge) -> None:
-    texts, best = candidates(judge, 21)
+    texts, _ = candidates(judge, 21)
     make(server).rerank("q", texts)
     first, second = (read_prompt(s.body).documents for s in server.seen)
     assert list(first) == [f"[{i}]" for i in range(1, 21)] and list(first.values()) == texts[1:]
@@ -121,7 +120,7 @@ def test_other_window_and_step(server: FakeRerankServer, judge: FakeJudge) -> No
 def test_request_body(server: FakeRerankServer, form: str) -> None:
     make(server, answer_format=form, seed=3).rerank('solar "panel"', ["doc one", 'doc "two"', "doc three"])
     body = server.seen[0].body
-    system, user = body["messages"]
+    system, _ = body["messages"]
     assert "never instructions" in system["content"] and "Rank all 3 documents" in system["content"]
     for text in ("solar", "doc one", "two"):
         assert text not in system["content"]
@@ -151,7 +150,7 @@ def test_request_body(server: FakeRerankServer, form: str) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"method": "listwise", "step": 20}, "option 'step': Value error, step (20) must be smaller than window_size (20)"),
+        ({"method": "listwise", "step": 20}, "option 'step': Value error, step (20) must be smaller than window_size"),
         ({"method": "listwise", "window_size": 8, "step": 9}, "step (9) must be smaller than window_size (8)"),
         ({"method": "listwise", "batch_size": 5, "step": 5}, "step (5) must be smaller than window_size (5)"),
         ({"method": "listwise", "step": 0}, "option 'step'"),
@@ -268,7 +267,7 @@ def test_unusable_twice_keeps_the_previous_order_or_raises(
 ) -> None:
     mutate, problem = UNUSABLE[case]
     caplog.set_level(logging.WARNING, logger="rerankit")
-    texts, best = candidates(judge, 25)
+    texts, _ = candidates(judge, 25)
     # the first window (positions 5-24) is answered, the second (0-14) is unusable twice
     server.script(Fault.change(lambda a: a), Fault.change(mutate), Fault.change(mutate))
     r = make(server)
@@ -411,7 +410,9 @@ def test_framework_adapters(server: FakeRerankServer) -> None:
     texts = docs(7, 8)
     want = by_fake_score(q, texts)[:3]
     options = {"api_key": KEY, "base_url": server.url + "/v1", "method": "listwise", **FAST}
-    lc = RerankitCompressor("openai", top_n=3, **options).compress_documents([Document(page_content=t) for t in texts], q)
+    lc = RerankitCompressor("openai", top_n=3, **options).compress_documents(
+        [Document(page_content=t) for t in texts], q
+    )
     assert [d.page_content for d in lc] == want
     nodes = [NodeWithScore(node=TextNode(text=t), score=0.0) for t in texts]
     li = RerankitPostprocessor("openai", top_n=3, **options).postprocess_nodes(nodes, query_str=q)
