@@ -228,6 +228,27 @@ def test_repairs_are_counted_and_logged_once_per_call(
     assert r.scorer.last_repairs == Repairs() and r.scorer.repairs.missing == 3
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        "<think>Maybe [1] > [2] > [3]? No.</think>\n[3] > [1] > [2]",  # reasoning skipped
+        "Passages [1] and [2] are weaker, 2 of 3. Final ranking: [3] > [1] > [2]. Done.",  # longest chain
+        "3 > 1 > 2",
+        "[3]>[1]>[2]",
+        '```json\n{"ranking": ["[3]", "[1]", "[2]"]}\n```',
+        '{"ranking": [3, 1, 2]}',
+        '{"ranking": "[3] > [1] > [2]"}',
+    ],
+)
+def test_answer_forms_that_are_read_without_repair(server: FakeRerankServer, judge: FakeJudge, content: str) -> None:
+    texts = docs(3, 4)
+    judge.hidden.update({texts[0]: 0.5, texts[1]: 0.1, texts[2]: 0.9})
+    server.script(Fault.change(replace_content(content)))
+    r = make(server, answer_format="text")
+    assert r.rerank("q", texts)["text"].to_pylist() == [texts[2], texts[0], texts[1]]
+    assert server.attempts == 1 and r.scorer.last_repairs == Repairs()
+
+
 def test_a_cut_off_answer_keeps_what_it_ranked(server: FakeRerankServer, judge: FakeJudge) -> None:
     texts, best = candidates(judge, 12)
     server.script(Fault.change(truncate(0.4)))  # '{"ranking": ["[7]", "[2]", ... cut mid-way
