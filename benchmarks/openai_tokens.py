@@ -11,17 +11,27 @@ writes (``{"d1":7,"d2":0,...}``; with one decimal per score as a second figure).
 Compared, for the same 100 Cranfield documents per query:
   - ``scores`` (the default: windows of 20, a score per label),
   - ``yes_no`` (one request per document, one answer token),
+  - ``listwise`` (windows of 20 sliding by 10 from the end to the front, one after another; the
+    answer an array of labels under the schema, ``{"ranking":["[3]","[1]",...]}``, or RankGPT's
+    text ``[3] > [1] > ...`` with ``answer_format="text"``),
   - the LanceDB-style request: every document in one prompt as a Python list, and an answer that
     echoes every document's text back with its score (the answer shape LanceDB's OpenaiReranker asks for).
 
-    .venv/bin/python benchmarks/openai_tokens.py [--queries 10] [--docs 100] [--window 20]
+Sequential round trips, what latency scales with, are measured: the fake server answers every
+request after ``--latency`` seconds (0.3 by default) and the first query's rerank is timed; round
+trips = elapsed / latency, rounded down (default ``max_concurrency=8``: ``scores`` sends its 5
+windows at once, ``yes_no`` its 100 requests 8 at a time, ``listwise`` its windows in sequence).
+
+    .venv/bin/python benchmarks/openai_tokens.py [--queries 10] [--docs 100] [--window 20] [--latency 0.3]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
+import time
 from collections.abc import Callable
 from statistics import mean
 from typing import Any
@@ -62,11 +72,22 @@ def chat_tokens(count: Callable[[str], int], messages: list[dict[str, Any]]) -> 
     return sum(count(m["content"]) + 3 for m in messages) + 3
 
 
+def ranking_answer(labels: list[str], text: bool) -> str:
+    """A listwise answer: the labels in an order (here reversed), as compact JSON or as text."""
+    order = labels[::-1]
+    return " > ".join(order) if text else json.dumps({"ranking": order}, separators=(",", ":"))
+
+
 def model(body: dict[str, Any]) -> ChatReply:
     """A fake that answers every label (or yes), so the reranker completes and its requests are kept."""
     if body.get("logprobs"):
         return ChatReply(content="Yes", finish_reason="length")
-    labels = list(body["response_format"]["json_schema"]["schema"]["properties"])
+    fmt = body.get("response_format")
+    if fmt is None or fmt["json_schema"]["name"] == "relevance_ranking":
+        user = body["messages"][1]["content"]
+        labels = re.findall(r'^"(\[\d+\])":', user, re.MULTILINE)
+        return ChatReply(content=ranking_answer(labels, text=fmt is None))
+    labels = list(fmt["json_schema"]["schema"]["properties"])
     return ChatReply(content=compact_answer(labels, False))
 
 
@@ -80,6 +101,14 @@ def measure(server: FakeRerankServer, count: Callable[[str], int], query: str, d
         body = seen.body
         prompt += chat_tokens(count, body["messages"])
         fmt = body.get("response_format")
+        if options.get("method") == "listwise":
+            labels = re.findall(r'^"(\[\d+\])":', body["messages"][1]["content"], re.MULTILINE)
+            if fmt is not None:
+                schema += count(json.dumps(fmt["json_schema"]["schema"], separators=(",", ":")))
+            answer = count(ranking_answer(labels, text=fmt is None))
+            completion += answer
+            completion_dec += answer
+            continue
         if fmt is None:
             completion += 1
             completion_dec += 1
@@ -90,6 +119,19 @@ def measure(server: FakeRerankServer, count: Callable[[str], int], query: str, d
         completion_dec += count(compact_answer(labels, True))
     return {"requests": len(server.seen), "prompt": prompt, "schema": schema,
             "completion": completion, "completion_decimals": completion_dec}
+
+
+def round_trips(server: FakeRerankServer, latency: float, query: str, docs: list[str], **options: Any) -> int:
+    """Sequential round trips of one rerank: its time with ``latency`` added to every answer."""
+    server.reset()
+    server.latency = latency
+    reranker = rerankit.get_reranker("openai", api_key="k", base_url=server.url + "/v1", **options)
+    try:
+        started = time.perf_counter()
+        reranker.rerank(query, docs)
+        return math.floor((time.perf_counter() - started) / latency)
+    finally:
+        server.latency = 0.0
 
 
 def lancedb_style(count: Callable[[str], int], system_tokens: int, query: str, docs: list[str]) -> dict[str, float]:
@@ -104,19 +146,31 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=10)
     parser.add_argument("--docs", type=int, default=100)
     parser.add_argument("--window", type=int, default=20)
+    parser.add_argument("--latency", type=float, default=0.3, help="seconds per answer when timing round trips")
     args = parser.parse_args()
 
     count, how = encoder()
     collection = load_collection("cranfield")
     queries = [text for _, text in collection.judged()[: args.queries]]
-    rows: dict[str, list[dict[str, float]]] = {"scores": [], "yes_no": [], "lancedb-style": []}
+    methods: dict[str, dict[str, Any]] = {
+        "scores": {"window_size": args.window},
+        "yes_no": {"method": "yes_no"},
+        "listwise": {"method": "listwise", "window_size": args.window},
+        "listwise, text": {"method": "listwise", "window_size": args.window, "answer_format": "text"},
+    }
+    rows: dict[str, list[dict[str, float]]] = {name: [] for name in [*methods, "lancedb-style"]}
+    trips: dict[str, float] = {"lancedb-style": 1}
     with FakeRerankServer(ChatDialect(model), api_key="k") as server:
         for query in queries:
             docs = candidates(collection, query, args.docs)
-            rows["scores"].append(measure(server, count, query, docs, window_size=args.window))
-            system = server.seen[0].body["messages"][0]["content"]
-            rows["yes_no"].append(measure(server, count, query, docs, method="yes_no"))
+            for name, options in methods.items():
+                rows[name].append(measure(server, count, query, docs, **options))
+                if name == "scores":
+                    system = server.seen[0].body["messages"][0]["content"]
             rows["lancedb-style"].append(lancedb_style(count, count(system), query, docs))
+        first = candidates(collection, queries[0], args.docs)
+        for name, options in methods.items():
+            trips[name] = round_trips(server, args.latency, queries[0], first, **options)
     picked = [candidates(collection, q, args.docs) for q in queries]
     doc_tokens = mean(sum(count(d) for d in docs) for docs in picked)
     cut = mean(sum(len(d) > 4000 for d in docs) for docs in picked)
@@ -125,8 +179,9 @@ def main() -> None:
     print(f"tokenizer: {how}; the documents alone: {doc_tokens:,.0f} tokens; "
           f"documents cut by max_doc_chars=4000: {cut:.1f}")
     print()
-    print("| method | requests | prompt | + schema (est.) | answer (est.) | total | USD at gpt-5.4-mini prices* |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| method | requests | sequential round trips | prompt | + schema (est.) | answer (est.) | total "
+          "| USD at gpt-5.4-mini prices* |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     totals = {}
     for name, runs in rows.items():
         m = {k: mean(r[k] for r in runs) for k in runs[0]}
@@ -136,12 +191,17 @@ def main() -> None:
         answer = f"{m['completion']:,.0f}"
         if m["completion_decimals"] != m["completion"]:
             answer += f" ({m['completion_decimals']:,.0f} with decimals)"
-        label = f"`{name}`" + (f" (window {args.window})" if name == "scores" else "")
-        print(f"| {label} | {m['requests']:.0f} | {m['prompt']:,.0f} | {m['schema']:,.0f} | {answer} | "
-              f"{total:,.0f} | {usd:.4f} |")
+        label = f"`{name.split(',')[0]}`" + {
+            "scores": f" (window {args.window})",
+            "listwise": f" (window {args.window}, step {args.window // 2})",
+            "listwise, text": " (answer_format='text')",
+        }.get(name, "")
+        print(f"| {label} | {m['requests']:.0f} | {trips[name]:.0f} | {m['prompt']:,.0f} | {m['schema']:,.0f} | "
+              f"{answer} | {total:,.0f} | {usd:.4f} |")
     print()
-    print(f"ratio lancedb-style / scores, total tokens: {totals['lancedb-style'] / totals['scores']:.2f}x; "
-          f"yes_no / scores: {totals['yes_no'] / totals['scores']:.2f}x")
+    print("ratios of total tokens against scores: " + ", ".join(
+        f"{name} {totals[name] / totals['scores']:.2f}x" for name in totals if name != "scores"))
+    print(f"round trips timed on the first query with {args.latency}s per answer (max_concurrency=8)")
     print("lancedb-style: our system prompt's tokens stand in for its own; its answer echoes each document")
     print(f"* ${PRICE[0]}/M input, ${PRICE[1]}/M output tokens (list prices when written; check current ones)")
 

@@ -60,9 +60,9 @@ PUBLIC_MODULES = {
                          "HostedRerankerConformance", "Reject", "RerankerConformance", "Seen",
                          "assert_reranked", "assert_same_ranking", "data", "expected_concat",
                          "expected_first_per_rowid", "expected_union", "fake_score"],
-    "rerankit.testing.chat": ["FIELDS", "PATH", "ChatDialect", "ChatModel", "ChatReply", "count_tokens",
-                              "edit_json", "finish", "refuse", "replace_content", "strict_schema_problem",
-                              "truncate", "yes_no_logprobs"],
+    "rerankit.testing.chat": ["CHATTER", "FIELDS", "PATH", "ChatDialect", "ChatModel", "ChatReply",
+                              "count_tokens", "edit_json", "edit_ranking", "finish", "ranking_answer", "refuse",
+                              "replace_content", "strict_schema_problem", "truncate", "yes_no_logprobs"],
 }
 #: Public modules inside the test kit, named in its docs (``from rerankit.testing.hosted import KEY``).
 KIT_MODULES = {"chat", "checks", "conformance", "data", "hosted", "server"}

@@ -5,10 +5,16 @@ line) in the user message, takes the labels to answer from the request's JSON sc
 each document with :func:`rerankit.testing.fake_score` on the test's scale — so a relevance score
 coming back normalized equals ``fake_score`` exactly.
 
+Asked to order a window (``method="listwise"``: documents labelled ``[1]``, ``[2]``, ...), it
+orders them by a hidden relevance — ``hidden[text]`` where the test set one, else ``fake_score``
+— and answers ``{"ranking": [...]}`` under the schema, or RankGPT's text ``[3] > [1] > [2]``
+without one (wrapped in chatter when ``chatter`` is set).
+
 It is gullible: an instruction that sits outside the quoted data (the system message, the prompt
 text around the JSON) is obeyed. "ignore previous instructions" found there makes it rate every
-document at the top of the scale, so a prompt that let a document escape its quotes would change
-every row's score — which the prompt-injection test checks does not happen.
+document at the top of the scale (or, ordering a window, reverse its order), so a prompt that let
+a document escape its quotes would change every row's score or position — which the
+prompt-injection tests check does not happen.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from rerankit.testing import fake_score
-from rerankit.testing.chat import ChatReply, yes_no_logprobs
+from rerankit.testing.chat import ChatReply, ranking_answer, yes_no_logprobs
 
 INJECTION = "ignore previous instructions"
 
@@ -57,6 +63,12 @@ class FakeJudge:
 
     score_range: tuple[float, float] = (0.0, 10.0)
     seen: list[Prompt] = field(default_factory=list)
+    hidden: dict[str, float] = field(default_factory=dict)
+    chatter: bool = False
+
+    def relevance(self, query: str, text: str) -> float:
+        """The hidden relevance a listwise answer orders by."""
+        return self.hidden[text] if text in self.hidden else fake_score(query, text)
 
     def __call__(self, body: dict[str, Any]) -> ChatReply:
         prompt = read_prompt(body)
@@ -70,6 +82,13 @@ class FakeJudge:
                 finish_reason="length",
                 logprobs=yes_no_logprobs(p, yes=("Yes", " yes"), no=("No",)),
             )
+        names = list(prompt.documents)
+        if names and names[0].startswith("["):
+            order = sorted(names, key=lambda n: (-self.relevance(prompt.query, prompt.documents[n]), names.index(n)))
+            if obey:
+                order.reverse()
+            structured = body.get("response_format") is not None
+            return ChatReply(content=ranking_answer(order, structured=structured, chatter=self.chatter))
         low, high = self.score_range
         labels = list(body["response_format"]["json_schema"]["schema"]["properties"])
         scores = {

@@ -101,3 +101,19 @@ class TestOpenAIHosted(HostedRerankerConformance):
         for row in out.to_pylist():
             assert np.float32(row["_relevance_score"]) == np.float32(fake_score(q, row["text"]))
         assert 1 < server.max_in_flight <= 3
+
+
+class TestOpenAIListwiseConformance(RerankerConformance):
+    """method='listwise' keeps every promise a reranker makes (rows, top_n, return_score, async, batch)."""
+
+    name = "openai"
+    distribution = "rerankit-openai"
+    env: ClassVar[dict] = {"OPENAI_API_KEY": KEY}
+    # the plugin's import and its key handling do not depend on the method: TestOpenAIConformance
+    # runs these two (each starts a Python process), so they are not repeated here
+    test_import_is_light = None
+    test_secrets_hidden = None
+
+    @pytest.fixture
+    def conformance_config(self, chat_server):
+        return {"base_url": chat_server.url + "/v1", "method": "listwise", "window_size": 4}

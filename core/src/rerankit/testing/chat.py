@@ -14,6 +14,14 @@ fake model reads its own prompt format); the mutators below turn one answer bad 
     server.script(Fault.change(refuse()),                       # the next answer refuses,
                   Fault.change(edit_json(lambda o: {**o, "d9": 1})))  # the one after adds a label
 
+Listwise rerankers (the model orders a window of labelled documents) get
+:func:`ranking_answer`, which writes an ordering as a strict-schema object
+(``{"ranking": ["[3]", "[1]", ...]}``) or as RankGPT's text (``[3] > [1] > [2]``, optionally
+wrapped in chatter), and :func:`edit_ranking`, a mutator that rewrites the ordering of an answer
+in either form (to repeat, drop or invent labels)::
+
+    server.script(Fault.change(edit_ranking(lambda labels: labels[:-2] + ["[42]"])))
+
 Token counts are a stand-in (one per word or punctuation mark, see :func:`count_tokens`), not a
 real tokenizer. Wording marked *uncertain* is a plausible stand-in where OpenAI's is not documented.
 """
@@ -320,6 +328,47 @@ def edit_json(edit: JSONEdit) -> Callable[[Answer], Answer]:
     return mutate
 
 
+#: Chatter around a text-form ranking: numbers and labels that are not the ranking.
+CHATTER = (
+    "Sure! I read all {count} passages; {first} and {last} were close calls, {count} in total.\n\n"
+    "Ranking: {ranking}\n\nPassage {first} answers the query best (score 10 of 10)."
+)
+_RANKED = re.compile(r"\[\d+\](?:\s*>\s*\[\d+\])*")
+
+
+def ranking_answer(labels: Sequence[str], *, structured: bool = True, chatter: bool = False) -> str:
+    """An ordering as a listwise model writes it: ``{"ranking": [...]}`` when ``structured``,
+    else ``[3] > [1] > [2]``, inside :data:`CHATTER` when ``chatter``."""
+    labels = list(labels)
+    if structured:
+        return json.dumps({"ranking": labels})
+    ranking = " > ".join(labels)
+    if not chatter or not labels:
+        return ranking
+    return CHATTER.format(count=len(labels), first=labels[-1], last=labels[0], ranking=ranking)
+
+
+def edit_ranking(edit: Callable[[list[str]], Sequence[str]], *, chatter: bool = False) -> Callable[[Answer], Answer]:
+    """Rewrite the ordering in a listwise answer, in the form it came in (a ``{"ranking": [...]}``
+    object, or the longest ``[a] > [b]`` chain of a text answer); ``chatter`` wraps a text answer
+    in :data:`CHATTER`."""
+    def mutate(answer: Answer) -> Answer:
+        message = _message(answer)
+        content = message["content"]
+        try:
+            value = json.loads(content)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and isinstance(value.get("ranking"), list):
+            message["content"] = ranking_answer(edit(list(value["ranking"])))
+            return answer
+        chains = _RANKED.findall(content)
+        labels = re.findall(r"\[\d+\]", max(chains, key=len)) if chains else []
+        message["content"] = ranking_answer(edit(labels), structured=False, chatter=chatter)
+        return answer
+    return mutate
+
+
 def yes_no_logprobs(p_yes: float, yes: Sequence[str] = ("Yes",), no: Sequence[str] = ("No",)) -> list[dict[str, Any]]:
     """Logprobs of a one-token yes/no answer: P(yes) spread evenly over the ``yes`` spellings."""
     p_yes = min(max(p_yes, 1e-9), 1 - 1e-9)
@@ -330,6 +379,7 @@ def yes_no_logprobs(p_yes: float, yes: Sequence[str] = ("Yes",), no: Sequence[st
 
 
 __all__ = [
-    "FIELDS", "PATH", "ChatDialect", "ChatModel", "ChatReply", "count_tokens", "edit_json", "finish",
-    "refuse", "replace_content", "strict_schema_problem", "truncate", "yes_no_logprobs",
+    "CHATTER", "FIELDS", "PATH", "ChatDialect", "ChatModel", "ChatReply", "count_tokens", "edit_json",
+    "edit_ranking", "finish", "ranking_answer", "refuse", "replace_content", "strict_schema_problem", "truncate",
+    "yes_no_logprobs",
 ]

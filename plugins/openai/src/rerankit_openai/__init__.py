@@ -2,7 +2,9 @@
 
 The model rates windows of documents under a strict JSON schema, keyed by labels we give the
 documents (or, with ``method="yes_no"``, answers yes/no per document and is read from its
-logprobs). Every answer is checked; the rows themselves never pass through the model. Requests go
+logprobs; with ``method="listwise"``, orders windows that slide from the end of the list to the
+front, RankGPT's scheme with a loop that covers the head for any candidate count). Every answer
+is checked; the rows themselves never pass through the model. Requests go
 through :mod:`rerankit.http`; importing this module imports neither httpx nor the OpenAI SDK
 (which is not used at all).
 """
@@ -14,6 +16,7 @@ from collections.abc import Callable
 import rerankit
 
 from ._config import DEFAULT_MODEL, DEFAULT_PROMPT, OpenAIConfig
+from ._ranking import Repairs
 from ._scorer import OpenAIScorer, Usage
 
 __version__ = "0.1.0"
@@ -24,4 +27,4 @@ def register_scorers(register: Callable[..., None]) -> None:
     register("openai", OpenAIScorer)
 
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_PROMPT", "OpenAIConfig", "OpenAIScorer", "Usage"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_PROMPT", "OpenAIConfig", "OpenAIScorer", "Repairs", "Usage"]

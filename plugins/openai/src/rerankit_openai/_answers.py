@@ -35,7 +35,8 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def _choice(data: Any) -> Mapping[str, Any]:
+def choice_of(data: Any) -> Mapping[str, Any]:
+    """``choices[0]`` of a chat completion; a refusal or a filtered answer is a ProviderResponseError."""
     if not isinstance(data, Mapping):
         raise ProviderResponseError(f"expected a chat completion object, got {type(data).__name__}")
     choices = data.get("choices")
@@ -47,7 +48,7 @@ def _choice(data: Any) -> Mapping[str, Any]:
         raise ProviderResponseError("the answer has no choices[0].message")
     refusal = message.get("refusal")
     if isinstance(refusal, str) and refusal.strip():
-        raise ProviderResponseError(f"the model refused: {_short(refusal)}")
+        raise ProviderResponseError(f"the model refused: {short(refusal)}")
     if choice.get("finish_reason") == "content_filter":
         raise ProviderResponseError("the answer was withheld by the content filter (finish_reason 'content_filter')")
     return choice
@@ -55,12 +56,12 @@ def _choice(data: Any) -> Mapping[str, Any]:
 
 def read_scores(data: Any, count: int, score_range: tuple[float, float]) -> list[tuple[int, float]]:
     """``(index, score in [0, 1])`` for each of the ``count`` documents of a ``scores`` request."""
-    choice = _choice(data)
+    choice = choice_of(data)
     content = choice["message"].get("content")
     if choice.get("finish_reason") == "length":
         raise ProviderResponseError(
             "the answer was cut off (finish_reason 'length'); raise max_completion_tokens or lower "
-            f"window_size; it ends {_short(str(content or ''), tail=True)}"
+            f"window_size; it ends {short(str(content or ''), tail=True)}"
         )
     if not isinstance(content, str) or not content.strip():
         raise ProviderResponseError("the answer has no content (choices[0].message.content is empty)")
@@ -71,9 +72,9 @@ def read_scores(data: Any, count: int, score_range: tuple[float, float]) -> list
     try:
         pairs = json.loads(text, object_pairs_hook=list)
     except ValueError as exc:
-        raise ProviderResponseError(f"the answer is not valid JSON ({exc}); it starts {_short(text)}") from None
+        raise ProviderResponseError(f"the answer is not valid JSON ({exc}); it starts {short(text)}") from None
     if not isinstance(pairs, list) or not all(isinstance(p, tuple) for p in pairs):
-        raise ProviderResponseError(f"expected a JSON object of label: score, got {_short(text)}")
+        raise ProviderResponseError(f"expected a JSON object of label: score, got {short(text)}")
     names = {name: i for i, name in enumerate(labels(count))}
     low, high = score_range
     found: dict[int, float] = {}
@@ -109,7 +110,7 @@ def read_scores(data: Any, count: int, score_range: tuple[float, float]) -> list
 
 def read_yes_no(data: Any) -> list[tuple[int, float]]:
     """``[(0, P(yes) / (P(yes) + P(no)))]`` from the first answer token's top logprobs."""
-    choice = _choice(data)
+    choice = choice_of(data)
     logprobs = choice.get("logprobs")
     content = logprobs.get("content") if isinstance(logprobs, Mapping) else None
     if not isinstance(content, list) or not content or not isinstance(content[0], Mapping):
@@ -141,10 +142,11 @@ def _span(count: int) -> str:
     return "the label d1" if count == 1 else f"labels d1..d{count}"
 
 
-def _short(text: str, tail: bool = False, limit: int = 80) -> str:
+def short(text: str, tail: bool = False, limit: int = 80) -> str:
+    """``text`` quoted for an error message, its start (or end) only when it is long."""
     if len(text) <= limit:
         return repr(text)
     return repr("..." + text[-limit:]) if tail else repr(text[:limit] + "...")
 
 
-__all__ = ["read_scores", "read_yes_no", "usage_of"]
+__all__ = ["choice_of", "read_scores", "read_yes_no", "short", "usage_of"]

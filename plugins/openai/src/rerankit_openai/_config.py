@@ -12,7 +12,7 @@ import os
 import string
 from typing import Any, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from rerankit.http import HTTPConfig
 
@@ -38,14 +38,33 @@ class OpenAIConfig(HTTPConfig):
         description="API root, /chat/completions is appended; else OPENAI_BASE_URL; any "
         "OpenAI-compatible server (vLLM, Ollama, LiteLLM, a gateway).",
     )
-    method: Literal["scores", "yes_no"] = Field(
+    method: Literal["scores", "yes_no", "listwise"] = Field(
         "scores",
         description="'scores': one request per window, a score per document under a strict JSON "
-        "schema; 'yes_no': one request per document, score = P(yes) from the answer's logprobs.",
+        "schema; 'yes_no': one request per document, score = P(yes) from the answer's logprobs; "
+        "'listwise': the model orders windows that slide from the end of the list to the front.",
     )
-    window_size: int = Field(20, ge=1, le=1000, description="Documents per request ('scores').")
+    window_size: int = Field(
+        20, ge=1, le=1000, description="Documents per request ('scores', 'listwise'; at least 2 for 'listwise')."
+    )
     batch_size: Optional[int] = Field(  # type: ignore[assignment]
         None, ge=1, le=1000, description="Another name for window_size (the other hosted rerankers' name)."
+    )
+    step: Optional[int] = Field(
+        None,
+        ge=1,
+        description="'listwise' only: how far each window moves towards the front, less than "
+        "window_size; None: window_size // 2 (10 for the default window of 20).",
+    )
+    answer_format: Literal["json_schema", "text"] = Field(
+        "json_schema",
+        description="'listwise' only: 'json_schema' asks for an array of labels under a strict "
+        "schema; 'text' for the classic '[3] > [1] > [2]' answer, for servers without structured outputs.",
+    )
+    on_bad_answer: Literal["keep", "raise"] = Field(
+        "keep",
+        description="'listwise' only: a window whose answer is unusable twice keeps its previous "
+        "order with a WARNING ('keep') or raises ProviderResponseError ('raise').",
     )
     max_doc_chars: Optional[int] = Field(
         4000, ge=1, description="Cut each document to this many characters (counted and logged); None: no cut."
@@ -66,8 +85,8 @@ class OpenAIConfig(HTTPConfig):
     max_completion_tokens: Optional[int] = Field(
         None,
         ge=1,
-        description="Cap on answer tokens per request; None: 16 per document + 32 ('scores', unless "
-        "reasoning_effort asks for reasoning), 1 ('yes_no').",
+        description="Cap on answer tokens per request; None: 16 per document + 32 ('scores'), 8 per "
+        "document + 64 ('listwise'), unless reasoning_effort asks for reasoning; 1 ('yes_no').",
     )
 
     @model_validator(mode="before")
@@ -90,6 +109,48 @@ class OpenAIConfig(HTTPConfig):
                 )
             data["window_size"] = alias
         return data
+
+    @field_validator("window_size")
+    @classmethod
+    def _listwise_window(cls, value: int, info: ValidationInfo) -> int:
+        if info.data.get("method") == "listwise" and value < 2:
+            raise ValueError(
+                f"window_size (or batch_size) must be at least 2 for method='listwise', got {value}: "
+                "a window of one document has nothing to order"
+            )
+        return value
+
+    @field_validator("step")
+    @classmethod
+    def _step(cls, value: Optional[int], info: ValidationInfo) -> Optional[int]:
+        if value is None:
+            return value
+        method = info.data.get("method")
+        if method is not None and method != "listwise":
+            raise ValueError(f"step applies to method='listwise' only (method is {method!r}); leave step out")
+        window = info.data.get("window_size")
+        if window is not None and value >= window:
+            raise ValueError(
+                f"step ({value}) must be smaller than window_size ({window}), so that windows overlap "
+                f"and the best documents move forward; e.g. step={max(1, window // 2)}"
+            )
+        return value
+
+    @field_validator("answer_format")
+    @classmethod
+    def _answer_format(cls, value: str, info: ValidationInfo) -> str:
+        method = info.data.get("method")
+        if value == "text" and method is not None and method != "listwise":
+            raise ValueError(
+                f"answer_format='text' applies to method='listwise' only (method is {method!r}); "
+                "'scores' always uses a strict JSON schema"
+            )
+        return value
+
+    @property
+    def listwise_step(self) -> int:
+        """The step of the listwise window: ``step``, or half of ``window_size``."""
+        return self.step if self.step is not None else max(1, self.window_size // 2)
 
     @field_validator("score_range")
     @classmethod

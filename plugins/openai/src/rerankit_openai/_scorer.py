@@ -5,10 +5,16 @@ retries on 429/5xx with ``retry-after``, typed errors, the key kept out of every
 answer is checked label by label, and a bad one is asked again split in half
 (``split_bad_answers``). The model's output never touches the rows: it only yields one number per
 document, which the core attaches to the row it belongs to.
+
+``method="listwise"`` takes another path through the same transport: each query's windows are
+asked one after another (:mod:`._listwise`), the queries of a call concurrently, at most
+``max_concurrency`` at once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import logging
@@ -17,11 +23,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from rerankit import InputError
 from rerankit.http import HTTPScorer
 
 from ._answers import read_scores, read_yes_no, usage_of
 from ._config import OpenAIConfig
+from ._listwise import slide
 from ._prompt import request_body
+from ._ranking import Repairs
 
 logger = logging.getLogger("rerankit")
 
@@ -48,15 +57,21 @@ class Usage:
 
 
 class _Tally:
-    """The usage of one call (``score`` / ``score_batch``), added to from its worker threads."""
+    """The usage (and listwise repairs) of one call (``score`` / ``score_batch``), added to from
+    its worker threads."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.usage = Usage()
+        self.repairs = Repairs()
 
     def add(self, usage: Usage) -> None:
         with self.lock:
             self.usage = self.usage + usage
+
+    def repaired(self, repairs: Repairs) -> None:
+        with self.lock:
+            self.repairs = self.repairs + repairs
 
 
 _CALL: contextvars.ContextVar[Optional[_Tally]] = contextvars.ContextVar("rerankit_openai_call", default=None)
@@ -66,7 +81,9 @@ class OpenAIScorer(HTTPScorer):
     """Scores documents with a chat model under a strict JSON schema (or yes/no logprobs).
 
     ``usage`` is the :class:`Usage` of every call so far, ``last_usage`` that of the most recent
-    call to finish (a rerank is one call); both are logged at DEBUG.
+    call to finish (a rerank is one call); both are logged at DEBUG. With ``method="listwise"``,
+    ``repairs`` and ``last_repairs`` count what was repaired in the answers (:class:`Repairs`),
+    logged at WARNING once per call that needed any repair.
     """
 
     Config = OpenAIConfig
@@ -82,13 +99,21 @@ class OpenAIScorer(HTTPScorer):
         super().__init__(config)
         self._usage_lock = threading.Lock()
         self._usage = Usage()
+        self._repairs = Repairs()
         self.last_usage = Usage()
+        self.last_repairs = Repairs()
 
     @property
     def usage(self) -> Usage:
         """Tokens spent by this scorer since it was made."""
         with self._usage_lock:
             return self._usage
+
+    @property
+    def repairs(self) -> Repairs:
+        """Listwise answers repaired by this scorer since it was made."""
+        with self._usage_lock:
+            return self._repairs
 
     # -- the wire format -----------------------------------------------------------------------
     def split(self, query: str, texts: Sequence[str]) -> Iterable[int]:
@@ -100,19 +125,21 @@ class OpenAIScorer(HTTPScorer):
         return request_body(self.config, query, texts)
 
     def read_answer(self, data: Any, texts: Sequence[str]) -> Iterable[tuple[int, float]]:
+        self._spent(data, len(texts))
+        if self.config.method == "yes_no":
+            return read_yes_no(data)
+        return read_scores(data, len(texts), self.config.score_range)
+
+    def _spent(self, data: Any, documents: int) -> None:
+        """Count an answer's tokens towards this scorer and the call it belongs to."""
         prompt, completion = usage_of(data)
         spent = Usage(1, prompt, completion)
-        logger.debug(
-            "%s: %d documents: %d prompt + %d completion tokens", self.provider, len(texts), prompt, completion
-        )
+        logger.debug("%s: %d documents: %d prompt + %d completion tokens", self.provider, documents, prompt, completion)
         tally = _CALL.get()
         if tally is not None:
             tally.add(spent)
         with self._usage_lock:
             self._usage = self._usage + spent
-        if self.config.method == "yes_no":
-            return read_yes_no(data)
-        return read_scores(data, len(texts), self.config.score_range)
 
     # -- one call: truncation and usage --------------------------------------------------------
     def score_batch(
@@ -120,6 +147,8 @@ class OpenAIScorer(HTTPScorer):
     ) -> list[list[float]]:
         texts = self._cut(texts)
         with self._call(texts):
+            if self.config.method == "listwise":
+                return self._listwise(queries, texts, max_concurrency)
             return super().score_batch(queries, texts, max_concurrency)
 
     async def ascore_batch(
@@ -127,7 +156,85 @@ class OpenAIScorer(HTTPScorer):
     ) -> list[list[float]]:
         texts = self._cut(texts)
         with self._call(texts):
+            if self.config.method == "listwise":
+                return await self._alistwise(queries, texts, max_concurrency)
             return await super().ascore_batch(queries, texts, max_concurrency)
+
+    # -- listwise: windows of a query in sequence, queries concurrently ----------------------
+    def _listwise(self, queries: Sequence[str], texts: Sequence[Sequence[str]], limit: int) -> list[list[float]]:
+        jobs = self._jobs(queries, texts)
+        if len(jobs) <= 1:
+            return [self._rank(*job) for job in jobs]
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=min(max(1, limit), len(jobs)), thread_name_prefix=f"rerankit-{self.provider}"
+        )
+        # each query on a worker thread in a copy of this context, so its requests add to this call
+        futures = [pool.submit(contextvars.copy_context().run, self._rank, *job) for job in jobs]
+        try:
+            concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+            for future in futures:
+                if future.done() and future.exception() is not None:
+                    raise future.exception()  # type: ignore[misc]
+            return [future.result() for future in futures]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _alistwise(
+        self, queries: Sequence[str], texts: Sequence[Sequence[str]], limit: int
+    ) -> list[list[float]]:
+        gate = asyncio.Semaphore(max(1, limit))
+
+        async def one(job: tuple[int, str, Sequence[str]]) -> list[float]:
+            async with gate:
+                return await self._arank(*job)
+
+        tasks = [asyncio.ensure_future(one(job)) for job in self._jobs(queries, texts)]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:
+            pending = [t for t in tasks if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    @staticmethod
+    def _jobs(queries: Sequence[str], texts: Sequence[Sequence[str]]) -> list[tuple[int, str, Sequence[str]]]:
+        if len(queries) != len(texts):
+            raise InputError(f"{len(queries)} queries but {len(texts)} text lists; pass one list per query")
+        return [(i, q, t) for i, (q, t) in enumerate(zip(queries, texts))]
+
+    def _rank(self, item: int, query: str, texts: Sequence[str]) -> list[float]:
+        loop = slide(self.config, query, texts, item, self._bad())
+        try:
+            body, count = next(loop)
+            while True:
+                answer = self._get_transport().post(body)
+                self._spent(answer, count)
+                body, count = loop.send(answer)
+        except StopIteration as done:
+            return self._ranked(done.value)
+
+    async def _arank(self, item: int, query: str, texts: Sequence[str]) -> list[float]:
+        loop = slide(self.config, query, texts, item, self._bad())
+        try:
+            body, count = next(loop)
+            while True:
+                answer = await self._get_transport().apost(body)
+                self._spent(answer, count)
+                body, count = loop.send(answer)
+        except StopIteration as done:
+            return self._ranked(done.value)
+
+    def _ranked(self, result: Any) -> list[float]:
+        scores, repairs = result
+        if repairs:
+            tally = _CALL.get()
+            if tally is not None:
+                tally.repaired(repairs)
+            with self._usage_lock:
+                self._repairs = self._repairs + repairs
+        return scores
 
     @contextlib.contextmanager
     def _call(self, texts: Sequence[Sequence[str]]) -> Iterator[None]:
@@ -140,10 +247,16 @@ class OpenAIScorer(HTTPScorer):
             _CALL.reset(token)
             used = tally.usage
             self.last_usage = used
+            self.last_repairs = tally.repairs
             logger.debug(
                 "%s: %d documents in %d requests: %d prompt + %d completion tokens", self.provider,
                 sum(len(t) for t in texts), used.requests, used.prompt_tokens, used.completion_tokens,
             )
+            if tally.repairs:
+                logger.warning(
+                    "%s: listwise answers repaired in this call (%d of %d answers): %s", self.provider,
+                    tally.repairs.answers, used.requests, tally.repairs.describe(),
+                )
 
     def _cut(self, texts: Sequence[Sequence[str]]) -> list[list[str]]:
         limit = self.config.max_doc_chars
