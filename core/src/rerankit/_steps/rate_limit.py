@@ -52,18 +52,18 @@ class RateLimitOptions(BaseModel):
 class Bucket:
     """A token bucket that takes reservations: ``reserve(n)`` is the seconds to wait before spending."""
 
-    def __init__(self, per_minute: float, burst_seconds: float) -> None:
+    def __init__(self, per_minute: float, burst_seconds: float, now: Optional[float] = None) -> None:
         self.rate = per_minute / 60.0
         self.capacity = max(1.0, self.rate * burst_seconds)
         self._tokens = self.capacity
-        self._at = time.monotonic()
+        self._at = time.monotonic() if now is None else now
         self._lock = threading.Lock()
 
     def reserve(self, amount: float, now: Optional[float] = None) -> float:
         with self._lock:
             now = time.monotonic() if now is None else now
-            self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
-            self._at = now
+            self._tokens = min(self.capacity, self._tokens + max(0.0, now - self._at) * self.rate)
+            self._at = max(self._at, now)
             self._tokens -= amount
             return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
