@@ -66,7 +66,7 @@ def test_a_hang_past_the_timeout_hands_over(servers):
 
 
 def test_a_batch_goes_over_whole(servers):
-    primary, second = servers
+    primary, _ = servers
     r = with_fallback(servers, max_retries=0)
     primary.script(Fault.drop())
     outs = r.rerank_batch(["apple", "pie"], [DOCS, DOCS[1:]])
@@ -83,7 +83,7 @@ def test_bad_input_and_rejected_keys_do_not_fall_back(servers, status, error):
 
 
 def test_a_rejected_key_falls_back_when_asked(servers):
-    primary, second = servers
+    primary, _ = servers
     primary.script(Fault.error(401))
     out = with_fallback(servers, fallback_on_auth_error=True).rerank("apple pie", DOCS)
     assert out["_reranker"].to_pylist() == ["jina"] * 3

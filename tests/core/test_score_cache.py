@@ -153,9 +153,9 @@ def test_a_broken_cache_file_degrades_to_misses_with_one_warning(server, tmp_pat
 
 
 def test_cache_options_are_validated():
-    with pytest.raises(rerankit.ConfigError, match="cache.*needs a file"):
+    with pytest.raises(rerankit.ConfigError, match=r"cache.*needs a file"):
         rerankit.get_reranker("cohere", api_key="k", cache={"backend": "sqlite"})
     with pytest.raises(rerankit.ConfigError, match="ttl"):
         rerankit.get_reranker("cohere", api_key="k", cache={"ttl": -1})
-    with pytest.raises(rerankit.ConfigError, match="unknown option.*size"):
+    with pytest.raises(rerankit.ConfigError, match=r"unknown option.*size"):
         rerankit.get_reranker("cohere", api_key="k", cache={"size": 3})
