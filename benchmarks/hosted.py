@@ -147,11 +147,11 @@ def main() -> None:
     print(f"command: {' '.join([sys.executable, *sys.argv])}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{platform.platform()}; no GPU used")
-    print(f"workload: {args.queries} queries x {args.docs} documents, fake Cohere /v2/rerank on 127.0.0.1, "
-          f"{args.latency * 1000:.0f} ms latency per request")
     if args.only_cache:
         cache_run(args)
         return
+    print(f"workload: {args.queries} queries x {args.docs} documents, fake Cohere /v2/rerank on 127.0.0.1, "
+          f"{args.latency * 1000:.0f} ms latency per request")
     queries, tables = workload(args.queries, args.docs)
     options = {"api_key": KEY, "max_retries": 8, "backoff_base": 0.02, "backoff_max": 0.2, "timeout": 10.0}
     rows: list[tuple[str, float, int, int, int, int, str]] = []

@@ -108,4 +108,17 @@ def test_fallback_configs_are_checked_when_the_reranker_is_built(servers):
 
 def test_an_inline_fallback_key_stays_out_of_the_repr(servers):
     r = with_fallback(servers)
-    assert "'j'" not in repr(r) and "**********" in repr(r)
+    assert "'j'" not in repr(r) and "api_key" not in repr(r) and "jina" in repr(r)
+
+
+def test_a_pickled_reranker_keeps_its_fallbacks_but_not_their_inline_keys(servers, monkeypatch):
+    import pickle
+
+    monkeypatch.setenv("JINA_API_KEY", "j")  # the key is re-read from the environment on the other side
+    r = with_fallback(servers)
+    data = pickle.dumps(r)
+    assert b"'j'" not in data and b"SecretStr" not in data
+    again = pickle.loads(data)
+    assert again.config.fallback[0]["reranker"] == "jina" and "api_key" not in again.config.fallback[0]
+    servers[0].script(*[Fault.error(503)] * 2)
+    assert again.rerank("apple pie", DOCS)["_reranker"].to_pylist() == ["jina"] * 3

@@ -38,8 +38,15 @@ def public_dump(config: BaseModel) -> dict[str, Any]:
     """The config as plain data with every secret removed (what pickling and repr rely on)."""
     from pydantic import SecretStr
 
+    def scrub(value: Any) -> Any:  # secrets nested in options (a fallback's inline key) go too
+        if isinstance(value, dict):
+            return {k: scrub(v) for k, v in value.items() if not isinstance(v, SecretStr)}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
     return {
-        name: value
+        name: scrub(value)
         for name, value in ((n, getattr(config, n)) for n in type(config).model_fields)
         if not isinstance(value, SecretStr)
     }
