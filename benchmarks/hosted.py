@@ -5,9 +5,12 @@ Against a local fake Cohere server (rerankit.testing) that answers after a fixed
 rerankers call a provider, and (2) with ``rerank_batch`` / ``arerank_batch`` (requests of all
 queries in flight together, bounded by ``max_concurrency``). A second run injects 429/503 answers
 into a share of requests and counts lost queries and misaligned rows (a row whose score is not its
-own text's score, a row missing, repeated or out of order).
+own text's score, a row missing, repeated or out of order). A third run measures the score
+cache: 1,000 calls (one per query, as a search service makes them) drawn with repeats from 200
+distinct queries, without and with ``cache = {}``, reporting requests, documents sent and time.
 
     .venv/bin/python benchmarks/hosted.py [--queries 100] [--docs 100] [--latency 0.05] [--fault-rate 0.2]
+    .venv/bin/python benchmarks/hosted.py --only-cache [--cache-calls 1000] [--cache-distinct 200]
 """
 
 from __future__ import annotations
@@ -135,11 +138,18 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.05, help="server latency per request, seconds")
     ap.add_argument("--fault-rate", type=float, default=0.2, help="share of requests answered 429/503")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 16, 32])
+    ap.add_argument("--cache-calls", type=int, default=1000, help="calls in the cache run")
+    ap.add_argument("--cache-distinct", type=int, default=200, help="distinct queries they are drawn from")
+    ap.add_argument("--cache-docs", type=int, default=20, help="documents per query in the cache run")
+    ap.add_argument("--only-cache", action="store_true", help="run only the cache comparison")
     args = ap.parse_args()
 
     print(f"command: {' '.join([sys.executable, *sys.argv])}")
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"{platform.platform()}; no GPU used")
+    if args.only_cache:
+        cache_run(args)
+        return
     print(f"workload: {args.queries} queries x {args.docs} documents, fake Cohere /v2/rerank on 127.0.0.1, "
           f"{args.latency * 1000:.0f} ms latency per request")
     queries, tables = workload(args.queries, args.docs)
@@ -221,6 +231,40 @@ def main() -> None:
         f"with {args.fault_rate:.0%} injected 429/503: rerank_batch {faulty_base / faulty_batch:.1f}x the "
         f"loop, {lost} lost queries, {misaligned} misaligned rows (target 0 and 0)"
     )
+    print()
+    cache_run(args)
+
+
+def cache_run(args: argparse.Namespace) -> None:
+    """The score cache's saving: the same 1,000 calls (repeats drawn from 200 queries) without and with it."""
+    distinct_q, distinct_t = workload(args.cache_distinct, args.cache_docs, seed=1)
+    picks = np.random.default_rng(2).integers(0, args.cache_distinct, size=args.cache_calls)
+    print(f"cache run: {args.cache_calls} calls drawn with repeats from {args.cache_distinct} distinct queries "
+          f"({len(set(picks.tolist()))} of them drawn) x {args.cache_docs} documents, one call per query, "
+          f"{args.latency * 1000:.0f} ms server latency")
+    options = {"api_key": KEY, "timeout": 10.0}
+    results = {}
+    with RemoteServer(api_key=KEY, latency=args.latency, max_lifetime=1200) as server:
+        for label, extra in (("no cache", {}), ("cache (memory)", {"cache": {}})):
+            reranker = rerankit.get_reranker("cohere", base_url=server.url, **options, **extra)
+            reranker.rerank("warm up", ["the connection pool"])
+            reranker.usage.reset()
+            server.reset()
+            started = time.perf_counter()
+            for i in picks:
+                reranker.rerank_vector(distinct_q[i], distinct_t[i])
+            seconds = time.perf_counter() - started
+            usage = reranker.usage
+            results[label] = (seconds, server.stats()[0], usage.documents, usage.cache_hits)
+            reranker.close()
+    header = f"{'run':<16} {'seconds':>8} {'requests':>9} {'documents':>10} {'cache hits':>11}"
+    print(header)
+    print("-" * len(header))
+    for label, (seconds, requests, documents, hits) in results.items():
+        print(f"{label:<16} {seconds:>8.2f} {requests:>9} {documents:>10} {hits:>11}")
+    (t0, r0, d0, _), (t1, r1, d1, _) = results.values()
+    print(f"with the cache: {r0 / max(r1, 1):.1f}x fewer requests, {d0 / max(d1, 1):.1f}x fewer documents "
+          f"billed, {t0 / t1:.1f}x faster than without")
 
 
 if __name__ == "__main__":

@@ -224,6 +224,7 @@ def _cmd_rerank(args: argparse.Namespace) -> int:
         else:
             out = reranker.rerank(args.query, results)
     finally:
+        _log_usage(reranker)
         close = getattr(reranker, "close", None)
         if close is not None:
             close()
@@ -368,6 +369,15 @@ def _format_table(headers: list[str], rows: list[list[str]], right: Sequence[int
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def _log_usage(reranker: object) -> None:
+    """``--verbose``: what the call cost (requests, documents, billed units, cache, rate-limit waits)."""
+    usage = getattr(reranker, "usage", None)
+    counters = getattr(usage, "counters", None)
+    if counters is not None:
+        shown = " ".join(f"{k}={v:g}" for k, v in counters().items() if v)
+        logging.getLogger("rerankit").info("usage: %s", shown or "nothing spent")
 
 
 def _setup_logging(verbose: bool) -> None:

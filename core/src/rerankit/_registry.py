@@ -195,7 +195,9 @@ class Registry:
         cfg = validate_config(name, info.config, dict(options))
         if info.kind == "fusion":
             return FusionReranker(name, cfg, info.factory, rebuild=_rebuild)
-        return ScoringReranker(name, cfg, info.factory(cfg), select_text=self.select_text, rebuild=_rebuild)
+        return ScoringReranker(
+            name, cfg, info.factory(cfg), select_text=self.select_text, rebuild=_rebuild, build=self.build
+        )
 
 
 def _unknown(name: str, available: list[str], failures: list[RerankerInfo]) -> UnknownRerankerError:

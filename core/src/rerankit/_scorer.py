@@ -10,12 +10,20 @@ batching across queries).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar, Optional, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Optional, Union
 
 import pyarrow as pa
 
 from ._config import RerankerConfig
+from ._usage import Usage
+
+#: Options that never change a score: how to call (timeouts, retries, concurrency), what to keep
+#: (column, top_n, return_score), where the key is. Left out of :meth:`Scorer.cache_identity`.
+NOT_SCORING = frozenset({
+    "column", "top_n", "return_score", "api_key", "api_key_env", "timeout", "connect_timeout",
+    "max_retries", "deadline", "backoff_base", "backoff_max", "max_concurrency",
+})
 
 
 class Scorer:
@@ -25,6 +33,35 @@ class Scorer:
 
     def __init__(self, config: RerankerConfig) -> None:
         self.config = config
+
+    @property
+    def meter(self) -> Usage:
+        """This scorer's :class:`~rerankit._usage.Usage` record (the reranker's ``usage``); the HTTP
+        layer adds requests, documents and billed units to it, a scorer of its own may too."""
+        meter = self.__dict__.get("_meter")
+        if meter is None:
+            meter = self.__dict__.setdefault("_meter", Usage())
+        return meter
+
+    def cache_identity(self) -> Mapping[str, Any]:
+        """The options that change a score, for the score cache's key (with the reranker's name).
+
+        By default every config field except :data:`NOT_SCORING` and secrets: safe, since an
+        unknown option is assumed to matter. The scoring path's own options (cache, rate_limit,
+        ...) are left out by the cache itself. A scorer that knows better (a batch size that
+        changes nothing) overrides it.
+        """
+        from pydantic import SecretStr
+
+        return {
+            name: getattr(self.config, name)
+            for name in type(self.config).model_fields
+            if name not in NOT_SCORING and not isinstance(getattr(self.config, name), SecretStr)
+        }
+
+    def requests_for(self, query: str, texts: Sequence[Any]) -> int:
+        """How many requests scoring ``texts`` takes (what the ``rate_limit`` option charges); 1 by default."""
+        return 1
 
     def score(self, query: str, texts: Sequence[str]) -> Sequence[float]:
         """Return one relevance score per text, in the order of ``texts`` (higher is better)."""

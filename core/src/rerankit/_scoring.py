@@ -23,6 +23,8 @@ from ._merge import Rows, concat, first_appearance
 from ._reranker import Plan, Rebuild, Reranker
 from ._scorer import Scorer
 from ._scoring_path import Job, ScoringPath
+from ._steps.base import Build
+from ._usage import Usage
 
 #: The ``select_text`` hook as a reranker calls it: ``(table, column)`` to the texts, or None.
 SelectText = Callable[[pa.Table, str], Optional[Union[pa.Array, pa.ChunkedArray]]]
@@ -33,7 +35,8 @@ class ScoringReranker(Reranker):
 
     ``select_text`` answers which text each row contributes: the registry passes its
     ``select_text`` hook, so plugins' column syntaxes apply; built by hand, the core's own
-    selection (column, ``{title}: {text}`` template, ``a.b`` field) is used.
+    selection (column, ``{title}: {text}`` template, ``a.b`` field) is used. ``build`` (the
+    registry's) makes other rerankers by name, for the ``fallback`` option.
     """
 
     def __init__(
@@ -44,17 +47,19 @@ class ScoringReranker(Reranker):
         *,
         select_text: SelectText | None = None,
         rebuild: Rebuild | None = None,
+        build: Build | None = None,
     ) -> None:
         super().__init__(name, config, rebuild=rebuild)
         self.scorer = scorer
         self.select_text = select_text or default_select_text
-        self.path = ScoringPath(name, config, scorer, self._check)
+        self.path = ScoringPath(name, config, scorer, self._check, build)
 
     @property
-    def usage(self) -> Any:
-        """What the scorer's calls have cost, for scorers that report it (an LLM scorer's tokens),
-        else None. The scorer's ``usage`` attribute, read through."""
-        return getattr(self.scorer, "usage", None)
+    def usage(self) -> Usage:
+        """What this reranker's calls have cost: requests, documents, billed units, cache hits and
+        misses, rate-limit waits, fallbacks (a :class:`~rerankit._usage.Usage`; ``.counters()``
+        reads it as a flat mapping, ``.reset()`` zeroes it)."""
+        return self.path.usage
 
     def _multivector(
         self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _steps
 from ._errors import ScoringError
-from ._steps.base import Job, Step, StepContext
+from ._steps.base import Build, Job, Step, StepContext
 
 if TYPE_CHECKING:
     from ._config import RerankerConfig
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 class ScoringPath:
     """A reranker's scorer behind the steps its options turn on; what ScoringReranker calls.
 
-    ``check`` validates each scorer answer (count, finiteness) and names the reranker in its error.
+    ``check`` validates each scorer answer (count, finiteness) and names the reranker in its error;
+    ``build`` makes other rerankers by name (the registry's; fallbacks need it).
     """
 
     def __init__(
@@ -39,10 +40,14 @@ class ScoringPath:
         config: RerankerConfig,
         scorer: Scorer,
         check: Callable[[Sequence[float], int], np.ndarray],
+        build: Build | None = None,
     ) -> None:
         self.scorer = scorer
         self._check = check
-        context = StepContext(name, config, scorer)
+        #: The reranker's usage record: the scorer's own meter, which the steps add to as well.
+        self.usage = scorer.meter
+        options = frozenset(_steps.ScoringOptions.model_fields)
+        context = StepContext(name, config, scorer, self.usage, build, options)
         self.steps: list[Step] = [s for s in (factory(context) for factory in _steps.STEPS) if s is not None]
 
     def score(self, jobs: list[Job], max_concurrency: int = 16, *, batch: bool = False) -> list[np.ndarray]:

@@ -314,7 +314,7 @@ def test_token_usage_is_summed_per_rerank_and_logged(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="rerankit")
     r = make(server, window_size=4)
-    assert r.usage == r.scorer.usage and r.usage.requests == 0
+    assert r.usage.requests == r.scorer.usage.requests == 0
     server.script(Fault.change(lambda a: a), Fault.change(refuse()))  # a bad answer costs tokens too
     r.rerank("solar", docs(10))
     assert server.attempts == 5  # 4 + 4 (refused, asked again as 2 + 2) + 2
@@ -325,7 +325,12 @@ def test_token_usage_is_summed_per_rerank_and_logged(
     assert caplog.text.count(" prompt + ") == 6  # five answers and the rerank's sum
     r.rerank("wind", docs(3))
     second = r.scorer.last_usage
-    assert second.requests == 1 and r.usage == first + second
+    assert second.requests == 1 and r.scorer.usage == first + second
+    # the reranker's usage record (the core's, every scorer's) counts the same tokens
+    total = first + second
+    assert (r.usage.requests, r.usage.prompt_tokens, r.usage.completion_tokens) == (
+        total.requests, total.prompt_tokens, total.completion_tokens
+    )
 
 
 async def test_async_calls_tally_their_own_usage(server: FakeRerankServer) -> None:

@@ -1,6 +1,13 @@
 """The scoring path's optional steps and their options, listed in one place, in path order.
 
-    texts -> passages -> cache -> rate limit -> scorer (fallback on provider failure) -> scores
+    texts -> passages -> fallback -> cache -> rate limit -> scorer -> scores
+
+Why this order: ``fallback`` sits outside the cache, so when the primary fails the *whole* list
+(every job of the call) is scored again on the fallback reranker's own path (its own cache, rate
+limit, ...): scores from two rerankers are never mixed within one list, and the fallback's scores
+never enter the primary's cache. The ``cache`` sits outside the rate limit, so a hit costs no
+token of the bucket, and inside ``passages``, so it keys each passage. The ``rate_limit`` step is
+the last before the scorer: it charges exactly what reaches the provider.
 
 Each step lives in a module of this package with a factory that builds it from a reranker's
 options, or returns None when its option is unset. :data:`STEPS` lists the factories outermost
@@ -12,15 +19,18 @@ scorer gets every step without writing code for it. :mod:`rerankit._scoring_path
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .._config import RerankerConfig
 from .base import StepFactory
+from .cache import CacheOptions, make_cache
+from .fallback import FallbackEntry, make_fallback
+from .rate_limit import RateLimitOptions, make_rate_limit
 
 #: The path's steps, outermost (nearest the texts) first.
-STEPS: list[StepFactory] = []
+STEPS: list[StepFactory] = [make_fallback, make_cache, make_rate_limit]
 
 
 class ScoringOptions(BaseModel):
@@ -30,6 +40,22 @@ class ScoringOptions(BaseModel):
     unless a user asks for the step. It sets no ``model_config``: the scorer's own config
     (extra keys, frozen) stays in force in the combined model.
     """
+
+    cache: Optional[CacheOptions] = Field(
+        None, description="Score cache: {backend = 'memory' | 'sqlite', path, ttl, max_entries}."
+    )
+    rate_limit: Optional[RateLimitOptions] = Field(
+        None,
+        description="Client-side rate limit: {requests_per_minute, documents_per_minute, burst_seconds}.",
+    )
+    fallback: Optional[list[FallbackEntry]] = Field(
+        None,
+        description="Rerankers tried in order when this one fails with a provider, timeout or "
+        "connection error: [{reranker = 'name', ...its options}].",
+    )
+    fallback_on_auth_error: bool = Field(
+        False, description="Also fall back when the provider rejects the API key (401/403)."
+    )
 
     def __reduce__(self) -> Any:
         # The combined model is made at run time (see scoring_config), so it cannot be pickled by

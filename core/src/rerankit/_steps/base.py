@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -11,7 +11,13 @@ import pyarrow as pa
 
 if TYPE_CHECKING:
     from .._config import RerankerConfig
+    from .._reranker import Reranker
     from .._scorer import Scorer
+    from .._usage import Usage
+
+#: Builds a reranker by registered name and options (the registry's, passed down to the steps:
+#: rerankers never import the registry).
+Build = Callable[[str, Mapping[str, Any]], "Reranker"]
 
 
 @dataclass
@@ -51,11 +57,17 @@ class Step:
 
 @dataclass(frozen=True)
 class StepContext:
-    """What a step factory gets: the reranker's registered name, its config and its scorer."""
+    """What a step factory gets: the reranker's registered name, its config and its scorer,
+    the reranker's :class:`~rerankit._usage.Usage` record, and ``build`` (None when the reranker
+    was made by hand rather than by the registry) to make other rerankers, e.g. fallbacks."""
 
     name: str
     config: RerankerConfig
     scorer: Scorer
+    usage: Optional[Usage] = None
+    build: Optional[Build] = None
+    #: The names of the scoring path's own options (never part of a score's identity).
+    path_options: frozenset[str] = frozenset()
 
 
 #: Builds a step from the reranker's options, or returns None when the step's option is unset.

@@ -28,7 +28,7 @@ import contextvars
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
@@ -37,6 +37,7 @@ from pydantic import SecretStr
 
 from .._errors import AuthenticationError, InputError, ProviderResponseError
 from .._scorer import Scorer
+from .._usage import billed_units
 from ._config import HTTPConfig
 from ._responses import check_ranking
 from ._retry import Backoff
@@ -104,6 +105,16 @@ class HTTPScorer(Scorer):
         :class:`~rerankit.ProviderResponseError` for a wrong answer.
         """
         return self.parse_response(data)
+
+    def billed_units(self, data: Any) -> Mapping[str, float]:
+        """The units the provider billed for one answer, by its own names (the reranker's
+        ``usage.billed``). By default Cohere's ``meta.billed_units`` and the numbers in a
+        top-level ``usage`` object (Jina/Voyage/OpenAI tokens, Pinecone's ``rerank_units``)."""
+        return billed_units(data)
+
+    def requests_for(self, query: str, texts: Sequence[Any]) -> int:
+        """The requests ``texts`` is split into (what the ``rate_limit`` option charges)."""
+        return len(self._parts(0, query, texts))
 
     def request_headers(self) -> dict[str, str]:
         """Headers sent with every request besides the key's (override to add some)."""
@@ -174,7 +185,10 @@ class HTTPScorer(Scorer):
 
     # -- planning and checking -----------------------------------------------------------------
     def _parts(self, item: int, query: str, texts: Sequence[str]) -> list[_Part]:
-        top_n = self.config.top_n if self.top_n_field else None
+        # With a score cache every score must be the provider's own (rows outside a top k get
+        # stand-in scores), so top_n is not sent: the provider bills per request, not per row.
+        cached = getattr(self.config, "cache", None) is not None
+        top_n = self.config.top_n if self.top_n_field and not cached else None
         sizes = list(self.split(query, texts)) if texts else []
         if any(not isinstance(n, int) or n < 1 for n in sizes) or sum(sizes) != len(texts):
             raise ValueError(
@@ -221,27 +235,41 @@ class HTTPScorer(Scorer):
                 raise
             return None, exc
 
+    def _post(self, part: _Part) -> Any:
+        data = self._get_transport().post(self._body(part))
+        self._count(part, data)
+        return data
+
+    async def _apost(self, part: _Part) -> Any:
+        data = await self._get_transport().apost(self._body(part))
+        self._count(part, data)
+        return data
+
+    def _count(self, part: _Part, data: Any) -> None:
+        """Add an answered request, its documents and what the provider billed to :attr:`meter`."""
+        self.meter.add(requests=1, documents=len(part.texts), billed=self.billed_units(data))
+
     def _send(self, part: _Part) -> tuple[np.ndarray, np.ndarray]:
-        answer, first = self._first(part, self._get_transport().post(self._body(part)))
+        answer, first = self._first(part, self._post(part))
         if first is None:
             return answer
         answers = []
         for again in self._retry_plan(part, first):
             try:
-                answers.append(self._check(again, self._get_transport().post(self._body(again))))
+                answers.append(self._check(again, self._post(again)))
             except ProviderResponseError as exc:
                 raise self._bad_twice(part, again, first, exc) from None
         return _joined(answers)
 
     async def _asend(self, part: _Part) -> tuple[np.ndarray, np.ndarray]:
-        answer, first = self._first(part, await self._get_transport().apost(self._body(part)))
+        answer, first = self._first(part, await self._apost(part))
         if first is None:
             return answer
         problem = first
 
         async def one(again: _Part) -> tuple[np.ndarray, np.ndarray]:
             try:
-                return self._check(again, await self._get_transport().apost(self._body(again)))
+                return self._check(again, await self._apost(again))
             except ProviderResponseError as exc:
                 raise self._bad_twice(part, again, problem, exc) from None
 

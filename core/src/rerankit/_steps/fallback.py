@@ -1,0 +1,178 @@
+"""The ``fallback`` step: other rerankers, tried in order, when the primary's provider fails.
+
+It sits outside the cache and the rate limit (see :mod:`rerankit._steps`): when the rest of the
+primary's path raises a provider failure, *every* job of the call is scored again on the first
+fallback's own path (its cache, rate limit and fallbacks, if it has any), then the next fallback's,
+so one list's scores always come from one reranker. Triggers, after the primary's own retries:
+a timeout (:class:`~rerankit.ProviderTimeoutError`), a failed connection
+(:class:`~rerankit.ProviderConnectionError`), 429s to the end (:class:`~rerankit.RateLimitError`),
+a malformed answer (:class:`~rerankit.ProviderResponseError`) and any 5xx/408/409 status. Never
+bad input or config (400, 404, 422, :class:`~rerankit.InputError`, :class:`~rerankit.ConfigError`),
+and an authentication error (401/403) only with ``fallback_on_auth_error = true``. When every
+reranker fails, the primary's error is raised (the others' are logged).
+
+Who answered: the output gets a ``_reranker`` column (the registered name of the reranker whose
+scores ordered the list, on every row), and the usage record counts ``fallbacks`` and
+``answered_by``. The fallback rerankers are built by the registry (``StepContext.build``) when the
+primary is, so a mistake in their config is a :class:`~rerankit.ConfigError` at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any, Optional
+
+import numpy as np
+import pyarrow as pa
+from pydantic import AfterValidator, SecretStr
+
+from .._errors import (
+    AuthenticationError,
+    ConfigError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+    RateLimitError,
+)
+from .base import AsyncNext, Job, Next, Step, StepContext
+
+logger = logging.getLogger("rerankit")
+
+#: The output column naming the reranker that answered.
+ANSWERED_BY = "_reranker"
+
+
+def _entry(value: dict[str, Any]) -> dict[str, Any]:
+    name = value.get("reranker", value.get("name"))
+    if not isinstance(name, str) or not name:
+        raise ValueError(
+            "each fallback is a table naming its reranker, e.g. {reranker = 'crossencoder', model_name = '...'}"
+        )
+    # keys and tokens given inline stay out of reprs and dumps
+    return {
+        k: SecretStr(v) if isinstance(v, str) and any(s in k.lower() for s in ("key", "secret", "token")) else v
+        for k, v in value.items()
+    }
+
+
+#: One fallback: its reranker's name under ``reranker`` and its options beside it.
+FallbackEntry = Annotated[dict[str, Any], AfterValidator(_entry)]
+
+
+def triggers_fallback(exc: BaseException, on_auth: bool = False) -> bool:
+    """Whether ``exc`` (raised after the primary's retries) hands the call to a fallback."""
+    if isinstance(exc, AuthenticationError):
+        return on_auth
+    if isinstance(exc, (ProviderTimeoutError, ProviderConnectionError, RateLimitError, ProviderResponseError)):
+        return True
+    if isinstance(exc, ProviderError):
+        status = exc.status_code
+        return status is None or status in (408, 409) or 500 <= status <= 599
+    return False
+
+
+class FallbackStep(Step):
+    """Runs the rest of the primary's path; on a provider failure, each fallback's path in turn."""
+
+    def __init__(self, context: StepContext, entries: list[dict[str, Any]], on_auth: bool) -> None:
+        if context.build is None:
+            raise ConfigError(
+                f"fallback needs rerankers built by name: make '{context.name}' with rerankit.get_reranker "
+                "or rerankit.from_config, not by hand"
+            )
+        self.name = context.name
+        self.on_auth = on_auth
+        self._usage = context.usage
+        self.fallbacks: list[Any] = []
+        for entry in entries:
+            options = dict(entry)
+            name = str(options.pop("reranker", None) or options.pop("name"))
+            options.pop("name", None)
+            reranker = context.build(name, {k: _plain(v) for k, v in options.items()})
+            if not hasattr(reranker, "path"):
+                raise ConfigError(
+                    f"fallback '{name}' of '{context.name}' is a fusion reranker; a fallback must score texts"
+                )
+            self.fallbacks.append(reranker)
+
+    def _mark(self, jobs: list[Job], name: str) -> None:
+        for job in jobs:
+            job.columns[ANSWERED_BY] = pa.array([name] * len(job.texts), pa.string())
+        if self._usage is not None:
+            self._usage.add(answered_by=name)
+
+    def _next(self, exc: BaseException, index: int) -> Optional[Any]:
+        if index == 0 and not triggers_fallback(exc, self.on_auth):
+            return None
+        if index >= len(self.fallbacks):
+            return None
+        reranker = self.fallbacks[index]
+        logger.warning("%s failed (%s); scoring with fallback '%s'", self.name, exc, reranker.name)
+        if self._usage is not None:
+            self._usage.add(fallbacks=1)
+        return reranker
+
+    def score(self, jobs: list[Job], call_next: Next) -> list[np.ndarray]:
+        try:
+            scores = call_next(jobs)
+        except Exception as exc:
+            first = exc
+            for i in range(len(self.fallbacks)):
+                reranker = self._next(exc if i == 0 else first, i)
+                if reranker is None:
+                    break
+                try:
+                    scores = reranker.path.score(_fresh(jobs), batch=len(jobs) > 1)
+                except Exception as again:
+                    logger.warning("fallback '%s' failed too: %s", reranker.name, again)
+                    continue
+                self._mark(jobs, reranker.name)
+                return scores
+            raise
+        self._mark(jobs, self.name)
+        return scores
+
+    async def ascore(self, jobs: list[Job], call_next: AsyncNext) -> list[np.ndarray]:
+        try:
+            scores = await call_next(jobs)
+        except Exception as exc:
+            first = exc
+            for i in range(len(self.fallbacks)):
+                reranker = self._next(exc if i == 0 else first, i)
+                if reranker is None:
+                    break
+                try:
+                    scores = await reranker.path.ascore(_fresh(jobs), batch=len(jobs) > 1)
+                except Exception as again:
+                    logger.warning("fallback '%s' failed too: %s", reranker.name, again)
+                    continue
+                self._mark(jobs, reranker.name)
+                return scores
+            raise
+        self._mark(jobs, self.name)
+        return scores
+
+    def close(self) -> None:
+        for reranker in self.fallbacks:
+            reranker.close()
+
+
+def _fresh(jobs: list[Job]) -> list[Job]:
+    """The jobs as the fallback's path receives them (its steps' columns are not the output's)."""
+    return [Job(j.query, j.texts) for j in jobs]
+
+
+def _plain(value: Any) -> Any:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def make_fallback(context: StepContext) -> Optional[Step]:
+    """The fallback step, when the ``fallback`` option lists rerankers."""
+    entries = getattr(context.config, "fallback", None)
+    if not entries:
+        return None
+    return FallbackStep(context, entries, bool(getattr(context.config, "fallback_on_auth_error", False)))
+
+
+__all__ = ["ANSWERED_BY", "FallbackEntry", "FallbackStep", "make_fallback", "triggers_fallback"]
