@@ -43,13 +43,14 @@ class Scorer:
             meter = self.__dict__.setdefault("_meter", Usage())
         return meter
 
-    def cache_identity(self) -> Mapping[str, Any]:
+    def cache_identity(self) -> Optional[Mapping[str, Any]]:
         """The options that change a score, for the score cache's key (with the reranker's name).
 
         By default every config field except :data:`NOT_SCORING` and secrets: safe, since an
         unknown option is assumed to matter. The scoring path's own options (cache, rate_limit,
         ...) are left out by the cache itself. A scorer that knows better (a batch size that
-        changes nothing) overrides it.
+        changes nothing) overrides it; one whose score for a text depends on the rest of the list
+        (listwise ranking) returns None, and the ``cache`` option is then a ConfigError.
         """
         from pydantic import SecretStr
 

@@ -450,3 +450,18 @@ def test_top_n_and_usage(server: FakeRerankServer, judge: FakeJudge) -> None:
     used = r.usage
     assert used.requests == 3 and used.prompt_tokens > 0 and used.completion_tokens > 0
     assert isinstance(out, pa.Table)
+
+
+# -- the scoring path's options -------------------------------------------------------------------
+def test_a_score_cache_is_refused_since_a_listwise_score_depends_on_the_list(server: FakeRerankServer) -> None:
+    with pytest.raises(rerankit.ConfigError, match="option 'cache' cannot be used with reranker 'openai'"):
+        make(server, cache={"backend": "memory"})
+    make(server, method="scores", cache={"backend": "memory"})  # per-text scores can be cached
+
+
+@pytest.mark.parametrize("n", [1, 5, 21, 95])
+def test_the_rate_limit_charges_one_request_per_window(server: FakeRerankServer, judge: FakeJudge, n: int) -> None:
+    texts, _ = candidates(judge, n, seed=n)
+    r = make(server, rate_limit={"requests_per_minute": 6000})
+    r.rerank("solar", texts)
+    assert r.scorer.requests_for("solar", texts) == server.attempts

@@ -26,6 +26,7 @@ from typing import Any, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .._errors import ConfigError
 from .base import AsyncNext, Job, Next, Step, StepContext
 
 
@@ -93,8 +94,8 @@ class MemoryStore:
 class CacheStep(Step):
     """Answers what the store knows, sends only the misses on; stores the scorer's answers."""
 
-    def __init__(self, context: StepContext, options: CacheOptions) -> None:
-        identity = {k: v for k, v in context.scorer.cache_identity().items() if k not in context.path_options}
+    def __init__(self, context: StepContext, options: CacheOptions, identity: Mapping[str, Any]) -> None:
+        identity = {k: v for k, v in identity.items() if k not in context.path_options}
         blob = json.dumps({"reranker": context.name, **identity}, sort_keys=True, default=str)
         self._prefix = hashlib.blake2b(blob.encode(), digest_size=16).digest()
         self._usage = context.usage
@@ -176,7 +177,17 @@ class CacheStep(Step):
 def make_cache(context: StepContext) -> Optional[Step]:
     """The cache step, when the ``cache`` option is set."""
     options = getattr(context.config, "cache", None)
-    return None if options is None else CacheStep(context, options)
+    if options is None:
+        return None
+    identity = context.scorer.cache_identity()
+    if identity is None:
+        raise ConfigError(
+            f"option 'cache' cannot be used with reranker '{context.name}' as configured: its score "
+            "for a text depends on the other texts of the list (e.g. a listwise method), so a score "
+            "cannot be reused for the same text in another list; remove 'cache' or choose a method "
+            "that scores each text on its own"
+        )
+    return CacheStep(context, options, identity)
 
 
 __all__ = ["CacheOptions", "CacheStep", "MemoryStore", "make_cache"]

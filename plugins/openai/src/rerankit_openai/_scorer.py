@@ -19,7 +19,7 @@ import contextlib
 import contextvars
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -30,7 +30,7 @@ from ._answers import read_scores, read_yes_no, usage_of
 from ._config import OpenAIConfig
 from ._listwise import slide
 from ._prompt import request_body
-from ._ranking import Repairs
+from ._ranking import Repairs, windows
 
 logger = logging.getLogger("rerankit")
 
@@ -114,6 +114,18 @@ class OpenAIScorer(HTTPScorer):
         """Listwise answers repaired by this scorer since it was made."""
         with self._usage_lock:
             return self._repairs
+
+    # -- what the scoring path asks -------------------------------------------------------------
+    def cache_identity(self) -> Optional[Mapping[str, Any]]:
+        """None with ``method="listwise"``: a text's score there depends on the rest of the list,
+        so it cannot be cached per text (the ``cache`` option is refused)."""
+        return None if self.config.method == "listwise" else super().cache_identity()
+
+    def requests_for(self, query: str, texts: Sequence[Any]) -> int:
+        """Listwise: one request per window of the slide (what ``rate_limit`` charges)."""
+        if self.config.method != "listwise":
+            return super().requests_for(query, texts)
+        return len(windows(len(texts), self.config.window_size, self.config.listwise_step))
 
     # -- the wire format -----------------------------------------------------------------------
     def split(self, query: str, texts: Sequence[str]) -> Iterable[int]:
