@@ -12,15 +12,16 @@ scorer gets every step without writing code for it. :mod:`rerankit._scoring_path
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, Field
 
 from .._config import RerankerConfig
 from .base import StepFactory
+from .passages import PassageOptions, passages_option, passages_step
 
 #: The path's steps, outermost (nearest the texts) first.
-STEPS: list[StepFactory] = []
+STEPS: list[StepFactory] = [passages_step]
 
 
 class ScoringOptions(BaseModel):
@@ -30,6 +31,15 @@ class ScoringOptions(BaseModel):
     unless a user asks for the step. It sets no ``model_config``: the scorer's own config
     (extra keys, frozen) stays in force in the combined model.
     """
+
+    passages: Annotated[Optional[PassageOptions], BeforeValidator(passages_option)] = Field(
+        None,
+        description="Score long texts in passages that fit the scorer and aggregate their scores "
+        "(True: the scorer's defaults; or {max_length, stride, aggregate, top_k, max_passages}).",
+    )
+    return_passage: bool = Field(
+        False, description="With passages: add _passage, _passage_start, _passage_end (best passage)."
+    )
 
     def __reduce__(self) -> Any:
         # The combined model is made at run time (see scoring_config), so it cannot be pickled by
