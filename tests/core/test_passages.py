@@ -11,6 +11,7 @@ import logging
 import re
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 import rerankit
@@ -254,3 +255,15 @@ def test_options_through_the_registry_spellings_and_pickling(monkeypatch):
     assert rerankit.get_reranker("cohere", api_key="k", passages=False).config.passages is None
     again = pickle.loads(pickle.dumps(reranker))
     assert again.config.passages == reranker.config.passages and again.path.steps
+
+
+def test_rerankit_batch_groups_carry_passages():
+    from rerankit.batch import rerank_batches
+
+    texts = ["no marker", LATE, EARLY, words(60)]
+    table = pa.table({"query_id": [1, 1, 2, 2], "query": ["find it"] * 4, "text": texts})
+    reranker = make(passages={"max_length": 22}, return_passage=True)
+    out = pa.Table.from_batches(list(rerank_batches(table.to_batches(max_chunksize=3), reranker)))
+    assert out["text"].to_pylist() == [LATE, "no marker", EARLY, words(60)]
+    assert out["_relevance_score"].to_pylist() == [1.0, 0.0, 1.0, 0.0]
+    assert all(MARK in p for p in out["_passage"].to_pylist()[::2])
