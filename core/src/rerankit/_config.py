@@ -35,11 +35,12 @@ class RerankerConfig(BaseModel):
 
 
 def public_dump(config: BaseModel) -> dict[str, Any]:
-    """The config as plain data with every secret removed (what pickling and repr rely on)."""
+    """The config as plain data with every secret removed (what pickling and repr rely on);
+    nested option models (``passages``) become dicts."""
     from pydantic import SecretStr
 
     return {
-        name: value
+        name: value.model_dump() if isinstance(value, BaseModel) else value
         for name, value in ((n, getattr(config, n)) for n in type(config).model_fields)
         if not isinstance(value, SecretStr)
     }
