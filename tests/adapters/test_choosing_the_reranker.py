@@ -125,3 +125,17 @@ def test_importing_rerankit_imports_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.split("\n")[:2] == ["[]", "['langchain_core']"]
+
+
+def test_passages_reach_the_framework_adapters(adapter: Adapter, server) -> None:
+    """A reranker with ``passages`` ranks each framework's documents by their best passage."""
+    long_texts = [" ".join([t] * 12) for t in TEXTS[:4]]  # each several 10-word passages long
+    reference = rerankit.get_reranker(
+        "cohere", api_key=KEY, base_url=server.url, passages={"max_length": 16, "stride": 0}
+    )
+    want = expected(reference, QUERY, long_texts)
+    server.reset()
+    got = adapter.rank(adapter.cls(reference), long_texts)
+    assert got == want
+    sent = [d for s in server.seen for d in s.body["documents"]]
+    assert sent and all(len(d.split()) <= 10 for d in sent)  # passages went out, not whole texts

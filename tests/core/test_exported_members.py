@@ -15,6 +15,7 @@ PUBLIC = [
     "ConfigError",
     "FusionReranker",
     "InputError",
+    "LengthMeasure",
     "MissingColumnError",
     "ProviderConnectionError",
     "ProviderError",
@@ -53,8 +54,8 @@ PUBLIC_MODULES = {
     "rerankit.langchain": ["SCORE_KEY", "RerankitCompressor"],
     "rerankit.llamaindex": ["RerankitPostprocessor"],
     "rerankit.local": ["DEVICE_PATTERN", "DType", "LengthSortedBatches", "LocalModelConfig", "ModelCache",
-                       "Truncations", "check_dtype", "count_truncated", "is_local", "model_path", "models",
-                       "resolve_device"],
+                       "TokenLength", "Truncations", "check_dtype", "count_truncated", "is_local", "model_path",
+                       "models", "resolve_device"],
     "rerankit.ray": ["rerank_dataset", "rerank_parquet"],  # extra rerankit[ray]
     "rerankit.testing": ["DIALECTS", "Dialect", "FakeRerankServer", "Fault", "HEAVY_MODULES",
                          "HostedRerankerConformance", "Reject", "RerankerConformance", "Seen",

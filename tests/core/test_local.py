@@ -256,11 +256,12 @@ def test_truncations_total_and_one_warning_per_call(caplog):
     tally.report(0, 10, what="texts", limit="max_length", length=8, model="m", fix="split them")
     assert tally.total == 0 and not caplog.records
     tally.report(3, 10, what="texts", limit="max_length", length=8, model="m", fix="split them")
-    tally.report(2, 4, what="texts", limit="max_length", length=8, model="m", fix="split them")
+    tally.report(2, 4, what="queries", limit="max_length", length=8, model="m", fix="split them", passages=False)
     assert tally.total == 5
     assert [(r.name, r.levelno, r.getMessage()) for r in caplog.records] == [
         ("rerankit.toy", logging.WARNING,
-         "toy: 3 of 10 texts were longer than max_length=8 tokens and were truncated (model m); split them"),
-        ("rerankit.toy", logging.WARNING,
-         "toy: 2 of 4 texts were longer than max_length=8 tokens and were truncated (model m); split them"),
+         "toy: 3 of 10 texts were longer than max_length=8 tokens and were truncated (model m); split them; "
+         "or set passages=True to score long texts in passages that fit, not cut"),
+        ("rerankit.toy", logging.WARNING,  # passages do not split queries: no pointer to them
+         "toy: 2 of 4 queries were longer than max_length=8 tokens and were truncated (model m); split them"),
     ]

@@ -350,3 +350,27 @@ def test_tune_errors_are_one_line(tiny, cache, capsys):
                  "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err == ["rerankit: error: 6 judged queries cannot be split into 40 folds; lower --folds"]
+
+
+def test_eval_and_rerank_cli_with_passages_in_the_config(tiny, cache, tmp_path, use_plugin_site, capsys):
+    """``--config`` with a passages table: eval and rerank both build the reranker with it."""
+    recipe = tmp_path / "passages.toml"
+    recipe.write_text('reranker = "fixture-terms"\npassages = {max_length = 16, stride = 2, aggregate = "max"}\n'
+                      "return_passage = true\n")
+    out_json = tmp_path / "results.json"
+    code = main(["eval", str(tiny), "--retriever", "bm25", "--config", str(recipe), "--metrics", "nDCG@10",
+                 "--output", str(out_json), "--embedding-model", model_path(), "--cache-dir", str(cache),
+                 "--no-progress"])
+    assert code == 0
+    (record,) = json.loads(out_json.read_text())
+    assert record["reranker"].startswith("fixture-terms") and record["config"]["passages"]["max_length"] == 16
+    capsys.readouterr()
+    docs = tmp_path / "docs.jsonl"
+    long_text = " ".join(["alpha beta gamma"] * 10 + ["apple pie"])
+    docs.write_text(json.dumps({"text": long_text}) + '\n{"text": "apple"}\n')
+    code = main(["rerank", "--config", str(recipe), "--query", "apple pie", "--input", str(docs), "--output", "-",
+                 "--format", "jsonl"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["_relevance_score"] for r in rows] == [2.0, 1.0]
+    assert rows[0]["_passage"].endswith("apple pie") and long_text.endswith(rows[0]["_passage"])

@@ -211,6 +211,21 @@ def test_hybrid_with_a_plugin_scorer_scores_each_row_once(table, use_plugin_site
     assert_sorted_by_relevance(out)
 
 
+def test_passages_inside_a_lancedb_query(table, use_plugin_site):
+    """passages in a hybrid query: with aggregate='sum' and no overlap, the passages of 1 word
+    (3 query words + 1 = max_length) add up to the whole text's count; offsets slice the row."""
+    query = "apple cinnamon bread"
+    whole = hybrid(table, query, limit=5).rerank(reranker=to_lancedb("fixture-terms")).to_arrow()
+    reranker = to_lancedb(
+        "fixture-terms", passages={"max_length": 4, "stride": 0, "aggregate": "sum"}, return_passage=True
+    )
+    out = hybrid(table, query, limit=5).rerank(reranker=reranker).to_arrow()
+    assert ids(out) == ids(whole) and out["_relevance_score"].equals(whole["_relevance_score"])
+    for row in out.to_pylist():
+        assert row["text"][row["_passage_start"] : row["_passage_end"]] == row["_passage"]
+        assert len(row["_passage"].split()) == 1 and term_count(query, row["_passage"]) == (row["_relevance_score"] > 0)
+
+
 def test_hybrid_return_score_all_restores_the_original_scores(table, use_plugin_site):
     query = "apple cinnamon bread"
     vector = table.search(embed(query)).limit(8).to_arrow()

@@ -24,6 +24,7 @@ from ._errors import (
 )
 from ._fusion import FusionReranker, RankedList
 from ._hookspecs import hookimpl
+from ._length import LengthMeasure
 from ._registry import RerankerInfo, from_config, get_reranker, list_rerankers
 from ._reranker import Reranker
 from ._scorer import Scorer
@@ -35,6 +36,7 @@ __all__ = [
     "ConfigError",
     "FusionReranker",
     "InputError",
+    "LengthMeasure",
     "MissingColumnError",
     "ProviderConnectionError",
     "ProviderError",

@@ -79,7 +79,8 @@ def public_dump(config: BaseModel) -> dict[str, Any]:
     """The config as plain data with every secret removed (what pickling and repr rely on).
 
     Secret fields (``SecretStr`` or a secret-like name) are left out, and so are secret-like keys
-    of nested mappings: a pickled reranker re-reads its secrets from the environment.
+    of nested mappings: a pickled reranker re-reads its secrets from the environment. Nested
+    option models (``passages``, ``cache``, ``fallback`` entries) become plain dicts.
     """
     secret = secret_fields(type(config))
     return {
@@ -291,7 +292,9 @@ def _secret_type(annotation: Any) -> bool:
 
 
 def _without_secrets(value: Any) -> Any:
-    """Nested mappings without their secret-like keys (public_dump's nested part)."""
+    """Nested mappings and models, as plain data without their secrets (public_dump's nested part)."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()  # python mode: SecretStr values stay SecretStr, and are dropped below
     if isinstance(value, Mapping):
         return {
             k: _without_secrets(v)

@@ -5,7 +5,8 @@ does that for every scorer alike. A scorer that scores rows by something other t
 embeddings already stored in the rows) names it with :meth:`Scorer.select_inputs`. Only
 :meth:`Scorer.score` is required: the async and batch forms have working defaults that a plugin
 overrides when it can do better (a hosted API sending requests concurrently, a local model
-batching across queries).
+batching across queries). :meth:`Scorer.length_measure` says how the scorer counts the length of
+a text, for the ``passages`` option (whitespace words unless a scorer says otherwise).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, ClassVar, Optional, Union
 import pyarrow as pa
 
 from ._config import RerankerConfig
+from ._length import LengthMeasure
 from ._usage import Usage
 
 #: Options that never change a score: how to call (timeouts, retries, concurrency), what to keep
@@ -77,6 +79,17 @@ class Scorer:
         them (nulls, shapes) itself.
         """
         return None
+
+    def length_measure(self) -> LengthMeasure:
+        """How this scorer measures text, for the ``passages`` option (long texts scored in parts).
+
+        The default counts whitespace-separated words and knows no window (``passages`` then
+        uses its ``max_length``, or 256 words). Override it to count in the scorer's own unit and
+        state its window: local models return :class:`rerankit.local.TokenLength` with their
+        tokenizer, so every passage fits the model exactly. Called once per reranker, on the
+        first call with ``passages`` set (so it may load the model).
+        """
+        return LengthMeasure()
 
     async def ascore(self, query: str, texts: Sequence[str]) -> Sequence[float]:
         """Async twin of :meth:`score`; by default runs it in a worker thread."""

@@ -267,7 +267,8 @@ def test_truncated_texts_and_queries_are_counted_in_warnings(stanford, caplog):
         f"colbert: 1 of 1 queries were longer than query_max_length=12 tokens and were truncated (model {stanford}); "
         "raise query_max_length or shorten the query",
         f"colbert: 2 of 5 texts were longer than doc_max_length=8 tokens and were truncated (model {stanford}); "
-        "raise doc_max_length (the model has 64 positions) or split long texts",
+        "raise doc_max_length (the model has 64 positions) or split long texts; "
+        "or set passages=True to score long texts in passages that fit, not cut",
     ]
     assert reranker.scorer.truncated_total == 3
 

@@ -19,18 +19,19 @@ scorer gets every step without writing code for it. :mod:`rerankit._scoring_path
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from .._config import RerankerConfig
 from .base import StepFactory
 from .cache import CacheOptions, make_cache
 from .fallback import FallbackEntry, make_fallback
+from .passages import PassageOptions, passages_option, passages_step
 from .rate_limit import RateLimitOptions, make_rate_limit
 
 #: The path's steps, outermost (nearest the texts) first.
-STEPS: list[StepFactory] = [make_fallback, make_cache, make_rate_limit]
+STEPS: list[StepFactory] = [passages_step, make_fallback, make_cache, make_rate_limit]
 
 
 class ScoringOptions(BaseModel):
@@ -41,6 +42,14 @@ class ScoringOptions(BaseModel):
     (extra keys, frozen) stays in force in the combined model.
     """
 
+    passages: Annotated[Optional[PassageOptions], BeforeValidator(passages_option)] = Field(
+        None,
+        description="Score long texts in passages that fit the scorer and aggregate their scores "
+        "(True: the scorer's defaults; or {max_length, stride, aggregate, top_k, max_passages}).",
+    )
+    return_passage: bool = Field(
+        False, description="With passages: add _passage, _passage_start, _passage_end (best passage)."
+    )
     cache: Optional[CacheOptions] = Field(
         None, description="Score cache: {backend = 'memory' | 'sqlite', path, ttl, max_entries}."
     )

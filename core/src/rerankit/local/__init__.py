@@ -10,6 +10,8 @@ use it, and so can any third-party plugin (see docs/local-model-plugins.md).
 - :data:`models`: the process-wide :class:`ModelCache`, keyed by load options, one lock per model.
 - :class:`LengthSortedBatches`: similar lengths batched together, results put back in input order.
 - :func:`count_truncated` and :class:`Truncations`: truncated inputs counted, one WARNING per call.
+- :class:`TokenLength`: the model's tokenizer as the unit of the ``passages`` option, so every
+  passage fits the model's window exactly (a scorer returns it from ``length_measure``).
 
 Importing this package imports no torch, transformers or model library; only the functions that
 need torch (``resolve_device`` with ``"auto"``) import it, when called.
@@ -21,6 +23,7 @@ from ._batching import LengthSortedBatches
 from ._cache import ModelCache, models
 from ._config import DType, LocalModelConfig
 from ._device import DEVICE_PATTERN, check_dtype, resolve_device
+from ._length import TokenLength
 from ._paths import is_local, model_path
 from ._truncation import Truncations, count_truncated
 
@@ -30,6 +33,7 @@ __all__ = [
     "LengthSortedBatches",
     "LocalModelConfig",
     "ModelCache",
+    "TokenLength",
     "Truncations",
     "check_dtype",
     "count_truncated",

@@ -79,14 +79,27 @@ class Truncations:
         self._lock = threading.Lock()
 
     def report(
-        self, count: int, of: int, *, what: str, limit: str, length: int, model: str, fix: str
+        self,
+        count: int,
+        of: int,
+        *,
+        what: str,
+        limit: str,
+        length: int,
+        model: str,
+        fix: str,
+        passages: bool = True,
     ) -> None:
         """Add ``count`` to the total and, if it is not 0, log ``count of `of` <what> were longer
-        than <limit>=<length> tokens and were truncated (model <model>); <fix>``."""
+        than <limit>=<length> tokens and were truncated (model <model>); <fix>``, followed by a
+        pointer to the ``passages`` option when splitting the texts would have avoided the cut
+        (``passages=False`` for what passages do not split, such as queries)."""
         if not count:
             return
         with self._lock:
             self.total += count
+        if passages:
+            fix += "; or set passages=True to score long texts in passages that fit, not cut"
         self.logger.warning(
             "%s: %d of %d %s were longer than %s=%d tokens and were truncated (model %s); %s",
             self.reranker,

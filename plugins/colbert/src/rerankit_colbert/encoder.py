@@ -147,6 +147,10 @@ class ColbertModel:
         return query_max_length or self.query_length, doc_max_length or self.doc_length
 
     # -- encoding --------------------------------------------------------------------------------
+    def prepare(self, texts: Sequence[str]) -> list[str]:
+        """The texts as the tokenizer sees them (stripped, lower-cased, as the checkpoint says)."""
+        return self._texts(texts)
+
     def _texts(self, texts: Sequence[str]) -> list[str]:
         out = [t.strip() for t in texts] if self.settings.strip else list(texts)
         return [t.lower() for t in out] if self.settings.lowercase else out

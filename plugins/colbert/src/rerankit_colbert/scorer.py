@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 import rerankit
-from rerankit.local import Truncations
+from rerankit.local import TokenLength, Truncations
 
 from .config import AnswerdotaiConfig, ColbertConfig
 from .embeddings import read_multivectors
@@ -71,6 +71,16 @@ class ColbertScorer(rerankit.Scorer):
                 argument="embeddings_column",
             )
         return table[column]
+
+    def length_measure(self) -> TokenLength:
+        """Document tokens up to ``doc_max_length``, less [CLS], [SEP] and the document marker (the
+        query is encoded apart), so that with ``passages`` no passage is truncated."""
+        model = self.model
+        _, doc_length = model.lengths(self.config.query_max_length, self.config.doc_max_length)
+        extra = 1 if model.doc_marker_id is not None else 0
+        return TokenLength(
+            model.tokenizer, doc_length, query_in_window=False, extra=extra, lock=model.lock, prepare=model.prepare
+        )
 
     # -- scoring ---------------------------------------------------------------------------------
     def score(self, query: str, texts: Sequence[Any]) -> list[float]:
@@ -138,7 +148,7 @@ class ColbertScorer(rerankit.Scorer):
     def _report_queries(self, count: int, of: int, length: int) -> None:
         self.truncations.report(
             count, of, what="queries", limit="query_max_length", length=length,
-            model=self.config.model_name, fix="raise query_max_length or shorten the query",
+            model=self.config.model_name, fix="raise query_max_length or shorten the query", passages=False,
         )
 
     def _report_texts(self, count: int, of: int, length: int, model: ColbertModel) -> None:

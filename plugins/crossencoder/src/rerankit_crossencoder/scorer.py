@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import rerankit
-from rerankit.local import Truncations
+from rerankit.local import TokenLength, Truncations
 
 from .config import CrossEncoderConfig
 from .loading import LoadKey, load, load_key
@@ -50,6 +50,12 @@ class CrossEncoderScorer(rerankit.Scorer):
         if self._key is None:
             self._key = load_key(self.config)
         return load(self._key)
+
+    def length_measure(self) -> TokenLength:
+        """Tokens of this model, the query and the pair's special tokens sharing ``max_length``,
+        so that with ``passages`` every (query, passage) pair fits the model untruncated."""
+        model = self.model
+        return TokenLength(model.tokenizer, model.max_length, lock=model.lock)
 
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         return self._score_pairs([query] * len(texts), texts)

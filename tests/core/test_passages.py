@@ -1,0 +1,269 @@
+"""The ``passages`` option: long texts scored in parts that fit the scorer, aggregated per row.
+
+A deterministic scorer counts a marker word in each passage it is sent, so a row's score says
+which of its passages the scorer saw; it records every call, so the tests see the passages too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+import rerankit
+from rerankit._steps import scoring_config
+
+MARK = "zebra"
+FILLER = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()
+
+
+def words(n: int, offset: int = 0) -> str:
+    return " ".join(FILLER[(offset + i) % len(FILLER)] for i in range(n))
+
+
+class Marker(rerankit.Scorer):
+    """Scores a text by how many times the marker word occurs in it; records what it was sent."""
+
+    def __init__(self, config: rerankit.RerankerConfig) -> None:
+        super().__init__(config)
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def score(self, query, texts):
+        self.calls.append((query, list(texts)))
+        return [float(len(re.findall(rf"\b{MARK}\b", t))) for t in texts]
+
+    @property
+    def sent(self) -> list[str]:
+        return [t for _, texts in self.calls for t in texts]
+
+
+Config = scoring_config(rerankit.RerankerConfig)
+
+
+def make(**options) -> rerankit.ScoringReranker:
+    config = Config(**options)
+    return rerankit.ScoringReranker("marker", config, Marker(config))
+
+
+# the query "find it" takes 2 of max_length words, so each passage gets max_length - 2
+LATE = words(40) + f" {MARK} " + words(10)  # the marker past the first window of 20 words
+EARLY = words(5) + f" {MARK} " + words(5)
+
+
+def test_a_marker_past_the_first_window_ranks_first_with_max_and_not_with_first():
+    texts = ["no marker here", LATE, "nothing either"]
+    best = make(passages={"max_length": 22}).rerank("find it", texts)
+    assert best["text"][0].as_py() == LATE and best["_relevance_score"][0].as_py() == 1.0
+    first = make(passages={"max_length": 22, "aggregate": "first"}).rerank("find it", texts)
+    assert first["text"].to_pylist() == texts  # all 0: input order kept, LATE not first
+    # without passages the scorer reads the whole text (a word scorer has no window)
+    assert make().rerank("find it", texts)["text"][0].as_py() == LATE
+
+
+def test_first_scores_only_the_first_passage():
+    reranker = make(passages={"max_length": 22, "aggregate": "first"})
+    reranker.rerank("find it", [LATE])
+    (sent,) = reranker.scorer.sent
+    assert LATE.startswith(sent) and len(sent.split()) <= 20
+
+
+def test_offsets_slice_the_row_text_to_exactly_the_passage():
+    texts = [LATE, "  étoile " + words(30) + f"\n\n{MARK} ünïcode " + words(30) + "  ", EARLY, "", "   "]
+    out = make(passages={"max_length": 12, "stride": 3}, return_passage=True).rerank("q", texts)
+    assert out.column_names == ["text", "_relevance_score", "_passage", "_passage_start", "_passage_end"]
+    for row in out.to_pylist():
+        assert row["text"][row["_passage_start"] : row["_passage_end"]] == row["_passage"]
+        assert (MARK in row["_passage"]) == (MARK in row["text"])  # the best passage is the one with it
+    # empty and whitespace texts keep today's behaviour: sent unchanged, one passage, the whole text
+    blank = [r for r in out.to_pylist() if not r["text"].strip()]
+    assert [(r["_passage"], r["_passage_start"], r["_passage_end"]) for r in blank] == [("", 0, 0), ("   ", 0, 3)]
+
+
+def test_a_text_that_fits_is_one_passage_unchanged():
+    reranker = make(passages={"max_length": 22})
+    text = "  exactly twenty words  " + words(17) + " \n"
+    reranker.rerank("find it", [text])
+    assert reranker.scorer.sent == [text]
+
+
+def test_passages_fit_overlap_and_cut_at_the_strongest_boundary():
+    room, stride = 20, 4
+    # 20 sentences of 4 distinct words
+    text = " ".join(f"w{i}" + ("." if i % 4 == 3 else "") for i in range(80))
+    reranker = make(passages={"max_length": room + 1, "stride": stride, "max_passages": None})
+    reranker.rerank("q", [text])
+    sent = reranker.scorer.sent
+    all_words = text.split()
+    position, previous_end, overlaps = 0, 0, []
+    for i, passage in enumerate(sent):
+        parts = passage.split()
+        assert 1 <= len(parts) <= room
+        start = _find(all_words, parts, position)  # whole words, in order, from the text
+        if i:
+            overlaps.append(previous_end - start)  # the overlap, at most stride words
+        if i < len(sent) - 1:
+            # a sentence end fell in the last quarter of every window here: cut right after it
+            assert passage.endswith(".")
+        previous_end, position = start + len(parts), start + 1
+    assert previous_end == len(all_words)  # the last passage reaches the end of the text
+    assert min(overlaps) >= 0 and max(overlaps) == stride
+
+
+def _find(haystack: list[str], needle: list[str], start: int) -> int:
+    for i in range(start, len(haystack) - len(needle) + 1):
+        if haystack[i : i + len(needle)] == needle:
+            return i
+    raise AssertionError(f"{needle} is not a run of whole words of the text")
+
+
+def test_a_paragraph_break_wins_over_a_sentence_end_and_no_cut_is_inside_a_word():
+    text = words(16) + "\n\n" + words(2) + ". " + words(20)  # room 20: break at 16, sentence at 18
+    reranker = make(passages={"max_length": 21, "stride": 0})
+    reranker.rerank("q", [text])
+    assert reranker.scorer.sent[0] == words(16)
+    # one word longer than the window is the only cut made inside a word
+    reranker = make(passages={"max_length": 5, "stride": 0})
+    reranker.rerank("q", ["a b c d e f g h"])
+    assert reranker.scorer.sent == ["a b c d", "e f g h"]
+
+
+@pytest.mark.parametrize(
+    ("aggregate", "want"),
+    [("max", [2.0, 1.0, 0.0]), ("sum", [3.0, 1.0, 0.0]), ("mean", [1.0, 0.5, 0.0]),
+     ("top_k_mean", [1.5, 0.5, 0.0]), ("first", [0.0, 1.0, 0.0])],
+)
+def test_aggregates(aggregate, want):
+    # passages of 10 words (query "q" takes 1 of 11), no overlap: [0 marks, 2 marks, 1 mark]
+    three = " ".join([words(10) + ".", f"{MARK} {MARK} " + words(8) + ".", f"{MARK} " + words(9) + "."])
+    two = " ".join([f"{MARK} " + words(9) + ".", words(10) + "."])
+    texts = [three, two, words(5)]
+    out = make(passages={"max_length": 11, "stride": 0, "aggregate": aggregate, "top_k": 2}).rerank("q", texts)
+    got = dict(zip(out["text"].to_pylist(), out["_relevance_score"].to_pylist()))
+    assert [got[t] for t in texts] == want
+
+
+def test_every_row_kept_in_a_stable_order_and_top_n():
+    texts = [words(30, i) for i in range(6)]
+    texts[4] += f" {MARK}"
+    out = make(passages={"max_length": 12}).rerank("q", texts)
+    assert out["text"].to_pylist() == [texts[4], *texts[:4], texts[5]]
+    assert make(passages={"max_length": 12}, top_n=2).rerank("q", texts)["text"].to_pylist() == texts[4:5] + texts[:1]
+
+
+def test_identical_passages_in_one_call_are_scored_once():
+    shared = words(10) + "."
+    texts = [shared + " " + words(10, 3) + ".", shared + " " + words(10, 5) + ".", shared + " " + words(10, 3) + "."]
+    reranker = make(passages={"max_length": 11, "stride": 0})
+    outs = reranker.rerank_batch(["q", "q", "other"], [texts, texts[:1], texts[:2]])
+    assert [o.num_rows for o in outs] == [3, 1, 2]
+    sent = {q: t for q, t in reranker.scorer.calls}
+    # one job per distinct query, each distinct passage once
+    assert sorted(sent) == ["other", "q"]
+    assert sent["q"] == [shared, words(10, 3) + ".", words(10, 5) + "."]
+    assert sent["other"] == [shared, words(10, 3) + ".", words(10, 5) + "."]
+    assert reranker.path.steps[0].passages_scored == 6 and reranker.path.steps[0].rows_scored == 6
+
+
+def test_max_passages_caps_the_cost_and_says_so(caplog):
+    text = words(50) + f" {MARK}"  # 6 passages of 9 words; the marker in the last
+    reranker = make(passages={"max_length": 10, "stride": 0, "max_passages": 3})
+    with caplog.at_level(logging.WARNING, logger="rerankit"):
+        out = reranker.rerank("q", [text, "short"])
+    assert out["_relevance_score"].to_pylist() == [0.0, 0.0]  # the marker's passage was not scored
+    assert len(reranker.scorer.sent) == 4
+    assert "marker: 1 of 2 texts have more than max_passages=3 passages; the 3 passages past the limit" in caplog.text
+
+
+def test_async_and_batch_entry_points_agree():
+    reranker = make(passages={"max_length": 22}, return_passage=True)
+    texts = ["no marker", LATE, EARLY]
+    want = reranker.rerank("find it", texts)
+    assert asyncio.run(reranker.arerank("find it", texts)).equals(want)
+    assert all(o.equals(want) for o in reranker.rerank_batch(["find it"] * 2, [texts, texts]))
+    assert all(o.equals(want) for o in asyncio.run(reranker.arerank_batch(["find it"] * 2, [texts, texts])))
+
+
+class Tokens(rerankit.LengthMeasure):
+    """A measure with a window and a template, like a local model's: characters, 3 for the template."""
+
+    unit = "characters"
+
+    def spans(self, texts):
+        return [np.asarray([(i, i + 1) for i in range(len(t))], dtype=np.int64).reshape(-1, 2) for t in texts]
+
+    def reserved(self, query):
+        return len(query) + 3
+
+
+class Windowed(Marker):
+    def length_measure(self):
+        return Tokens(window=40)
+
+
+def test_a_scorer_measure_sets_the_window_and_the_room():
+    config = Config(passages=True)
+    reranker = rerankit.ScoringReranker("windowed", config, Windowed(config))
+    text = " ".join([MARK] * 30)
+    reranker.rerank("abcde", [text])  # room 40 - 5 - 3 = 32 characters
+    assert all(len(p) <= 32 for p in reranker.scorer.sent)
+    assert max(len(p) for p in reranker.scorer.sent) > 24
+    config = Config(passages={"max_length": 41})
+    with pytest.raises(rerankit.ConfigError, match=r"max_length=41 exceeds the window .* \(40 characters\)"):
+        rerankit.ScoringReranker("windowed", config, Windowed(config)).rerank("q", [text])
+
+
+def test_a_query_longer_than_the_window_is_a_config_error():
+    with pytest.raises(rerankit.ConfigError, match=r"max_length=4 leaves no room .* take 5 words"):
+        make(passages={"max_length": 4}).rerank("one two three four five", ["text"])
+
+
+def test_stored_inputs_cannot_be_split():
+    class Stored(Marker):
+        def select_inputs(self, table):
+            return table["text"]
+
+    config = Config(passages=True)
+    reranker = rerankit.ScoringReranker("stored", config, Stored(config))
+    with pytest.raises(rerankit.ConfigError, match="passages needs texts to split"):
+        reranker.rerank("q", ["a"])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"passages": {"max_length": 32, "stride": 32}}, "stride=32 must be smaller than max_length=32"),
+        ({"passages": {"aggregate": "median"}}, "unknown passages aggregate 'median'; use one of max, first"),
+        ({"passages": {"max_lenght": 3}}, "passages.max_lenght"),
+        ({"return_passage": True}, "return_passage=True needs passages"),
+    ],
+)
+def test_bad_options_are_config_errors_naming_the_option(options, message):
+    with pytest.raises(rerankit.ConfigError, match=re.escape(message)):
+        rerankit.get_reranker("cohere", api_key="k", **options)
+
+
+def test_options_through_the_registry_spellings_and_pickling(monkeypatch):
+    import pickle
+
+    monkeypatch.setenv("CO_API_KEY", "k")  # keys are re-read from the environment after pickling
+    reranker = rerankit.get_reranker("cohere", api_key="k", passages={"aggregate": "top-k mean"})
+    assert reranker.config.passages.aggregate == "top_k_mean"
+    assert rerankit.get_reranker("cohere", api_key="k", passages=False).config.passages is None
+    again = pickle.loads(pickle.dumps(reranker))
+    assert again.config.passages == reranker.config.passages and again.path.steps
+
+
+def test_rerankit_batch_groups_carry_passages():
+    from rerankit.batch import rerank_batches
+
+    texts = ["no marker", LATE, EARLY, words(60)]
+    table = pa.table({"query_id": [1, 1, 2, 2], "query": ["find it"] * 4, "text": texts})
+    reranker = make(passages={"max_length": 22}, return_passage=True)
+    out = pa.Table.from_batches(list(rerank_batches(table.to_batches(max_chunksize=3), reranker)))
+    assert out["text"].to_pylist() == [LATE, "no marker", EARLY, words(60)]
+    assert out["_relevance_score"].to_pylist() == [1.0, 0.0, 1.0, 0.0]
+    assert all(MARK in p for p in out["_passage"].to_pylist()[::2])

@@ -1,0 +1,39 @@
+"""``passages`` on a hosted scorer: the passages go to Cohere's /v2/rerank in requests within the
+server's document limit, and each row gets the best score of its own passages."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import rerankit
+from rerankit.testing import FakeRerankServer
+from rerankit.testing.hosted import KEY
+from rerankit.testing.server import fake_score
+
+
+def row_text(i: int, at: int) -> str:
+    """60 words unique to row i, with the query word at position ``at``."""
+    return " ".join("solar" if j == at else f"r{i}w{j}" for j in range(60))
+
+
+def test_passages_are_sent_within_limits_and_aggregated_to_their_rows():
+    texts = [row_text(i, at) for i, at in enumerate([5, 55, 30, 59])] + ["short r4 text"]
+    with FakeRerankServer("cohere", api_key=KEY, max_documents=8) as server:
+        reranker = rerankit.get_reranker(
+            "cohere", api_key=KEY, base_url=server.url, batch_size=8,
+            passages={"max_length": 21, "stride": 5}, return_passage=True,
+        )
+        out = reranker.rerank("solar", texts)
+        seen = server.seen
+    sent = [d for request in seen for d in request.body["documents"]]
+    assert all(len(r.body["documents"]) <= 8 for r in seen) and len(seen) >= 3
+    assert len(sent) == len(set(sent)) > len(texts)  # every passage once, more documents than rows
+    assert all(len(d.split()) <= 20 for d in sent)  # 21 words less the query's one
+    assert out.num_rows == len(texts)
+    for row in out.to_pylist():
+        i = texts.index(row["text"])
+        mine = [d for d in sent if any(w.startswith(f"r{i}w") for w in d.split()) or d == row["text"]]
+        assert ("solar" in row["_passage"]) == (i < 4)
+        assert row["_relevance_score"] == np.float32(max(fake_score("solar", d) for d in mine))
+        assert row["text"][row["_passage_start"] : row["_passage_end"]] == row["_passage"]
+    assert [r["text"] for r in out.to_pylist()][-1] == texts[-1]  # the one row without the word is last
