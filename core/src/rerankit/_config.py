@@ -176,8 +176,14 @@ def _nested_model(model: type[BaseModel] | None, key: Any) -> type[BaseModel] | 
 
 
 def mask_secrets(text: str, secrets: set[str]) -> str:
-    """``text`` with every occurrence of each secret (and of its repr) replaced by :data:`MASK`."""
+    """``text`` with every occurrence of each secret (and of its repr) replaced by :data:`MASK`.
+
+    Secrets under 3 characters are no real key and would garble every word they occur in (the
+    options holding them are already redacted), so they are left in free text.
+    """
     for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) < 3:
+            continue
         for form in (secret, repr(secret)[1:-1]):
             if form:
                 text = text.replace(form, MASK)
