@@ -23,6 +23,7 @@ from .config import CrossEncoderConfig
 from .loading import LoadKey, load, load_key
 
 if TYPE_CHECKING:
+    from .generative import GenerativeModel
     from .inference import LoadedModel
 
 logger = logging.getLogger("rerankit.crossencoder")
@@ -45,11 +46,34 @@ class CrossEncoderScorer(rerankit.Scorer):
         return self.truncations.total
 
     @property
-    def model(self) -> LoadedModel:
-        """The loaded model (loads it on first access)."""
+    def model(self) -> LoadedModel | GenerativeModel:
+        """The loaded model (loads it on first access): a cross-encoder, or an LLM reranker with
+        its recipe (:attr:`recipe`)."""
         if self._key is None:
             self._key = load_key(self.config)
-        return load(self._key)
+        model = load(self._key)
+        if self.config.instruction is not None and not model.takes_instruction:
+            recipe = getattr(model, "recipe", None)
+            raise rerankit.ConfigError(
+                f"instruction is read by the recipes qwen3 and mxbai-v2, but model_name="
+                f"{self.config.model_name!r} is scored "
+                + (f"by recipe={recipe.name!r}" if recipe else "as a cross-encoder")
+                + "; drop instruction"
+            )
+        return model
+
+    @property
+    def recipe(self) -> str:
+        """The recipe that scores this model (loads it): 'qwen3', 'mxbai-v2', 'bge-gemma',
+        'monot5', or 'sequence-classification' for a cross-encoder."""
+        recipe = getattr(self.model, "recipe", None)
+        return recipe.name if recipe is not None else "sequence-classification"
+
+    def document_room(self, query: str) -> int | None:
+        """How many tokens of document text fit beside ``query`` in one model input (template,
+        query and special tokens taken out); None where the model's template is not known
+        (a sentence-transformers model with its own chat template)."""
+        return self.model.document_room(query, self.config.instruction)
 
     def length_measure(self) -> TokenLength:
         """Tokens of this model, the query and the pair's special tokens sharing ``max_length``,
@@ -85,7 +109,9 @@ class CrossEncoderScorer(rerankit.Scorer):
         if not texts:
             return []
         model = self.model
-        scores, truncated = model.score(queries, texts, self.config.batch_size, self.config.activation)
+        scores, truncated = model.score(
+            queries, texts, self.config.batch_size, self.config.activation, self.config.instruction
+        )
         self.truncations.report(
             truncated,
             len(texts),
