@@ -132,6 +132,30 @@ def test_long_document_is_cut_in_the_middle_and_keeps_the_suffix(qwen3_model, ca
     assert model.encode([QUERY, QUERY], [fits, over])[1].tolist() == [False, True]
 
 
+
+@pytest.mark.parametrize("fixture", ["qwen3_model", "mxbai_model"])
+def test_passages_fit_the_recipe_prompt_and_nothing_is_truncated(fixture, request, caplog):
+    """With passages, the recipe's template and query reserve their share: every passage fits its
+    prompt uncut, and the longest nearly fills it (document_room is exact or one short)."""
+    path = request.getfixturevalue(fixture)
+    max_length = 200
+    reranker = rerankit.get_reranker(
+        "crossencoder", model_name=path, max_length=max_length, passages={"max_passages": None},
+        return_passage=True,
+    )
+    sent: list[str] = []
+    score = reranker.scorer.score
+    reranker.scorer.score = lambda query, texts: sent.extend(texts) or score(query, texts)
+    with caplog.at_level(logging.WARNING, logger="rerankit"):
+        out = reranker.rerank(QUERY, [LONG_TEXT, TEXTS[0]])
+    assert caplog.text == "" and reranker.scorer.truncated_total == 0
+    _, cut = reranker.scorer.model.encode([QUERY] * len(sent), sent)
+    assert not cut.any() and len(sent) >= 3
+    room = reranker.scorer.document_room(QUERY)
+    assert room - 2 <= max(reranker.scorer.length_measure().counts(sent)) <= room
+    for row in out.to_pylist():
+        assert row["text"][row["_passage_start"] : row["_passage_end"]] == row["_passage"]
+
 # -- mxbai-rerank-v2 ---------------------------------------------------------------------------
 def mxbai_official(path: str, **kwargs):
     """The mxbai-rerank package's MxbaiRerankV2. Its prepare_inputs calls the tokenizer's

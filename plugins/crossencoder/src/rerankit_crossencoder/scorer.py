@@ -77,8 +77,12 @@ class CrossEncoderScorer(rerankit.Scorer):
 
     def length_measure(self) -> TokenLength:
         """Tokens of this model, the query and the pair's special tokens sharing ``max_length``,
-        so that with ``passages`` every (query, passage) pair fits the model untruncated."""
+        so that with ``passages`` every (query, passage) pair fits the model untruncated. For an
+        LLM recipe the query's share is what its prompt template and query take
+        (:meth:`document_room`)."""
         model = self.model
+        if getattr(model, "recipe", None) is not None:
+            return PromptLength(model, self.config.instruction)
         return TokenLength(model.tokenizer, model.max_length, lock=model.lock)
 
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
@@ -122,3 +126,16 @@ class CrossEncoderScorer(rerankit.Scorer):
             fix="raise max_length up to the model's limit or split long texts",
         )
         return scores.tolist()
+
+
+class PromptLength(TokenLength):
+    """An LLM recipe's tokens: the prompt (prefix, instruction, query, labels, suffix) reserves
+    what :meth:`GenerativeModel.document_room` does not leave to the document."""
+
+    def __init__(self, model: GenerativeModel, instruction: str | None) -> None:
+        super().__init__(model.tokenizer, model.max_length, lock=model.lock)
+        self._model = model
+        self._instruction = instruction
+
+    def reserved(self, query: str) -> int:
+        return self.window - self._model.document_room(query, self._instruction)
