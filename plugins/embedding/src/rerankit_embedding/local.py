@@ -74,7 +74,8 @@ class LocalEncoder:
         # renamed in sentence-transformers 6 (the old name warns there)
         dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dimension = dimension()
-        self.prompts: dict[str, str] = dict(getattr(model, "prompts", None) or {})
+        # empty entries are sentence-transformers' placeholders ("document": ""), not prompts
+        self.prompts: dict[str, str] = {k: v for k, v in (getattr(model, "prompts", None) or {}).items() if v}
         default = getattr(model, "default_prompt_name", None)
         self.default_prompt = self.prompts.get(default, "") if default else ""
 
