@@ -100,19 +100,17 @@ class EmbeddingConfig(LocalModelConfig, HTTPConfig):
 
     @model_validator(mode="after")
     def _one_path(self) -> EmbeddingConfig:
-        given = self.model_fields_set
+        # an option away from its default is one the user set (a dumped config repeats defaults)
+        fields = type(self).model_fields
         if self.base_url is None:
-            wrong = [name for name in REMOTE_ONLY if name in given and getattr(self, name) is not None]
+            wrong = [name for name in REMOTE_ONLY if getattr(self, name) != fields[name].default]
             if wrong:
                 raise ValueError(
                     f"{', '.join(wrong)} {_verb(wrong)} only to an embeddings server (base_url=...); the local "
                     "model does not read them: set base_url or drop them"
                 )
         else:
-            wrong = [
-                name for name in LOCAL_ONLY
-                if name in given and getattr(self, name) != type(self).model_fields[name].default
-            ]
+            wrong = [name for name in LOCAL_ONLY if getattr(self, name) != fields[name].default]
             if wrong:
                 raise ValueError(
                     f"{', '.join(wrong)} {_verb(wrong)} only to the local model; with base_url={self.base_url!r} "
