@@ -35,7 +35,9 @@ TEXTS = [
 ]
 
 
-def build_tiny(path: Path, *, seed: int = 0, prompts: Optional[dict[str, str]] = None, max_seq_length: int = 32) -> Path:
+def build_tiny(
+    path: Path, *, seed: int = 0, prompts: Optional[dict[str, str]] = None, max_seq_length: int = 32
+) -> Path:
     """Save a tiny mean-pooled bi-encoder (optionally with saved prompts) under ``path``."""
     import torch
     from sentence_transformers import SentenceTransformer

@@ -38,7 +38,8 @@ def test_prompts_are_put_before_the_texts(server: FakeRerankServer) -> None:
     r = make(server, query_prompt="query: ", document_prompt="passage: ")
     scores = r.scorer.score("solar cost", ["solar panel cost", "wind"])
     assert server.seen[0].body["input"] == ["query: solar cost", "passage: solar panel cost", "passage: wind"]
-    want = [cosine(fake_embedding("query: solar cost"), fake_embedding("passage: " + t)) for t in ("solar panel cost", "wind")]
+    query = fake_embedding("query: solar cost")
+    want = [cosine(query, fake_embedding("passage: " + t)) for t in ("solar panel cost", "wind")]
     np.testing.assert_allclose(scores, want, rtol=1e-6)
 
 
@@ -79,7 +80,8 @@ def test_vector_column_sends_only_the_queries(server: FakeRerankServer) -> None:
 def test_base64_answers_are_read(server: FakeRerankServer) -> None:
     def to_base64(answer):
         for item in answer["data"]:
-            item["embedding"] = base64.b64encode(struct.pack(f"<{len(item['embedding'])}f", *item["embedding"])).decode()
+            vector = item["embedding"]
+            item["embedding"] = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
         return answer
 
     server.script(Fault.change(to_base64))

@@ -21,7 +21,15 @@ from typing import Any, Optional
 import numpy as np
 
 from rerankit import ConfigError
-from rerankit.local import LengthSortedBatches, check_dtype, count_truncated, is_local, model_path, models, resolve_device
+from rerankit.local import (
+    LengthSortedBatches,
+    check_dtype,
+    count_truncated,
+    is_local,
+    model_path,
+    models,
+    resolve_device,
+)
 
 from .config import EmbeddingConfig
 
