@@ -142,10 +142,10 @@ class EmbeddingScorer(rerankit.Scorer):
 
     # -- scoring -------------------------------------------------------------------------------
     def score(self, query: str, texts: Sequence[Any]) -> list[float]:
-        return self.score_batch([query], [texts])[0]
+        return self.score_batch([query], [texts], self.config.max_concurrency)[0]
 
     async def ascore(self, query: str, texts: Sequence[Any]) -> list[float]:
-        return (await self.ascore_batch([query], [texts]))[0]
+        return (await self.ascore_batch([query], [texts], self.config.max_concurrency))[0]
 
     def score_batch(
         self, queries: Sequence[str], texts: Sequence[Sequence[Any]], max_concurrency: int = 16
