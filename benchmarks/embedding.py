@@ -88,7 +88,7 @@ def main() -> None:
     ratio = statistics.median(b / r for b, r in zip(times["baseline"], times["rerankit"]))
     print(f"all-MiniLM-L6-v2 on {args.device} (torch {torch.__version__}, {torch.get_num_threads()} threads), "
           f"{args.queries} Cranfield queries x {n} documents")
-    print(f"{"variant":<50} {'docs/s':>8} {'vs baseline':>12}")
+    print(f"{'variant':<50} {'docs/s':>8} {'vs baseline':>12}")
     print(f"{'baseline: encode(query) + encode(docs) + cosine':<50} {base:8.1f} {1.0:11.2f}x")
     print(f"{'rerankit embedding: rerank(query, docs)':<50} {mine:8.1f} {ratio:11.2f}x")
     batch = args.queries * n / batch_time
