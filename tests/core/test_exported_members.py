@@ -57,16 +57,19 @@ PUBLIC_MODULES = {
                        "TokenLength", "Truncations", "check_dtype", "count_truncated", "is_local", "model_path",
                        "models", "resolve_device"],
     "rerankit.ray": ["rerank_dataset", "rerank_parquet"],  # extra rerankit[ray]
-    "rerankit.testing": ["DIALECTS", "Dialect", "FakeRerankServer", "Fault", "HEAVY_MODULES",
-                         "HostedRerankerConformance", "Reject", "RerankerConformance", "Seen",
-                         "assert_reranked", "assert_same_ranking", "data", "expected_concat",
-                         "expected_first_per_rowid", "expected_union", "fake_score"],
+    "rerankit.testing": ["DIALECTS", "Dialect", "EmbeddingsDialect", "FakeRerankServer", "Fault",
+                         "HEAVY_MODULES", "HostedRerankerConformance", "Reject", "RerankerConformance",
+                         "Seen", "assert_reranked", "assert_same_ranking", "data", "expected_concat",
+                         "expected_first_per_rowid", "expected_union", "fake_embedding", "fake_score"],
     "rerankit.testing.chat": ["CHATTER", "FIELDS", "PATH", "ChatDialect", "ChatModel", "ChatReply",
                               "count_tokens", "edit_json", "edit_ranking", "finish", "ranking_answer", "refuse",
                               "replace_content", "strict_schema_problem", "truncate", "yes_no_logprobs"],
+    "rerankit.testing.embeddings": ["DEFAULT_DIMENSIONS", "FIELDS", "FIXED_SIZE_MODELS", "MAX_INPUTS", "PATH",
+                                    "EmbeddingsDialect", "drop_vector", "extra_vector", "fake_embedding",
+                                    "resize_vector", "set_index", "set_value", "shuffle"],
 }
 #: Public modules inside the test kit, named in its docs (``from rerankit.testing.hosted import KEY``).
-KIT_MODULES = {"chat", "checks", "conformance", "data", "hosted", "server"}
+KIT_MODULES = {"chat", "checks", "conformance", "data", "embeddings", "hosted", "server"}
 
 
 def test_rerankit_all_is_pinned() -> None:

@@ -7,7 +7,8 @@ environment, and each plugin into its own fresh virtual environment layered on t
 file makes the core's environment visible, so the light dependencies are installed once). There,
 ``get_reranker`` must find what the plugin registers, the core must not have pulled in httpx, torch,
 lancedb or a RAG framework (LangChain, LlamaIndex and Haystack come with the adapters' extras), and
-a plugin that does not declare a model framework must not have pulled in torch.
+a plugin that does not declare a model framework must not have pulled in torch (hosted plugins, and
+``rerankit-embedding``, whose local model is its ``[local]`` extra).
 
 Plugins that declare a model framework (torch, transformers, sentence-transformers) are installed
 with ``--no-deps``: the frameworks are gigabytes that no test should download, and with them absent
@@ -236,6 +237,20 @@ def test_core_extras_name_the_frameworks(wheels: dict[str, Wheel]) -> None:
             extras.setdefault(extra.group(1), set()).add(canonical_name(re.match(r"[A-Za-z0-9._-]+", req).group(0)))
     for extra, framework in ADAPTER_EXTRAS.items():
         assert extras.get(extra) == {framework}, f"rerankit[{extra}] should require {framework}: {extras.get(extra)}"
+
+
+def test_embedding_local_model_is_an_extra(wheels: dict[str, Wheel]) -> None:
+    """``rerankit-embedding`` alone is the remote path (no torch); ``[local]`` brings the model stack."""
+    wheel = wheels["rerankit-embedding"]
+    assert not wheel.heavy, f"rerankit-embedding must not require a model framework: {wheel.requires}"
+    with zipfile.ZipFile(wheel.path) as zf:
+        meta = Parser().parsestr(zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))).decode())
+    local = {
+        canonical_name(re.match(r"[A-Za-z0-9._-]+", req).group(0))
+        for req in meta.get_all("Requires-Dist") or []
+        if re.search(r"""extra == ['"]local['"]""", req)
+    }
+    assert {"sentence-transformers", "torch"} <= local, local
 
 
 @pytest.mark.parametrize("package", [p for p in PACKAGES if p != REPO / "core"], ids=lambda p: p.name)

@@ -51,6 +51,7 @@ FIRST_PARTY = {
     "crossencoder": "rerankit-crossencoder",
     "colbert": "rerankit-colbert",
     "answerdotai": "rerankit-colbert",
+    "embedding": "rerankit-embedding",
 }
 
 Kind = Literal["scorer", "fusion"]

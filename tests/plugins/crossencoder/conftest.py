@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,63 @@ def fresh_models():
     rerankit_crossencoder.clear_model_cache()
     yield
     rerankit_crossencoder.clear_model_cache()
+
+
+# -- tiny LLM rerankers (tests/plugins/crossencoder/generative_models.py) ---------------------
+@pytest.fixture(scope="session")
+def llm_dir(tmp_path_factory: pytest.TempPathFactory):
+    return tmp_path_factory.mktemp("llm-rerankers")
+
+
+@pytest.fixture(scope="session")
+def qwen3_model(llm_dir) -> str:
+    """A Qwen3 causal LM named like the real checkpoints, so its recipe is found by name."""
+    from tests.plugins.crossencoder.generative_models import build_causal
+
+    return str(build_causal(llm_dir / "Qwen3-Reranker-tiny", arch="qwen3"))
+
+
+@pytest.fixture(scope="session")
+def mxbai_model(llm_dir) -> str:
+    from tests.plugins.crossencoder.generative_models import build_causal
+
+    return str(build_causal(llm_dir / "mxbai-rerank-base-v2-tiny", arch="qwen2", seed=1))
+
+
+@pytest.fixture(scope="session")
+def bge_model(llm_dir) -> str:
+    from tests.plugins.crossencoder.generative_models import build_causal
+
+    return str(build_causal(llm_dir / "bge-reranker-v2-gemma-tiny", arch="gemma", seed=2))
+
+
+@pytest.fixture(scope="session")
+def t5_model(llm_dir) -> str:
+    """A T5 under a name that says nothing: MonoT5 is found from its architecture."""
+    from tests.plugins.crossencoder.generative_models import build_t5
+
+    return str(build_t5(llm_dir / "tiny-seq2seq"))
+
+
+@pytest.fixture(scope="session")
+def qwen3_seq_cls_model(llm_dir, qwen3_model) -> str:
+    from tests.plugins.crossencoder.generative_models import build_seq_cls
+
+    return str(build_seq_cls(llm_dir / "Qwen3-Reranker-tiny-seq-cls", Path(qwen3_model), "yes", "no"))
+
+
+@pytest.fixture(scope="session")
+def qwen3_st_model(llm_dir, qwen3_model) -> str:
+    """The Qwen3 checkpoint in sentence-transformers' format (chat template + LogitScore), under a
+    name that does not say Qwen3-Reranker."""
+    from tests.plugins.crossencoder.generative_models import save_sentence_transformers
+
+    return str(save_sentence_transformers(llm_dir / "st-causal-reranker", Path(qwen3_model)))
+
+
+@pytest.fixture(scope="session")
+def plain_causal_model(llm_dir, qwen3_model) -> str:
+    """The same Qwen3 weights under a name no recipe knows, without sentence-transformers files."""
+    import shutil
+
+    return shutil.copytree(qwen3_model, llm_dir / "some-chat-model")

@@ -150,7 +150,7 @@ def test_request_body(server: FakeRerankServer, form: str) -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"method": "listwise", "step": 20}, "option 'step': Value error, step (20) must be smaller than window_size"),
+        ({"method": "listwise", "step": 20}, "option 'step': step (20) must be smaller than window_size"),
         ({"method": "listwise", "window_size": 8, "step": 9}, "step (9) must be smaller than window_size (8)"),
         ({"method": "listwise", "batch_size": 5, "step": 5}, "step (5) must be smaller than window_size (5)"),
         ({"method": "listwise", "step": 0}, "option 'step'"),

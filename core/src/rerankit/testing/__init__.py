@@ -9,7 +9,8 @@ Enable the whole conformance suite in a plugin's tests with a few lines::
         distribution = "rerankit-overlap"
 
 A hosted (HTTP) plugin also runs :class:`HostedRerankerConformance` against
-:class:`FakeRerankServer`, a local server speaking its provider's wire format. The assertions
+:class:`FakeRerankServer`, a local server speaking its provider's wire format (an embeddings
+API: :class:`EmbeddingsDialect`). The assertions
 (:func:`assert_reranked` and friends) and the sample result sets (``data``) are public too, for a
 plugin's own tests. ``import rerankit`` never imports this package, so pytest is only needed where
 tests run.
@@ -33,6 +34,7 @@ from .checks import (
     expected_union,
 )
 from .conformance import HEAVY_MODULES, RerankerConformance
+from .embeddings import EmbeddingsDialect, fake_embedding
 from .hosted import HostedRerankerConformance
 from .server import DIALECTS, Dialect, FakeRerankServer, Fault, Reject, Seen, fake_score
 
@@ -40,6 +42,7 @@ __all__ = [
     "DIALECTS",
     "HEAVY_MODULES",
     "Dialect",
+    "EmbeddingsDialect",
     "FakeRerankServer",
     "Fault",
     "HostedRerankerConformance",
@@ -52,5 +55,6 @@ __all__ = [
     "expected_concat",
     "expected_first_per_rowid",
     "expected_union",
+    "fake_embedding",
     "fake_score",
 ]

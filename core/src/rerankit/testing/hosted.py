@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
+from collections.abc import Callable
 from typing import Any, ClassVar, Optional
 
 import numpy as np
@@ -48,14 +49,17 @@ def results_table(texts: list[str], start: int = 0, kind: str = "vector", rowids
     return pa.table(cols)
 
 
-def assert_aligned(query: str, out: pa.Table, source: pa.Table) -> None:
-    """Every output row is an input row, unchanged, with its own score, sorted descending."""
+def assert_aligned(
+    query: str, out: pa.Table, source: pa.Table, score: Callable[[str, str], float] = fake_score
+) -> None:
+    """Every output row is an input row, unchanged, with its own score (``score(query, text)``,
+    by default the fake server's :func:`fake_score`), sorted descending."""
     expected = {r["tag"]: r for r in source.to_pylist()}
     rows = out.to_pylist()
     for row in rows:
         original = expected[row["tag"]]
         assert row["text"] == original["text"] and row["_rowid"] == original["_rowid"], row
-        assert np.float32(row["_relevance_score"]) == np.float32(fake_score(query, row["text"])), row
+        assert np.float32(row["_relevance_score"]) == np.float32(score(query, row["text"])), row
     scores = [r["_relevance_score"] for r in rows]
     assert scores == sorted(scores, reverse=True)
     assert len({r["tag"] for r in rows}) == len(rows)
@@ -84,6 +88,12 @@ class HostedRerankerConformance:
     key_required: ClassVar[bool] = True
 
     # -- fixtures and helpers ------------------------------------------------------------------
+    def expected_score(self, query: str, text: str) -> float:
+        """The score the reranker should give ``text`` against the fake server: its
+        :func:`fake_score` for a rerank API; a plugin that computes scores from what the server
+        answers (embeddings) overrides this with its own computation."""
+        return fake_score(query, text)
+
     @pytest.fixture
     def server(self, monkeypatch: pytest.MonkeyPatch):
         for var in self.env_vars:
@@ -112,7 +122,7 @@ class HostedRerankerConformance:
         out = self.make(server).rerank("solar panel cost", texts)
         assert out.num_rows == 12 and sorted(out["text"].to_pylist()) == sorted(texts)
         for row in out.to_pylist():
-            expected = fake_score("solar panel cost", row["text"])
+            expected = self.expected_score("solar panel cost", row["text"])
             assert np.float32(row["_relevance_score"]) == np.float32(expected)
         assert server.attempts == 1
         seen = server.seen[0]
@@ -136,15 +146,15 @@ class HostedRerankerConformance:
             return await getattr(r, "a" + method)(*args, **kwargs)
 
         out = await call("rerank_vector", q, vec)
-        assert_aligned(q, out, vec)
+        assert_aligned(q, out, vec, self.expected_score)
         assert ("_distance" in out.column_names) == (return_score == "all")
         out = await call("rerank_fts", q, fts)
-        assert_aligned(q, out, fts)
+        assert_aligned(q, out, fts, self.expected_score)
         assert ("_score" in out.column_names) == (return_score == "all")
         out = await call("rerank_hybrid", q, vec, fts)
         union = pa.concat_tables([vec, fts.slice(3)], promote_options="default")
         assert out.num_rows == 13
-        assert_aligned(q, out, union)
+        assert_aligned(q, out, union, self.expected_score)
         if return_score == "all":
             both = {row["tag"]: row for row in out.to_pylist()}
             assert both["row-3"]["_distance"] is not None and both["row-3"]["_score"] is not None
@@ -154,7 +164,7 @@ class HostedRerankerConformance:
         second = results_table(docs(5, 3), 100, "vector")
         out = await call("rerank_multivector", [vec, second], query=q)
         assert out.num_rows == 14
-        assert_aligned(q, out, pa.concat_tables([vec, second]))
+        assert_aligned(q, out, pa.concat_tables([vec, second]), self.expected_score)
         if mode == "async":
             await r.aclose()
 
@@ -172,7 +182,7 @@ class HostedRerankerConformance:
         assert len(outs) == 15
         for q, out, source in zip(queries, outs, sets, strict=True):
             assert out.num_rows == source.num_rows
-            assert_aligned(q, out, source)
+            assert_aligned(q, out, source, self.expected_score)
         assert server.attempts == sum(-(-s.num_rows // 4) for s in sets)
         assert 1 < server.max_in_flight <= 3
 
@@ -334,7 +344,7 @@ class HostedRerankerConformance:
     def test_top_n_truncation(self, server: FakeRerankServer) -> None:
         texts = docs(10, 7)
         q = "storage cost"
-        best = sorted(texts, key=lambda t: -fake_score(q, t))[:3]
+        best = sorted(texts, key=lambda t: -self.expected_score(q, t))[:3]
         out = self.make(server, top_n=3).rerank(q, texts)
         assert out["text"].to_pylist() == best
         assert server.attempts == 1
@@ -367,7 +377,7 @@ class HostedRerankerConformance:
         assert sorted(self._sizes(server)) == [3, 5, 5, 5, 5]
         assert sorted(out["text"].to_pylist()) == sorted(texts)
         for row in out.to_pylist():
-            assert np.float32(row["_relevance_score"]) == np.float32(fake_score(q, row["text"]))
+            assert np.float32(row["_relevance_score"]) == np.float32(self.expected_score(q, row["text"]))
         server.reset()
         with pytest.raises(rerankit.ProviderError) as info:  # a limit set above the server's: its own 4xx
             self.make(server, batch_size=50).rerank(q, texts)

@@ -19,6 +19,9 @@ from rerankit.local import LocalModelConfig
 DEFAULT_MODEL = "cross-encoder/ms-marco-TinyBERT-L-6"
 
 Activation = Literal["auto", "raw", "sigmoid"]
+RecipeName = Literal["qwen3", "mxbai-v2", "bge-gemma", "monot5", "sequence-classification"]
+#: Recipes that read an instruction (see recipes.py).
+INSTRUCTION_RECIPES = ("qwen3", "mxbai-v2")
 Backend = Literal["torch", "onnx", "openvino"]
 
 
@@ -48,10 +51,35 @@ class CrossEncoderConfig(LocalModelConfig):
         "linear layers (CPU and torch backend only; see the README for its accuracy).",
     )
     backend: Backend = Field("torch", description="sentence-transformers backend: torch, onnx or openvino.")
+    recipe: Optional[RecipeName] = Field(
+        None,
+        description="How the checkpoint turns a pair into a prompt and its output into a score: "
+        "'qwen3', 'mxbai-v2', 'bge-gemma', 'monot5' (LLM rerankers) or 'sequence-classification' "
+        "(a cross-encoder, scored by sentence-transformers). None detects it from the checkpoint.",
+    )
+    instruction: Optional[str] = Field(
+        None,
+        min_length=1,
+        description="Task instruction written into the prompt (recipes qwen3 and mxbai-v2); None "
+        "uses the recipe's default.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CrossEncoderConfig:
         device = (self.device or "auto").split(":")[0]
+        generative = self.recipe not in (None, "sequence-classification")
+        if self.instruction is not None and self.recipe is not None and self.recipe not in INSTRUCTION_RECIPES:
+            raise ValueError(
+                f"instruction is read by the recipes {', '.join(INSTRUCTION_RECIPES)}, not by "
+                f"recipe='{self.recipe}'; drop instruction or pick one of those recipes"
+            )
+        if generative and self.backend != "torch":
+            raise ValueError(f"recipe='{self.recipe}' runs on transformers directly: use backend='torch'")
+        if generative and self.quantize is not None:
+            raise ValueError(
+                f"quantize='{self.quantize}' is for cross-encoders; recipe='{self.recipe}' models use "
+                "dtype='bfloat16' (CPU or GPU) or 'float16' (GPU) instead"
+            )
         if self.backend != "torch" and self.dtype != "float32":
             raise ValueError(
                 f"dtype='{self.dtype}' only applies to backend='torch'; the {self.backend} backend "

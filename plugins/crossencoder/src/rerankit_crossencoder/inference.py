@@ -37,6 +37,9 @@ from .loading import LoadKey
 class LoadedModel:
     """A sentence-transformers ``CrossEncoder`` plus what scoring needs: lock, limits, fast path."""
 
+    #: Cross-encoders take no instruction (their prompt, if any, is saved with them).
+    takes_instruction = False
+
     def __init__(self, model: Any, key: LoadKey) -> None:
         self.model = model
         self.key = key
@@ -63,7 +66,12 @@ class LoadedModel:
 
     # -- public --------------------------------------------------------------------------------
     def score(
-        self, queries: Sequence[str], texts: Sequence[str], batch_size: int, activation: str
+        self,
+        queries: Sequence[str],
+        texts: Sequence[str],
+        batch_size: int,
+        activation: str,
+        instruction: str | None = None,
     ) -> tuple[np.ndarray, int]:
         """Scores of the ``(queries[i], texts[i])`` pairs in input order, and how many were truncated."""
         n = len(texts)
@@ -85,6 +93,15 @@ class LoadedModel:
         # one device-to-host copy at the end: a GPU never waits for the host between batches
         scores = torch.cat(parts).cpu().numpy() if self.direct else np.concatenate(parts)
         return batches.restore(scores).astype(np.float32, copy=False), truncated
+
+    def document_room(self, query: str, instruction: str | None = None) -> int | None:
+        """Tokens left for a text beside ``query`` (the pair's special tokens and the query taken
+        out); None for a model whose prompt sentence-transformers builds (a chat template)."""
+        if not self.direct:
+            return None
+        with self.lock:
+            used = len(self.tokenizer(query, "")["input_ids"])
+        return max(0, self.max_length - used)
 
     # -- batches -------------------------------------------------------------------------------
     def _tokenize(self, queries: list[str], texts: list[str], tensors: bool) -> Any:

@@ -21,6 +21,7 @@ from rerankit.local import check_dtype, is_local, model_path, models, resolve_de
 from .config import CrossEncoderConfig
 
 if TYPE_CHECKING:
+    from .generative import GenerativeModel
     from .inference import LoadedModel
 
 logger = logging.getLogger("rerankit.crossencoder")
@@ -39,6 +40,7 @@ class LoadKey:
     backend: str
     cache_dir: str | None
     local_files_only: bool
+    recipe: str | None = None
 
 
 def load_key(config: CrossEncoderConfig) -> LoadKey:
@@ -56,12 +58,66 @@ def load_key(config: CrossEncoderConfig) -> LoadKey:
         backend=config.backend,
         cache_dir=config.cache_dir,
         local_files_only=config.local_files_only,
+        recipe=config.recipe,
     )
 
 
-def load(key: LoadKey) -> LoadedModel:
-    """The process-wide model for ``key`` (see :func:`load_key`), loaded on first request (thread-safe)."""
-    return models.get(key, lambda: _load(key))
+def load(key: LoadKey) -> LoadedModel | GenerativeModel:
+    """The process-wide model for ``key`` (see :func:`load_key`), loaded on first request (thread-safe).
+
+    A checkpoint an LLM recipe fits (named by ``recipe=`` or detected, see :mod:`.detection`)
+    loads as a :class:`~.generative.GenerativeModel`; a cross-encoder as a sentence-transformers
+    ``CrossEncoder``.
+    """
+    return models.get(key, lambda: _load_any(key))
+
+
+def _load_any(key: LoadKey) -> LoadedModel | GenerativeModel:
+    from .detection import detect
+
+    found = detect(key)
+    if found is None:
+        return _load(key)
+    recipe, head = found
+    if key.quantize is not None or key.backend != "torch":
+        raise ConfigError(
+            f"model_name={key.model_name!r} is scored by recipe={recipe.name!r} on transformers "
+            "directly; quantize and backend apply to cross-encoders only (use dtype='bfloat16' instead)"
+        )
+    return _load_generative(key, recipe, head)
+
+
+def _load_generative(key: LoadKey, recipe: Any, head: str) -> GenerativeModel:
+    import torch
+    import transformers
+
+    from .generative import GenerativeModel
+
+    if head == "classifier":
+        auto = transformers.AutoModelForSequenceClassification
+    elif recipe.architecture == "seq2seq":
+        auto = transformers.AutoModelForSeq2SeqLM
+    else:
+        auto = transformers.AutoModelForCausalLM
+    common: dict[str, Any] = {
+        "trust_remote_code": key.trust_remote_code,
+        "local_files_only": key.local_files_only or is_local(key.model_name),
+        "cache_dir": key.cache_dir,
+    }
+    logger.info("loading %s reranker %s on %s (%s)", recipe.name, key.model_name, key.device, key.dtype)
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            key.model_name, padding_side=recipe.padding_side, **common
+        )
+        model = auto.from_pretrained(key.model_name, dtype=getattr(torch, key.dtype), **common)
+    except Exception as exc:
+        raise ConfigError(
+            f"could not load model_name={key.model_name!r} for recipe={recipe.name!r}: "
+            f"{type(exc).__name__}: {exc}. Check the id or local path; models that ship their own "
+            "code need trust_remote_code=True; offline, set local_files_only=True"
+        ) from exc
+    model.to(key.device)
+    return GenerativeModel(model, tokenizer, recipe, head, key)  # type: ignore[arg-type]
 
 
 def _load(key: LoadKey) -> LoadedModel:

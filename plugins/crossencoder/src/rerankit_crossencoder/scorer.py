@@ -23,6 +23,7 @@ from .config import CrossEncoderConfig
 from .loading import LoadKey, load, load_key
 
 if TYPE_CHECKING:
+    from .generative import GenerativeModel
     from .inference import LoadedModel
 
 logger = logging.getLogger("rerankit.crossencoder")
@@ -45,16 +46,43 @@ class CrossEncoderScorer(rerankit.Scorer):
         return self.truncations.total
 
     @property
-    def model(self) -> LoadedModel:
-        """The loaded model (loads it on first access)."""
+    def model(self) -> LoadedModel | GenerativeModel:
+        """The loaded model (loads it on first access): a cross-encoder, or an LLM reranker with
+        its recipe (:attr:`recipe`)."""
         if self._key is None:
             self._key = load_key(self.config)
-        return load(self._key)
+        model = load(self._key)
+        if self.config.instruction is not None and not model.takes_instruction:
+            recipe = getattr(model, "recipe", None)
+            raise rerankit.ConfigError(
+                f"instruction is read by the recipes qwen3 and mxbai-v2, but model_name="
+                f"{self.config.model_name!r} is scored "
+                + (f"by recipe={recipe.name!r}" if recipe else "as a cross-encoder")
+                + "; drop instruction"
+            )
+        return model
+
+    @property
+    def recipe(self) -> str:
+        """The recipe that scores this model (loads it): 'qwen3', 'mxbai-v2', 'bge-gemma',
+        'monot5', or 'sequence-classification' for a cross-encoder."""
+        recipe = getattr(self.model, "recipe", None)
+        return recipe.name if recipe is not None else "sequence-classification"
+
+    def document_room(self, query: str) -> int | None:
+        """How many tokens of document text fit beside ``query`` in one model input (template,
+        query and special tokens taken out); None where the model's template is not known
+        (a sentence-transformers model with its own chat template)."""
+        return self.model.document_room(query, self.config.instruction)
 
     def length_measure(self) -> TokenLength:
         """Tokens of this model, the query and the pair's special tokens sharing ``max_length``,
-        so that with ``passages`` every (query, passage) pair fits the model untruncated."""
+        so that with ``passages`` every (query, passage) pair fits the model untruncated. For an
+        LLM recipe the query's share is what its prompt template and query take
+        (:meth:`document_room`)."""
         model = self.model
+        if getattr(model, "recipe", None) is not None:
+            return PromptLength(model, self.config.instruction)
         return TokenLength(model.tokenizer, model.max_length, lock=model.lock)
 
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
@@ -85,7 +113,9 @@ class CrossEncoderScorer(rerankit.Scorer):
         if not texts:
             return []
         model = self.model
-        scores, truncated = model.score(queries, texts, self.config.batch_size, self.config.activation)
+        scores, truncated = model.score(
+            queries, texts, self.config.batch_size, self.config.activation, self.config.instruction
+        )
         self.truncations.report(
             truncated,
             len(texts),
@@ -96,3 +126,16 @@ class CrossEncoderScorer(rerankit.Scorer):
             fix="raise max_length up to the model's limit or split long texts",
         )
         return scores.tolist()
+
+
+class PromptLength(TokenLength):
+    """An LLM recipe's tokens: the prompt (prefix, instruction, query, labels, suffix) reserves
+    what :meth:`GenerativeModel.document_room` does not leave to the document."""
+
+    def __init__(self, model: GenerativeModel, instruction: str | None) -> None:
+        super().__init__(model.tokenizer, model.max_length, lock=model.lock)
+        self._model = model
+        self._instruction = instruction
+
+    def reserved(self, query: str) -> int:
+        return self.window - self._model.document_room(query, self._instruction)

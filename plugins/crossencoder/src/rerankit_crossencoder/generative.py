@@ -1,0 +1,234 @@
+"""Scoring with an LLM-based reranker by its recipe (:mod:`.recipes`): causal LMs, T5, and
+causal rerankers converted to a one-logit sequence-classification head.
+
+Each call tokenizes all its pairs at once (one batched call of the fast tokenizer per part),
+assembles every row as prefix + middle + suffix (only the middle is cut, so the position the
+score is read from is always the recipe's), orders the rows by exact token length, and runs
+``batch_size`` rows per forward pass, padded on the recipe's side (left for causal LMs, so the
+last position of every row is its last real token). A causal LM computes the vocabulary logits
+of the last position only (``logits_to_keep=1``), not of every position as the reference loops
+do. Scores stay on the device until the last batch is done.
+
+Truncation is counted exactly and for free: each part is tokenized with a limit one token above
+what it may keep, so a part longer than its share shows it by its length.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any, Literal, Optional
+
+import numpy as np
+import torch
+
+from rerankit import ConfigError
+from rerankit.local import LengthSortedBatches, models
+
+from .recipes import Recipe
+
+Head = Literal["lm", "classifier"]
+
+
+class GenerativeModel:
+    """A loaded LLM reranker plus its recipe's token ids: scores query-document pairs."""
+
+    takes_instruction: bool
+
+    def __init__(self, model: Any, tokenizer: Any, recipe: Recipe, head: Head, key: Any) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.recipe = recipe
+        self.head = head
+        self.key = key
+        self.lock = models.lock(key)
+        self.device = next(model.parameters()).device
+        self.takes_instruction = recipe.takes_instruction
+        config = model.config
+        self.pad_id = _pad_id(tokenizer)
+        if head == "classifier" and getattr(config, "pad_token_id", None) is None:
+            config.pad_token_id = self.pad_id  # the head finds the last real token by it
+        if head == "classifier" and getattr(config, "num_labels", 1) != 1:
+            raise ConfigError(
+                f"model_name={key.model_name!r} is a sequence-classification model with "
+                f"{config.num_labels} labels; recipe={recipe.name!r} needs a converted one-logit head "
+                "(W_true - W_false), or the causal LM itself"
+            )
+
+        def ids(text: str) -> list[int]:
+            return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
+
+        self.prefix_ids = ids(recipe.prefix)
+        self.suffix_ids = [i for piece in recipe.suffix for i in ids(piece)]
+        self.between_ids = ids(recipe.between)
+        self.bos_ids: list[int] = []
+        if recipe.bos and tokenizer.bos_token_id is not None and tokenizer.bos_token_id != tokenizer.pad_token_id:
+            self.bos_ids = [tokenizer.bos_token_id]
+        self.eos_ids: list[int] = []
+        if recipe.eos:
+            if tokenizer.eos_token_id is None:
+                raise ConfigError(f"recipe={recipe.name!r} needs a tokenizer with an EOS token")
+            self.eos_ids = [tokenizer.eos_token_id]
+        self.true_id = self._label_id(recipe.true_token)
+        self.false_id = self._label_id(recipe.false_token) if recipe.false_token is not None else None
+
+        positions = _positions(config)
+        fixed = len(self.prefix_ids) + len(self.suffix_ids) + len(self.eos_ids)
+        requested = key.max_length or recipe.default_max_length
+        self.max_length = requested if positions is None else min(requested, positions)
+        if recipe.length_counts == "total":
+            # max_length bounds the whole row; the middle gets what prefix and suffix leave
+            self.middle_limit = self.max_length - fixed
+        else:
+            # max_length bounds the middle; lowered when middle + templates would pass the positions
+            limit = requested
+            if positions is not None and limit + fixed > positions:
+                limit = positions - fixed
+            self.max_length = limit
+            self.middle_limit = limit + (len(self.suffix_ids) if recipe.middle_adds_suffix else 0)
+        if self.middle_limit < 8:
+            raise ConfigError(
+                f"max_length={requested} leaves {self.middle_limit} tokens for query and document after "
+                f"the {recipe.name} template ({fixed} tokens); raise max_length"
+            )
+        self.query_limit = self.max_length * recipe.query_share[0] // recipe.query_share[1]
+        forward = inspect.signature(model.forward).parameters
+        self._keep_one = head == "lm" and recipe.architecture == "causal" and "logits_to_keep" in forward
+        self._start_id = getattr(config, "decoder_start_token_id", None)
+        if recipe.architecture == "seq2seq" and self._start_id is None:
+            raise ConfigError(f"model_name={key.model_name!r} has no decoder_start_token_id for monot5")
+        model.eval()
+
+    # -- public --------------------------------------------------------------------------------
+    def score(
+        self,
+        queries: Sequence[str],
+        texts: Sequence[str],
+        batch_size: int,
+        activation: str,
+        instruction: Optional[str] = None,
+    ) -> tuple[np.ndarray, int]:
+        """Scores of the ``(queries[i], texts[i])`` pairs in input order, and how many were truncated."""
+        n = len(texts)
+        if n == 0:
+            return np.empty(0, dtype=np.float32), 0
+        with self.lock:
+            rows, cut = self.encode(queries, texts, instruction)
+        lengths = np.fromiter(map(len, rows), np.int64, n)
+        batches = LengthSortedBatches(lengths, batch_size)
+        parts = []
+        for order in batches:
+            with self.lock, torch.inference_mode():
+                parts.append(self._forward([rows[i] for i in order], activation))
+        scores = torch.cat(parts).float().cpu().numpy()
+        return batches.restore(scores).astype(np.float32, copy=False), int(cut.sum())
+
+    def encode(
+        self, queries: Sequence[str], texts: Sequence[str], instruction: Optional[str] = None
+    ) -> tuple[list[list[int]], np.ndarray]:
+        """The token ids of each pair's full prompt, and which pairs lost tokens to truncation."""
+        recipe = self.recipe
+        head = self.bos_ids + self.prefix_ids if recipe.layout == "joint" else self.prefix_ids
+        tail = self.suffix_ids + self.eos_ids
+        if recipe.layout == "joint":
+            room = self.middle_limit - len(self.bos_ids)
+            bodies = [
+                recipe.query_text(q, instruction) + recipe.document_text(t)
+                for q, t in zip(queries, texts, strict=True)
+            ]
+            enc = self._ids(bodies, room)
+            return [head + e[:room] + tail for e in enc], np.fromiter((len(e) > room for e in enc), bool, len(enc))
+        # split: the query part capped at its share, the document part cut to what is left
+        unique = list(dict.fromkeys(queries))
+        q_ids = self._ids([recipe.query_text(q, instruction) for q in unique], self.query_limit)
+        q_enc = dict(zip(unique, q_ids, strict=True))
+        d_enc = self._ids([recipe.document_text(t) for t in texts], self.max_length)
+        rows, cut = [], np.zeros(len(texts), dtype=bool)
+        fixed = len(self.bos_ids) + len(self.between_ids)
+        for i, (q, d) in enumerate(zip(queries, d_enc, strict=True)):
+            q_ids = q_enc[q][: self.query_limit]
+            keep = max(0, min(self.max_length, self.middle_limit - fixed - len(q_ids)))
+            cut[i] = len(q_enc[q]) > self.query_limit or len(d) > keep
+            rows.append(head + self.bos_ids + q_ids + self.between_ids + d[:keep] + tail)
+        return rows, cut
+
+    def document_room(self, query: str, instruction: Optional[str] = None) -> int:
+        """How many tokens of document text fit beside ``query`` in one row (prefix, query part,
+        document label and suffix taken out). A lower bound: exact, or one short where the
+        template's last character merges with the document's first token."""
+        recipe = self.recipe
+        empty_doc = len(self._ids([recipe.document_text("")], None)[0])
+        if recipe.layout == "joint":
+            used = len(self._ids([recipe.query_text(query, instruction) + recipe.document_text("")], None)[0])
+            return max(0, self.middle_limit - len(self.bos_ids) - used)
+        q_len = min(len(self._ids([recipe.query_text(query, instruction)], None)[0]), self.query_limit)
+        fixed = len(self.bos_ids) + len(self.between_ids)
+        return max(0, min(self.max_length, self.middle_limit - fixed - q_len) - empty_doc)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _ids(self, texts: list[str], limit: Optional[int]) -> list[list[int]]:
+        """Token ids without special tokens; with ``limit``, at most ``limit + 1`` of them, so a
+        text longer than ``limit`` is told by its length without tokenizing all of it."""
+        kwargs: dict[str, Any] = {"add_special_tokens": False}
+        if limit is not None:
+            kwargs.update(truncation=True, max_length=limit + 1)
+        return self.tokenizer(texts, **kwargs)["input_ids"]
+
+    def _label_id(self, token: str) -> int:
+        tokenizer = self.tokenizer
+        if self.recipe.label_lookup == "vocab":
+            found = tokenizer.convert_tokens_to_ids(token)
+            unk = tokenizer.unk_token_id
+            found = None if found == unk and token != tokenizer.unk_token else found
+        else:
+            encoded = tokenizer(token, add_special_tokens=False)["input_ids"]
+            found = encoded[0] if encoded else None
+        if found is None:
+            raise ConfigError(
+                f"model_name={self.key.model_name!r}: its tokenizer has no {token!r} token, which "
+                f"recipe={self.recipe.name!r} reads the score from; is this the right recipe?"
+            )
+        return int(found)
+
+    def _tensors(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(map(len, rows))
+        ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        left = self.recipe.padding_side == "left"
+        for i, row in enumerate(rows):
+            span = slice(width - len(row), width) if left else slice(0, len(row))
+            ids[i, span] = row
+            mask[i, span] = 1
+        return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
+
+    def _forward(self, rows: list[list[int]], activation: str) -> torch.Tensor:
+        input_ids, mask = self._tensors(rows)
+        if self.head == "classifier":
+            raw = self.model(input_ids=input_ids, attention_mask=mask).logits[:, 0].float()
+        else:
+            if self.recipe.architecture == "seq2seq":
+                start = torch.full((len(rows), 1), self._start_id, dtype=torch.long, device=self.device)
+                out = self.model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=start, use_cache=False)
+            else:
+                extra = {"logits_to_keep": 1} if self._keep_one else {}
+                out = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False, **extra)
+            last = out.logits[:, -1, :].float()
+            raw = last[:, self.true_id]
+            if self.false_id is not None:
+                raw = raw - last[:, self.false_id]
+        if activation == "sigmoid" or (activation == "auto" and self.recipe.score == "p_true"):
+            return torch.sigmoid(raw)
+        return raw
+
+
+def _pad_id(tokenizer: Any) -> int:
+    for value in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
+        if value is not None:
+            return int(value)
+    return 0  # pragma: no cover - the loop always returns
+
+
+def _positions(config: Any) -> Optional[int]:
+    """The longest row the model takes (None for relative positions, as in T5)."""
+    value = getattr(config, "max_position_embeddings", None)
+    return value if isinstance(value, int) and value > 0 else None
