@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from .._dialects import CohereDialect, Dialect, JinaDialect, Reject, TEIDialect
@@ -211,10 +211,13 @@ class RerankService:
         if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
             raise self._refuse(api, "body_too_large", dialect.too_large(int(declared)))
         raw = bytearray()
-        async for chunk in request.stream():
-            raw.extend(chunk)
-            if len(raw) > limits.max_body_bytes:
-                raise self._refuse(api, "body_too_large", dialect.too_large(len(raw)))
+        try:
+            async for chunk in request.stream():
+                raw.extend(chunk)
+                if len(raw) > limits.max_body_bytes:
+                    raise self._refuse(api, "body_too_large", dialect.too_large(len(raw)))
+        except ClientDisconnect:
+            raise _Disconnected() from None
         try:
             body = json.loads(raw)
         except ValueError:
