@@ -70,6 +70,12 @@ class WordScorer(Scorer):
         self.largest_batch = 0
         self.lock = threading.Lock()
 
+    def __getstate__(self) -> dict:  # pickles to Ray Serve replicas, without its lock
+        return {k: v for k, v in self.__dict__.items() if k != "lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state, lock=threading.Lock())
+
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         if "boom" in query:
             raise RuntimeError("scorer exploded")

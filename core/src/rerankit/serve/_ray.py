@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ._models import build_models, read_models, split_models
+from .._reranker import Reranker
+from ._models import ServedModel, build_models, read_models, split_models
 from ._service import RerankService
 from ._settings import ServeSettings
 
@@ -22,7 +23,13 @@ class _Replica:
     """One replica: the service, built inside the replica's process."""
 
     def __init__(self, specs: dict[str, Any], settings: ServeSettings) -> None:
-        self.service = RerankService(build_models(specs, settings.batching), settings)
+        models = {
+            name: spec if isinstance(spec, ServedModel) else ServedModel(name, spec, settings.batching)
+            for name, spec in specs.items() if isinstance(spec, (ServedModel, Reranker))
+        }
+        if not models:
+            models = build_models(specs, settings.batching)
+        self.service = RerankService(models, settings)
         self.service.watch_disconnects = False  # Ray's proxy, not the client, holds the connection
         try:
             from ray import serve
@@ -46,14 +53,19 @@ def ray_app(
     num_gpus: float = 0,
     name: str = "rerankit",
 ) -> Any:
-    """A Ray Serve application serving the models of ``source`` (a serve config file or mapping).
+    """A Ray Serve application serving the models of ``source``: a serve config file, a mapping of
+    the same shape, or ``{served name: reranker}`` (rerankers pickle to the replicas: by name and
+    config when the registry built them, so hosted keys are read from each replica's environment).
 
     ``replicas`` copies, each reserving ``num_cpus`` CPUs and ``num_gpus`` GPUs (a fraction shares
     a GPU). Run it with ``ray.serve.run(ray_app(...))`` on a cluster (``ray.init(address="auto")``).
     """
     from ray import serve
 
-    specs = split_models(source) if isinstance(source, Mapping) else read_models(source)
+    if isinstance(source, Mapping) and all(isinstance(v, (Reranker, ServedModel)) for v in source.values()):
+        specs: dict[str, Any] = dict(source)
+    else:
+        specs = split_models(source) if isinstance(source, Mapping) else read_models(source)
     deployment = serve.deployment(
         _Replica,
         name=name,
