@@ -145,8 +145,9 @@ def test_fusion_reranker_fuses_distance_and_score_fields(server: LiveServer) -> 
     body = {"model": "rrf", "query": "q", "documents": docs}
     answer = httpx.post(f"{server.url}/v1/rerank", json=body, headers=AUTH).json()
 
-    vector = pa.table({"text": ["a", "b", "d"], "_rowid": [0, 1, 3], "_distance": [0.1, 0.5, 0.2]})
-    fts = pa.table({"text": ["b", "c", "d"], "_rowid": [1, 2, 3], "_score": [3.0, 9.0, 1.0]})
+    # each search's results in its own order: distance ascending, score descending
+    vector = pa.table({"text": ["a", "d", "b"], "_rowid": [0, 3, 1], "_distance": [0.1, 0.2, 0.5]})
+    fts = pa.table({"text": ["c", "b", "d"], "_rowid": [2, 1, 3], "_score": [9.0, 3.0, 1.0]})
     want = rerankit.get_reranker("rrf").rerank_hybrid("q", vector, fts)
     same([(r["index"], r["relevance_score"]) for r in answer["results"]],
          list(zip(want["_rowid"].to_pylist(), want["_relevance_score"].to_pylist())))

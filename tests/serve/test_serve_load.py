@@ -102,8 +102,8 @@ def test_hundreds_of_concurrent_requests_with_faults(server: LiveServer) -> None
         assert "RuntimeError" in response.json()["message"] and "Traceback" not in response.text
     vector = pa.table({"text": [f"d{i}" for i in range(1, 10, 2)], "_rowid": list(range(1, 10, 2)),
                        "_distance": [i / 10 for i in range(1, 10, 2)]})
-    fts = pa.table({"text": [f"d{i}" for i in range(0, 10, 2)], "_rowid": list(range(0, 10, 2)),
-                    "_score": [float(i) for i in range(0, 10, 2)]})
+    fts = pa.table({"text": [f"d{i}" for i in range(8, -1, -2)], "_rowid": list(range(8, -1, -2)),
+                    "_score": [float(i) for i in range(8, -1, -2)]})  # best first
     want_fused = rerankit.get_reranker("rrf").rerank_hybrid("q", vector, fts)["_rowid"].to_pylist()
     for response in fused:
         assert [r["index"] for r in response.json()["results"]] == want_fused

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._errors import ConfigError, InputError
 from .._fusion import FusionReranker
@@ -143,16 +144,19 @@ def request_table(reranker: Reranker, documents: Sequence[Any], texts: Sequence[
 
 def fusion_inputs(reranker: Reranker, table: pa.Table) -> tuple[pa.Table | None, pa.Table | None]:
     """A fusion request's rows split into the vector results (with ``_distance``) and full-text
-    results (with ``_score``); a row with both is in both."""
-    def side(name: str) -> pa.Table | None:
+    results (with ``_score``), each ordered as its search ranks them (distance ascending, score
+    descending; ties keep the documents' order); a row with both is in both."""
+    def side(name: str, order: str) -> pa.Table | None:
         if name not in table.column_names:
             return None
         keep = table.column(name).is_valid()
         other = [c for c in FUSION_FIELDS if c != name and c in table.column_names]
         rows = table.filter(keep).drop_columns(other)
-        return rows if rows.num_rows else None
+        if not rows.num_rows:
+            return None
+        return rows.take(pc.sort_indices(rows, [(name, order), (ROWID, "ascending")]))
 
-    vector, fts = side("_distance"), side("_score")
+    vector, fts = side("_distance", "ascending"), side("_score", "descending")
     if vector is None and fts is None:
         raise InputError(
             f"fusion reranker '{reranker.name}' ranks documents by their search scores: send objects with "
