@@ -110,8 +110,8 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 8, 32], help="concurrent clients")
-    parser.add_argument("--requests-per-client", type=int, default=6)
-    parser.add_argument("--docs", type=int, default=20, help="documents per request")
+    parser.add_argument("--requests-per-client", type=int, default=2)
+    parser.add_argument("--docs", type=int, default=10, help="documents per request")
     parser.add_argument("--batch-wait-ms", type=float, default=5.0)
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
@@ -137,7 +137,7 @@ def main() -> None:
         for name, extra in variants.items():
             port = free_port()
             server = Server([sys.executable, "-m", "rerankit", "serve", "--config", str(config), "--port", str(port),
-                             *extra], port)
+                             "--timeout", "3600", *extra], port)
             try:
                 asyncio.run(load(server.url, "/v2/rerank", cohere_body, 1, 2, cases))  # warm-up
                 results[name] = {}

@@ -70,6 +70,11 @@ class WordScorer(Scorer):
         self.largest_batch = 0
         self.lock = threading.Lock()
 
+    @property
+    def usage(self) -> dict:
+        """What a cost-reporting scorer exposes (read through ``ScoringReranker.usage``)."""
+        return {"batches": self.calls, "largest_batch": self.largest_batch}
+
     def __getstate__(self) -> dict:  # pickles to Ray Serve replicas, without its lock
         return {k: v for k, v in self.__dict__.items() if k != "lock"}
 
