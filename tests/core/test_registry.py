@@ -173,7 +173,7 @@ def test_rerankers_pickle_by_name_and_config():
 
 
 def test_importing_rerankit_imports_nothing_heavy():
-    heavy = "('torch', 'lancedb', 'httpx', 'pandas', 'transformers', 'ray')"
+    heavy = "('torch', 'lancedb', 'httpx', 'pandas', 'transformers', 'ray', 'starlette', 'uvicorn')"
     code = f"import sys, rerankit; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
