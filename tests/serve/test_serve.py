@@ -39,6 +39,7 @@ def config(model_path: str) -> dict:
     return {
         "tiny": {"reranker": "crossencoder", "model_name": model_path, "serve": {"max_wait_ms": 30}},
         "rrf": {"reranker": "rrf"},
+        "tiny-cached": {"reranker": "crossencoder", "model_name": model_path, "cache": {"backend": "memory"}},
     }
 
 
@@ -251,3 +252,13 @@ def test_concurrent_requests_share_batches_and_get_their_own_scores(
     assert 'rerankit_request_duration_seconds_bucket{api="cohere",model="tiny",le="+Inf"}' in after
     assert metric(after, "rerankit_queue_depth", model="tiny") == 0
     assert metric(after, "rerankit_documents_total", model="tiny") >= sum(len(d) for _, d in cases)
+
+
+def test_metrics_export_each_rerankers_usage(server: LiveServer) -> None:
+    """The core's usage record (here the score cache's hits and misses) reaches /metrics."""
+    body = {"model": "tiny-cached", "query": "usage", "documents": ["one text", "another text"]}
+    for _ in range(2):
+        httpx.post(f"{server.url}/v2/rerank", json=body, headers=AUTH, timeout=60).raise_for_status()
+    text = httpx.get(f"{server.url}/metrics").text
+    assert metric(text, "rerankit_reranker_usage", field="cache_misses", model="tiny-cached") == 2
+    assert metric(text, "rerankit_reranker_usage", field="cache_hits", model="tiny-cached") == 2

@@ -18,6 +18,7 @@ from typing import Any, Union
 
 from rerankit import FusionReranker, Reranker, from_config, get_reranker
 from rerankit._config import public_dump
+from rerankit._steps import ScoringOptions
 
 from ._collection import EvalError
 from ._search import RETRIEVERS, Candidates
@@ -35,10 +36,19 @@ class Pipeline:
 
     @property
     def config(self) -> dict[str, Any] | None:
-        """The reranker's name and public config (no secrets), or None for ``none``."""
+        """The reranker's name and public config (no secrets), or None for ``none``; the scoring
+        path's options (passages, cache, ...) only where set, since every scorer has them."""
         if self.reranker is None:
             return None
-        return {"reranker": self.reranker.name, **public_dump(self.reranker.config)}
+        path_options = ScoringOptions.model_fields
+        return {
+            "reranker": self.reranker.name,
+            **{
+                k: v
+                for k, v in public_dump(self.reranker.config).items()
+                if k not in path_options or v != path_options[k].default
+            },
+        }
 
     def run(self, query: str, found: Candidates, candidates: int) -> tuple[list[str], float]:
         """Document ids, best first, and the seconds the reranker took (0 for ``none``)."""

@@ -126,10 +126,14 @@ class Histogram(_Metric):
 
 
 def usage_numbers(usage: Any) -> dict[str, float]:
-    """The numeric fields of what ``reranker.usage`` returns (a mapping, dataclass or object)."""
+    """The numeric fields of what ``reranker.usage`` returns: rerankit's usage record (its
+    ``counters()``: requests, documents, billed units, cache hits, rate-limit waits, fallbacks),
+    or a mapping, dataclass or object a scorer reports on its own."""
     if usage is None:
         return {}
-    if isinstance(usage, Mapping):
+    if callable(getattr(usage, "counters", None)):
+        items = usage.counters().items()
+    elif isinstance(usage, Mapping):
         items = usage.items()
     elif is_dataclass(usage) and not isinstance(usage, type):
         items = ((f.name, getattr(usage, f.name)) for f in fields(usage))
