@@ -348,3 +348,34 @@ def test_openai_class_sends_the_plugin_s_default_model_and_never_rewrites_rows(m
     assert ctx.servers["openai"].seen[-1].body["model"] == default
     rows = {r["id"]: r["text"] for r in plain.to_pylist()}
     assert {r["id"]: r["text"] for r in out.to_pylist()} == rows  # every row, its own text
+
+
+PASSAGE_CASES = {  # each leaves 4 units a passage: the 6-word query (plus 3 special tokens) takes the rest
+    "CohereReranker": {"max_length": 10, "stride": 0},
+    "CrossEncoderReranker": {"max_length": 13, "stride": 0},
+}
+
+
+@pytest.mark.parametrize("case", [c for c in MODEL_CASES if c.name in PASSAGE_CASES], ids=str)
+def test_model_class_passes_passages_through_in_a_query(model_table, ctx, case):
+    """passages= and return_passage= reach the rerankit reranker behind the class: long rows are
+    scored by their passages, each row's score is its best passage's, which comes back with offsets."""
+    reranker = getattr(ours, case.name)(**case.args(ctx), passages=PASSAGE_CASES[case.name], return_passage=True)
+    assert reranker.reranker.config.return_passage is True
+    server = ctx.servers["cohere"]
+    before = len(server.seen)
+    out = model_table.search(MODEL_QUERY, query_type="fts").limit(8).rerank(reranker=reranker).to_arrow()
+    plain = model_table.search(MODEL_QUERY, query_type="fts").limit(8).to_arrow()
+    assert sorted(ids(out)) == sorted(ids(plain))
+    assert out.column_names[-3:] == ["_passage", "_passage_start", "_passage_end"]
+    rows = out.to_pylist()
+    assert any(len(row["text"].split()) > 4 for row in rows)
+    for row in rows:
+        assert row["text"][row["_passage_start"]:row["_passage_end"]] == row["_passage"]
+        (best,) = case.reference(ctx, MODEL_QUERY, [row["_passage"]])
+        np.testing.assert_allclose(row["_relevance_score"], best, rtol=1e-5, atol=1e-6)
+        if len(row["text"].split()) > 4:
+            assert row["_passage"] != row["text"]
+    if case.name == "CohereReranker":
+        sent = [d for request in server.seen[before:] for d in request.body["documents"]]
+        assert len(sent) > len(rows) and all(len(d.split()) <= 4 for d in sent)

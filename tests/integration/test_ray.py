@@ -129,6 +129,29 @@ def test_local_cross_encoder_matches_one_process(local_ray, sort_shuffle, tmp_pa
                                rtol=1e-6)
 
 
+def test_passages_on_ray_match_one_process(local_ray, sort_shuffle, tmp_path) -> None:
+    """crossencoder with passages and return_passage on Ray: the same rows, aggregate scores and best
+    passages as one process. Every word here is one token of the tiny model, so a 3-word query and
+    the 3 special tokens leave max_length=8 two tokens: each 5-word text is 4 passages of 2 words."""
+    model = str(build_tiny(tmp_path / "tiny-ce"))
+    table = candidates(12, seed=6)
+    reranker = rerankit.get_reranker("crossencoder", model_name=model, device="cpu", return_score="all",
+                                     passages={"max_length": 8, "stride": 1}, return_passage=True)
+    expected = single_process(table, reranker, batch_size=4)
+    assert [len(p.split()) for p in expected["_passage"].to_pylist()] == [2] * table.num_rows
+    whole = single_process(table, rerankit.get_reranker("crossencoder", model_name=model, device="cpu",
+                                                        return_score="all"), batch_size=4)
+    assert not np.allclose(np.sort(expected["_relevance_score"].to_numpy()),
+                           np.sort(whole["_relevance_score"].to_numpy()))
+
+    out = run(rerank_dataset(ray.data.from_arrow(blocks(table, 10)), reranker, batch_size=4, concurrency=1))
+    assert out.drop_columns(["_relevance_score"]).equals(expected.drop_columns(["_relevance_score"]))
+    np.testing.assert_allclose(out["_relevance_score"].to_numpy(), expected["_relevance_score"].to_numpy(),
+                               rtol=1e-6)
+    for row in out.to_pylist():
+        assert row["text"][row["_passage_start"]:row["_passage_end"]] == row["_passage"]
+
+
 # -- failures ------------------------------------------------------------------------------------
 def test_a_killed_actor_is_retried_without_losing_or_duplicating_rows(local_ray, sort_shuffle, tmp_path) -> None:
     table = candidates(16, seed=4)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ._collection import BUNDLED, Collection, EvalError, load_collection
 from ._index import default_cache_dir
+from ._long import make_long_documents
 from ._metrics import DEFAULT_METRICS, measure, measure_per_query
 from ._runner import evaluate
 from ._search import RETRIEVERS
@@ -28,6 +29,7 @@ __all__ = [
     "default_cache_dir",
     "evaluate",
     "load_collection",
+    "make_long_documents",
     "measure",
     "measure_per_query",
     "tune",

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 import rerankit
-from rerankit.local import Truncations
+from rerankit.local import TokenLength, Truncations
 
 from .config import EmbeddingConfig
 from .vectors import read_vectors, similarities
@@ -30,6 +30,13 @@ if TYPE_CHECKING:
     from .remote import RemoteEncoder
 
 logger = logging.getLogger("rerankit.embedding")
+
+
+class ApartWords(rerankit.LengthMeasure):
+    """Whitespace words, the query taking none of the window (a bi-encoder encodes it apart)."""
+
+    def reserved(self, query: str) -> int:
+        return 0
 
 
 class EmbeddingScorer(rerankit.Scorer):
@@ -80,6 +87,21 @@ class EmbeddingScorer(rerankit.Scorer):
     def truncated_total(self) -> int:
         """How many queries and texts this scorer truncated so far (each call also logs a warning)."""
         return self.truncations.total
+
+    def length_measure(self) -> rerankit.LengthMeasure:
+        """For ``passages``: the local model's tokens up to its ``max_length``, less the special
+        tokens and the document prompt (the query is encoded apart, so it takes no room), so that
+        no passage is truncated; whitespace words with ``base_url`` (the server's tokenizer is not
+        known here), all of ``max_length`` the passage's."""
+        if self.config.remote:
+            return ApartWords()
+        model = self.model
+        prompt = model.document_prompt(self.config.document_prompt)
+        extra = 0
+        if prompt:
+            with model.lock:
+                extra = len(model.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        return TokenLength(model.tokenizer, model.max_length, query_in_window=False, extra=extra, lock=model.lock)
 
     # -- which values rows are scored by -------------------------------------------------------
     def select_inputs(self, table: pa.Table) -> Optional[Union[pa.Array, pa.ChunkedArray]]:
