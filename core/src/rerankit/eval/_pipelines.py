@@ -134,6 +134,27 @@ def needs_text(pipelines: Sequence[Pipeline]) -> bool:
     return any(p.reranker is not None and not isinstance(p.reranker, FusionReranker) for p in pipelines)
 
 
+def columns_needed(pipelines: Sequence[Pipeline], available: Sequence[str]) -> list[str]:
+    """The index columns the candidates must carry: ``text`` for scorers, plus each reranker's
+    ``vector_column`` (the ``embedding`` reranker scoring from the stored ``vector``), checked
+    against the index's ``available`` columns."""
+    columns = ["text"] if needs_text(pipelines) else []
+    for p in pipelines:
+        if p.reranker is None or isinstance(p.reranker, FusionReranker):
+            continue
+        column = getattr(p.reranker.config, "vector_column", None)
+        if not isinstance(column, str) or column in columns:
+            continue
+        if column not in available:
+            raise EvalError(
+                f"reranker '{p.label}' has vector_column='{column}', which the evaluation index does not "
+                f"hold (it holds {', '.join(available)}); use vector_column = \"vector\" (the documents' "
+                "vectors by the index's --embedding-model) or unset it to encode the text"
+            )
+        columns.append(column)
+    return columns
+
+
 def close(pipelines: Sequence[Pipeline]) -> None:
     for p in pipelines:
         closer = getattr(p.reranker, "close", None)
