@@ -402,3 +402,18 @@ def test_eval_and_rerank_cli_with_passages_in_the_config(tiny, cache, tmp_path, 
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["_relevance_score"] for r in rows] == [2.0, 1.0]
     assert rows[0]["_passage"].endswith("apple pie") and long_text.endswith(rows[0]["_passage"])
+
+
+def test_a_damaged_index_cache_is_one_error_line_naming_rebuild(tiny, cache, tmp_path, capsys):
+    import shutil
+
+    damaged = tmp_path / "cache"
+    shutil.copytree(cache, damaged)
+    index = next(damaged.glob("index-*"))
+    shutil.rmtree(index / "queries.lance")  # a half-deleted cache folder
+    argv = ["eval", str(tiny), "--embedding-model", model_path(), "--cache-dir", str(damaged), "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rerankit: error: the cached index ")
+    assert "pass --rebuild to build it again" in err[0] and "Traceback" not in err[0]
+    assert main([*argv, "--rebuild"]) == 0  # and --rebuild mends it
