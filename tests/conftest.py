@@ -57,3 +57,17 @@ def plugin_env(plugin_site: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin_site), env.get("PYTHONPATH")]))
     return env
+
+
+@pytest.fixture(autouse=True)
+def _rerankit_logger_restored():
+    """The CLI, run in-process by many tests, gives the 'rerankit' logger a handler on the stderr
+    of that moment and stops propagation; undo it after each test, so later tests' caplog and
+    capsys see the logger as a library user's application does."""
+    import logging
+
+    logger = logging.getLogger("rerankit")
+    saved = (list(logger.handlers), logger.propagate, logger.level)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.propagate, _ = saved[1], logger.setLevel(saved[2])

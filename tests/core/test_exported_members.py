@@ -57,6 +57,9 @@ PUBLIC_MODULES = {
                        "TokenLength", "Truncations", "check_dtype", "count_truncated", "is_local", "model_path",
                        "models", "resolve_device"],
     "rerankit.ray": ["rerank_dataset", "rerank_parquet"],  # extra rerankit[ray]
+    "rerankit.serve": ["API_KEY_ENV", "Batching", "FUSION_FIELDS", "Limits", "RerankService", "ServeSettings",
+                       "ServedModel", "api_keys_from", "create_app", "create_service", "load_models", "ray_app",
+                       "run"],  # extra rerankit[serve]
     "rerankit.testing": ["DIALECTS", "Dialect", "EmbeddingsDialect", "FakeRerankServer", "Fault",
                          "HEAVY_MODULES", "HostedRerankerConformance", "Reject", "RerankerConformance",
                          "Seen", "assert_reranked", "assert_same_ranking", "data", "expected_concat",

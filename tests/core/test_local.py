@@ -161,15 +161,31 @@ def test_length_sorted_batches_longest_first_and_restored():
 
 # -- devices and precision ---------------------------------------------------------------------
 def test_explicit_devices_pass_through_and_auto_resolves(caplog):
-    assert resolve_device("cuda:1") == "cuda:1" and resolve_device("cpu") == "cpu"
-    caplog.set_level(logging.DEBUG, logger="rerankit.local")
     import torch
+
+    assert resolve_device("cpu") == "cpu" and resolve_device("xpu:0") == "xpu:0"
+    if torch.cuda.device_count() > 1:
+        assert resolve_device("cuda:1") == "cuda:1"
+    caplog.set_level(logging.DEBUG, logger="rerankit.local")
 
     want = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     assert resolve_device(None) == resolve_device("auto") == want
     assert [r.getMessage() for r in caplog.records if r.name.startswith("rerankit.local")] == [
         f"device 'auto' resolved to '{want}'"
     ] * 2
+
+
+def test_a_gpu_device_torch_cannot_see_is_a_config_error_saying_what_to_use():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("needs a machine without a CUDA GPU (the CPU build this project's CI uses)")
+    no_gpu = r"device='cuda:1' but this torch .* sees no CUDA GPU; use device='cpu'"
+    with pytest.raises(rerankit.ConfigError, match=no_gpu):
+        resolve_device("cuda:1")
+    if not torch.backends.mps.is_available():
+        with pytest.raises(rerankit.ConfigError, match=r"device='mps' .* no Apple GPU"):
+            resolve_device("mps")
 
 
 def test_float16_on_cpu_is_refused_with_advice():

@@ -50,6 +50,18 @@ def test_broken_plugin_is_reported_and_others_keep_working(use_plugin_site, capl
         rerankit.get_reranker("broken")
 
 
+def test_allowlist_hints_name_what_it_left_out_and_what_matches_nothing(use_plugin_site, monkeypatch, caplog):
+    monkeypatch.setenv("RERANKIT_PLUGINS", "rerankit-broken-plugin,rerankit-cohre")
+    rerankit._registry.reset_registry()
+    with pytest.raises(rerankit.UnknownRerankerError) as info:
+        rerankit.get_reranker("fixture-terms")  # installed, but the allowlist leaves it out
+    message = str(info.value)
+    assert "leaves out the installed plugin distribution(s) " in message and "rerankit-fixture-plugin" in message
+    assert "if 'fixture-terms' comes from one of them, add it to RERANKIT_PLUGINS or unset it" in message
+    assert "RERANKIT_PLUGINS names rerankit-cohre, which no installed plugin distribution matches" in message
+    assert "RERANKIT_PLUGINS names rerankit-cohre" in caplog.text  # and a WARNING when loading
+
+
 def test_allowlist_limits_which_distributions_load(use_plugin_site, monkeypatch):
     monkeypatch.setenv("RERANKIT_PLUGINS", "rerankit_fixture_plugin")  # normalized like pip names
     rerankit._registry.reset_registry()
@@ -104,8 +116,12 @@ def test_unknown_name_lists_installed_and_gives_pip_hint(monkeypatch):
     with pytest.raises(rerankit.UnknownRerankerError) as info:
         rerankit.get_reranker("cohere")
     assert "installed: linear, mrr, rrf" in str(info.value)
-    assert "pip install rerankit-cohere" in str(info.value)
+    # rerankit-cohere is in this venv: the allowlist, not a missing package, is the cause
+    assert "rerankit-cohere is installed, but RERANKIT_PLUGINS='' leaves it out" in str(info.value)
     assert info.value.available == ["linear", "mrr", "rrf"]
+    monkeypatch.setitem(rerankit._registry.FIRST_PARTY, "acme-x", "rerankit-acme-x")  # not installed
+    with pytest.raises(rerankit.UnknownRerankerError, match=r"Install it with: pip install rerankit-acme-x"):
+        rerankit.get_reranker("acme-x")
     with pytest.raises(rerankit.UnknownRerankerError, match="Did you mean 'rrf'"):
         rerankit.get_reranker("rff")
 
@@ -148,7 +164,8 @@ def test_from_config_mapping_toml_and_json(tmp_path):
 @pytest.mark.parametrize(
     ("content", "suffix", "message"),
     [
-        ("K = 3\n", ".toml", "does not name a reranker"),
+        ("K = 3\n", ".toml", "does not name a reranker; add reranker"),
+        ('rerankr = "rrf"\n', ".toml", r"a reranker \('rerankr' is not a key here: did you mean 'reranker'\?\)"),
         ("reranker = \n", ".toml", "could not be parsed"),
         ("[1, 2]", ".json", "must hold a JSON object"),
         ("reranker: rrf", ".yaml", "must end in .toml or .json"),
@@ -173,7 +190,7 @@ def test_rerankers_pickle_by_name_and_config():
 
 
 def test_importing_rerankit_imports_nothing_heavy():
-    heavy = "('torch', 'lancedb', 'httpx', 'pandas', 'transformers', 'ray')"
+    heavy = "('torch', 'lancedb', 'httpx', 'pandas', 'transformers', 'ray', 'starlette', 'uvicorn')"
     code = f"import sys, rerankit; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

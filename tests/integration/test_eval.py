@@ -264,6 +264,34 @@ def test_fusion_rerankers_pair_with_hybrid_only(tiny, cache):
         evaluate(tiny, retrievers=["dense"], cache_dir=cache)
 
 
+
+def test_a_reranker_config_naming_vector_column_gets_that_index_column(tiny, cache):
+    """The ``embedding`` reranker with ``vector_column = "vector"`` scores from the index's stored
+    MiniLM-L6 vectors (without the column in the candidates it would raise): the same rankings as
+    re-encoding every candidate's text with the same model, on every retriever."""
+    from rerankit.eval._runner import run_eval
+
+    encoding = {"reranker": "embedding", "model_name": model_path(), "device": "cpu"}
+    stored = {**encoding, "vector_column": "vector"}
+    run = run_eval(tiny, retrievers=["bm25", "hybrid"], rerankers=[encoding, stored], cache_dir=cache,
+                   embedding_model=model_path())
+    labels = [(p.retriever, p.label) for p in run.pipelines]
+    assert [label for _, label in labels] == [
+        f"embedding(model_name={model_path()}, device=cpu)",
+        f"embedding(model_name={model_path()}, device=cpu, vector_column=vector)",
+    ] * 2
+    for retriever in ("bm25", "hybrid"):
+        text, vector = (k for k in labels if k[0] == retriever)
+        assert run.rankings[vector] == run.rankings[text] and len(run.rankings[text]) == 6, retriever
+        assert run.scores[vector] == pytest.approx(run.scores[text], abs=1e-12)
+    bm25 = evaluate(tiny, retrievers=["bm25"], cache_dir=cache, embedding_model=model_path()).to_pylist()[0]
+    assert run.scores[labels[0]]["nDCG@10"] != bm25["nDCG@10"]  # the reranker did reorder
+
+    with pytest.raises(EvalError, match=r"vector_column='embedding', which the evaluation index does not hold "
+                                        r"\(it holds doc_id, title, text, vector\)"):
+        evaluate(tiny, retrievers=["bm25"], rerankers=[{**encoding, "vector_column": "embedding"}], queries=1,
+                 cache_dir=cache, embedding_model=model_path())
+
 # -- tune --------------------------------------------------------------------------------------
 def synthetic_runs(name: str, queries: int, seed: int) -> rerankit.eval.Runs:
     """Runs whose true relevance is 0.3 * u + 0.7 * v of each list's min-max normalized scores.
@@ -374,3 +402,18 @@ def test_eval_and_rerank_cli_with_passages_in_the_config(tiny, cache, tmp_path, 
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["_relevance_score"] for r in rows] == [2.0, 1.0]
     assert rows[0]["_passage"].endswith("apple pie") and long_text.endswith(rows[0]["_passage"])
+
+
+def test_a_damaged_index_cache_is_one_error_line_naming_rebuild(tiny, cache, tmp_path, capsys):
+    import shutil
+
+    damaged = tmp_path / "cache"
+    shutil.copytree(cache, damaged)
+    index = next(damaged.glob("index-*"))
+    shutil.rmtree(index / "queries.lance")  # a half-deleted cache folder
+    argv = ["eval", str(tiny), "--embedding-model", model_path(), "--cache-dir", str(damaged), "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("rerankit: error: the cached index ")
+    assert "pass --rebuild to build it again" in err[0] and "Traceback" not in err[0]
+    assert main([*argv, "--rebuild"]) == 0  # and --rebuild mends it

@@ -31,5 +31,11 @@ def test_readme_config_builds(readme: str, index: int, body: str, tmp_path: Path
         monkeypatch.setenv(var, "readme-test-key")
     path = tmp_path / "reranker.toml"
     path.write_text(body, encoding="utf-8")
+    if body.startswith("# serve.toml"):  # a `rerankit serve` config: one table per served model
+        from rerankit.serve import load_models
+
+        models = load_models(path)
+        assert models and all(isinstance(m.reranker, rerankit.Reranker) for m in models.values())
+        return
     reranker = rerankit.from_config(path)
     assert isinstance(reranker, rerankit.Reranker)

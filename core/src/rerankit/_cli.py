@@ -7,6 +7,7 @@
     rerankit tune path/to/beir-collection cranfield --output recipe.toml
     rerankit rerank --engine ray --reranker cohere --input candidates.parquet --output reranked/
     rerankit demo
+    rerankit serve --config serve.toml --port 8080
 
 Errors the user can fix (any :class:`~rerankit.RerankitError`, unreadable files, bad options) are
 one line on stderr and exit code 1; usage mistakes exit with 2. Nothing heavy is imported until a
@@ -142,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .eval._commands import add_commands
 
     add_commands(commands, _positive_int)  # eval, tune
+
+    from ._serve_command import add_command as add_serve
+
+    add_serve(commands, _positive_int)  # serve
     return parser
 
 

@@ -86,6 +86,8 @@ class Registry:
         self._failures: list[RerankerInfo] = []
         self._dist_of: dict[str, tuple[Optional[str], Optional[str]]] = {}
         self._builtins_loaded = False
+        self._left_out: dict[str, str] = {}  # entry point -> its distribution, skipped by RERANKIT_PLUGINS
+        self._unmatched: list[str] = []  # RERANKIT_PLUGINS entries that match no installed distribution
         self._loaded = False
         self._lock = threading.RLock()
 
@@ -122,10 +124,13 @@ class Registry:
 
         allow = os.environ.get(ALLOWLIST_ENV)
         allowed = None if allow is None else {canonical_name(d) for d in allow.split(",") if d.strip()}
+        seen: set[str] = set()
         for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist.name if ep.dist else None
             version = ep.dist.version if ep.dist else None
+            seen.add(canonical_name(dist or ep.name))
             if allowed is not None and canonical_name(dist or ep.name) not in allowed:
+                self._left_out[ep.name] = dist or ep.name
                 continue
             plugin_name = f"{dist or '?'}:{ep.name}"
             if self.pm.has_plugin(plugin_name):
@@ -140,6 +145,12 @@ class Registry:
                 )
                 continue
             self._dist_of[plugin_name] = (dist, version)
+        self._unmatched = sorted((allowed or set()) - seen)
+        if self._unmatched:
+            logger.warning(
+                "%s names %s, which no installed rerankit plugin distribution matches (installed: %s)",
+                ALLOWLIST_ENV, ", ".join(self._unmatched), ", ".join(sorted(seen)) or "none",
+            )
 
     def _collect(self, hook_name: str, kind: Kind, plugins: set[str]) -> None:
         hook = getattr(self.pm.hook, hook_name)
@@ -183,7 +194,7 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            raise _unknown(name, sorted(self._entries), self._failures) from None
+            raise _unknown(name, sorted(self._entries), self._failures, self._left_out, self._unmatched) from None
 
     def select_text(self, table: Any, column: str) -> Any:
         """Call the ``select_text`` hook: every loaded plugin's answer first, the core's last."""
@@ -201,11 +212,24 @@ class Registry:
         )
 
 
-def _unknown(name: str, available: list[str], failures: list[RerankerInfo]) -> UnknownRerankerError:
+def _unknown(
+    name: str,
+    available: list[str],
+    failures: list[RerankerInfo],
+    left_out: Mapping[str, str] | None = None,
+    unmatched: list[str] | None = None,
+) -> UnknownRerankerError:
     import difflib
 
     parts = [f"no reranker named '{name}'; installed: {', '.join(available) or 'none'}."]
-    if name in FIRST_PARTY:
+    allow = os.environ.get(ALLOWLIST_ENV)
+    skipped = sorted({canonical_name(d) for d in (left_out or {}).values()})
+    if name in FIRST_PARTY and canonical_name(FIRST_PARTY[name]) in skipped:
+        parts.append(
+            f"{FIRST_PARTY[name]} is installed, but {ALLOWLIST_ENV}={allow!r} leaves it out; add it to "
+            f"{ALLOWLIST_ENV} or unset it."
+        )
+    elif name in FIRST_PARTY:
         parts.append(f"Install it with: pip install {FIRST_PARTY[name]}")
     else:
         close = [a for a in available if a.lower() == name.lower()] or difflib.get_close_matches(
@@ -213,6 +237,16 @@ def _unknown(name: str, available: list[str], failures: list[RerankerInfo]) -> U
         )
         if close:
             parts.append(f"Did you mean '{close[0]}'?")
+        if skipped:  # the name may come from a plugin the allowlist left out
+            parts.append(
+                f"{ALLOWLIST_ENV}={allow!r} leaves out the installed plugin distribution(s) "
+                f"{', '.join(skipped)}; if '{name}' comes from one of them, add it to {ALLOWLIST_ENV} or unset it."
+            )
+    if unmatched:
+        parts.append(
+            f"{ALLOWLIST_ENV} names {', '.join(unmatched)}, which no installed plugin distribution "
+            "matches; check the spelling (distribution names, e.g. rerankit-cohere) or unset it."
+        )
     broken = [f.distribution or f.name for f in failures]
     if broken:
         parts.append(f"Plugins that failed to load: {', '.join(broken)} (see rerankit.list_rerankers()).")
@@ -272,7 +306,13 @@ def from_config(source: Mapping[str, Any] | str | os.PathLike[str]) -> Reranker:
         origin = str(path)
     name, options = split_config(data)
     if not name:
-        raise ConfigError(f"{origin} does not name a reranker; add reranker = \"<name>\" (e.g. \"rrf\")")
+        import difflib
+
+        near = difflib.get_close_matches("reranker", [str(k) for k in options], n=1, cutoff=0.6)
+        hint = f" ('{near[0]}' is not a key here: did you mean 'reranker'?)" if near else ""
+        raise ConfigError(
+            f"{origin} does not name a reranker{hint}; add reranker = \"<name>\" (e.g. \"rrf\")"
+        )
     return get_reranker(name, **options)
 
 

@@ -52,7 +52,17 @@ class ScoringReranker(Reranker):
         super().__init__(name, config, rebuild=rebuild)
         self.scorer = scorer
         self.select_text = select_text or default_select_text
+        self._build = build
         self.path = ScoringPath(name, config, scorer, self._check, build)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled by value (built by hand): the path's steps hold locks, open cache files and
+        # fallback rerankers, so the path is left behind and rebuilt from the options on arrival.
+        return {k: v for k, v in self.__dict__.items() if k != "path"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.path = ScoringPath(self.name, self.config, self.scorer, self._check, self._build)
 
     @property
     def usage(self) -> Usage:

@@ -44,6 +44,15 @@ class Usage:
         self._lock = threading.Lock()
         self._zero()
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the counters travel (a reranker pickled by value to a worker); the lock is made anew
+        with self._lock:
+            return {k: (dict(v) if isinstance(v, dict) else v) for k, v in vars(self).items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _zero(self) -> None:
         self.requests = 0
         self.documents = 0

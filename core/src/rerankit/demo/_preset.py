@@ -170,7 +170,7 @@ def _print_example(
 
     texts = dict(judged)
     qrels = collection.qrels[qid]
-    found = search(index, qid, texts[qid], CANDIDATES, {"vector", "bm25"}, with_text=False)
+    found = search(index, qid, texts[qid], CANDIDATES, {"vector", "bm25"})
     fused = get_reranker("rrf", top_n=top).rerank_hybrid(texts[qid], found.vector, found.fts)
     titles = dict(zip(collection.doc_ids, collection.titles))
     vec_rank = {d: i + 1 for i, d in enumerate(rankings["vector"][qid])}

@@ -81,11 +81,17 @@ def open_index(
             raise EvalError(f"cannot create the cache directory {cache_dir}: {exc}; pass --cache-dir") from None
         embed_seconds = _build(lancedb, collection, model, cache_dir, final, progress, log)
         _remove_stale(cache_dir, final, collection.source, model.identity)
-    db = lancedb.connect(str(final))
-    table = db.open_table(DOCS_TABLE)
-    queries = db.open_table(QUERIES_TABLE).to_arrow()
-    vectors = queries["vector"].combine_chunks().flatten().to_numpy().reshape(queries.num_rows, -1)
-    query_vectors = dict(zip(queries["query_id"].to_pylist(), vectors, strict=True))
+    try:
+        db = lancedb.connect(str(final))
+        table = db.open_table(DOCS_TABLE)
+        queries = db.open_table(QUERIES_TABLE).to_arrow()
+        vectors = queries["vector"].combine_chunks().flatten().to_numpy().reshape(queries.num_rows, -1)
+        query_vectors = dict(zip(queries["query_id"].to_pylist(), vectors, strict=True))
+    except Exception as exc:  # a cache damaged on disk (files removed, truncated, half-copied)
+        raise EvalError(
+            f"the cached index {final} cannot be read ({type(exc).__name__}: {exc}); "
+            "pass --rebuild to build it again (or delete that folder)"
+        ) from None
     return Index(table, query_vectors, final, built, time.perf_counter() - start, embed_seconds)
 
 

@@ -18,6 +18,7 @@ from typing import Any, Union
 
 from rerankit import FusionReranker, Reranker, from_config, get_reranker
 from rerankit._config import public_dump
+from rerankit._steps import ScoringOptions
 
 from ._collection import EvalError
 from ._search import RETRIEVERS, Candidates
@@ -35,10 +36,19 @@ class Pipeline:
 
     @property
     def config(self) -> dict[str, Any] | None:
-        """The reranker's name and public config (no secrets), or None for ``none``."""
+        """The reranker's name and public config (no secrets), or None for ``none``; the scoring
+        path's options (passages, cache, ...) only where set, since every scorer has them."""
         if self.reranker is None:
             return None
-        return {"reranker": self.reranker.name, **public_dump(self.reranker.config)}
+        path_options = ScoringOptions.model_fields
+        return {
+            "reranker": self.reranker.name,
+            **{
+                k: v
+                for k, v in public_dump(self.reranker.config).items()
+                if k not in path_options or v != path_options[k].default
+            },
+        }
 
     def run(self, query: str, found: Candidates, candidates: int) -> tuple[list[str], float]:
         """Document ids, best first, and the seconds the reranker took (0 for ``none``)."""
@@ -122,6 +132,27 @@ def plan(retrievers: Sequence[str], rerankers: Sequence[RerankerLike]) -> list[P
 def needs_text(pipelines: Sequence[Pipeline]) -> bool:
     """Whether any reranker scores text (then the candidates carry the ``text`` column)."""
     return any(p.reranker is not None and not isinstance(p.reranker, FusionReranker) for p in pipelines)
+
+
+def columns_needed(pipelines: Sequence[Pipeline], available: Sequence[str]) -> list[str]:
+    """The index columns the candidates must carry: ``text`` for scorers, plus each reranker's
+    ``vector_column`` (the ``embedding`` reranker scoring from the stored ``vector``), checked
+    against the index's ``available`` columns."""
+    columns = ["text"] if needs_text(pipelines) else []
+    for p in pipelines:
+        if p.reranker is None or isinstance(p.reranker, FusionReranker):
+            continue
+        column = getattr(p.reranker.config, "vector_column", None)
+        if not isinstance(column, str) or column in columns:
+            continue
+        if column not in available:
+            raise EvalError(
+                f"reranker '{p.label}' has vector_column='{column}', which the evaluation index does not "
+                f"hold (it holds {', '.join(available)}); use vector_column = \"vector\" (the documents' "
+                "vectors by the index's --embedding-model) or unset it to encode the text"
+            )
+        columns.append(column)
+    return columns
 
 
 def close(pipelines: Sequence[Pipeline]) -> None:

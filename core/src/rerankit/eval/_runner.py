@@ -21,7 +21,7 @@ from rerankit import FusionReranker
 from ._collection import Collection, EvalError
 from ._index import Index, open_judged
 from ._metrics import DEFAULT_METRICS, measure, parse_metrics
-from ._pipelines import Pipeline, RerankerLike, close, needs_text, plan
+from ._pipelines import Pipeline, RerankerLike, close, columns_needed, plan
 from ._progress import progress_bar
 from ._search import RETRIEVERS, Candidates, search
 
@@ -124,12 +124,12 @@ def run_eval(
     rankings: dict[tuple[str, str], dict[str, list[str]]] = {k: {} for k in keys}
     latencies: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
     needed = {p.retriever for p in pipelines}
-    with_text = needs_text(pipelines)
+    columns = columns_needed(pipelines, index.table.schema.names)
     bar = progress_bar(len(judged), f"searching {len(judged)} queries", progress, unit="query")
     start = time.perf_counter()
     try:
         for n, (qid, text) in enumerate(judged):
-            found: Candidates = search(index, qid, text, candidates, needed, with_text)
+            found: Candidates = search(index, qid, text, candidates, needed, columns)
             for p, key in zip(pipelines, keys):
                 rankings[key][qid], seconds = p.run(text, found, candidates)
                 # the first call of a model scorer loads the model (or opens a connection): that is

@@ -2,13 +2,16 @@
 
 ``bm25`` is LanceDB's full-text search (``_score``), ``vector`` its vector search over the stored
 query vector (``_distance``, squared L2 between unit vectors), each cut to ``candidates`` rows with
-their ``_rowid``. ``hybrid`` runs both: fusion rerankers fuse the two lists (with the scores as the
-searches return them) and the hybrid list's own order, which scorers rerank, is ``rrf`` with
-LanceDB's defaults (K=60), cut to ``candidates`` rows as LanceDB's hybrid query cuts it.
+their ``_rowid`` and the index columns the rerankers read (``text`` for scorers, a reranker's
+``vector_column``, e.g. the stored ``vector``). ``hybrid`` runs both: fusion rerankers fuse the
+two lists (with the scores as the searches return them) and the hybrid list's own order, which
+scorers rerank, is ``rrf`` with LanceDB's defaults (K=60), cut to ``candidates`` rows as LanceDB's
+hybrid query cuts it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +32,10 @@ class Candidates:
 
 
 def search(
-    index: Index, qid: str, text: str, candidates: int, retrievers: set[str], with_text: bool
+    index: Index, qid: str, text: str, candidates: int, retrievers: set[str], columns: Sequence[str] = ()
 ) -> Candidates:
-    """Run the searches ``retrievers`` need; ``with_text`` also fetches the ``text`` column (scorers)."""
-    extra = ["text"] if with_text else []
+    """Run the searches ``retrievers`` need, fetching ``doc_id``, the search score and ``columns``."""
+    extra = [c for c in dict.fromkeys(columns) if c != "doc_id"]
     vector = fts = None
     if retrievers & {"vector", "hybrid"}:
         query = index.table.search(index.query_vectors[qid]).limit(candidates)

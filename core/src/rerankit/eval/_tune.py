@@ -287,7 +287,7 @@ def collect_runs(
     bar = progress_bar(len(judged), f"searching {len(judged)} {coll.name} queries", progress, unit="query")
     try:
         for qid, text in judged:
-            found = search(index, qid, text, candidates, {"vector", "bm25"}, with_text=False)
+            found = search(index, qid, text, candidates, {"vector", "bm25"})
             distance = found.vector["_distance"].to_numpy().astype(np.float64)
             rows["vq"] += [qid] * len(distance)
             rows["vd"] += found.vector["doc_id"].to_pylist()

@@ -18,8 +18,25 @@ DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?|npu(:\d+)?)$"
 
 
 def resolve_device(requested: str | None) -> str:
-    """``None`` or ``"auto"``: cuda if available, then mps, then cpu; anything else is kept as given."""
+    """``None`` or ``"auto"``: cuda if available, then mps, then cpu; anything else is kept as given,
+    after checking that a requested cuda or mps device exists (a ConfigError saying what to use)."""
     if requested not in (None, "auto"):
+        kind = requested.split(":")[0]
+        if kind not in ("cuda", "mps"):
+            return requested
+        import torch
+
+        if kind == "cuda" and not torch.cuda.is_available():
+            build = "a CPU-only build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise ConfigError(
+                f"device='{requested}' but this torch ({torch.__version__}, {build}) sees no CUDA GPU; "
+                "use device='cpu' (or 'auto', which picks a GPU when there is one), or install a torch "
+                "build with CUDA on a machine with an NVIDIA GPU"
+            )
+        if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ConfigError(
+                f"device='{requested}' but this torch sees no Apple GPU (mps); use device='cpu' or 'auto'"
+            )
         return requested
     import torch
 

@@ -223,6 +223,7 @@ class OpenAIScorer(HTTPScorer):
             while True:
                 answer = self._get_transport().post(body)
                 self._spent(answer, count)
+                self.meter.add(requests=1, documents=count, billed=self.billed_units(answer))
                 body, count = loop.send(answer)
         except StopIteration as done:
             return self._ranked(done.value)
@@ -234,6 +235,7 @@ class OpenAIScorer(HTTPScorer):
             while True:
                 answer = await self._get_transport().apost(body)
                 self._spent(answer, count)
+                self.meter.add(requests=1, documents=count, billed=self.billed_units(answer))
                 body, count = loop.send(answer)
         except StopIteration as done:
             return self._ranked(done.value)
