@@ -11,28 +11,15 @@ import json
 from pathlib import Path
 from typing import Optional
 
-WORDS = (
-    "the a of and to in is was for on with by at from wing flow heat aircraft model speed high "
-    "low pressure boundary layer shock wave laminar turbulent plate cylinder jet engine thin body "
-    "supersonic subsonic drag lift transfer mach number query passage search"
-).split()
-LETTERS = list("abcdefghijklmnopqrstuvwxyz0123456789.,:")
-VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *LETTERS, *(f"##{c}" for c in LETTERS)]
-MAX_POSITIONS = 64
+from tests.plugins.crossencoder import crossencoder_models as _shared
 
-QUERY = "heat transfer in the boundary layer"
-TEXTS = [
-    "heat transfer in a laminar boundary layer on a flat plate",
-    "the wing",
-    "supersonic flow over a thin body with a shock wave",
-    "lift and drag of a wing at high speed",
-    "jet engine noise",
-    "turbulent boundary layer with pressure gradient and heat transfer at high mach number",
-    "cylinder in a low speed flow",
-    "a",
-    "model of the aircraft wing body at subsonic speed",
-    "shock wave and boundary layer interaction on a plate",
-]
+# The cross-encoder tests' vocabulary and texts, plus the prompt words and ':' saved prompts use.
+WORDS = [*_shared.WORDS, "query", "passage", "search"]
+LETTERS = [*_shared.LETTERS, ":"]
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *LETTERS, *(f"##{c}" for c in LETTERS)]
+MAX_POSITIONS = _shared.MAX_POSITIONS
+QUERY = _shared.QUERY
+TEXTS = _shared.TEXTS[:10]
 
 
 def build_tiny(
