@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 import rerankit
-from rerankit._steps import scoring_config
+from rerankit._scoring.steps import scoring_config
 
 MARK = "zebra"
 FILLER = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi".split()

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import rerankit
-from rerankit._steps.rate_limit import Bucket
+from rerankit._scoring.steps.rate_limit import Bucket
 from rerankit.testing import FakeRerankServer, Fault
 
 # Rates well under what this loaded 2-core machine sends unthrottled (about 60 calls a second from

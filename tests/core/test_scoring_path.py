@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 
 import rerankit
-from rerankit import _steps
-from rerankit._steps.base import Job, Step
+from rerankit._scoring import steps as _steps
+from rerankit._scoring.steps.base import Job, Step
 
 
 class Length(rerankit.Scorer):

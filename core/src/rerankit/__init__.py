@@ -24,11 +24,11 @@ from ._errors import (
 )
 from ._fusion import FusionReranker, RankedList
 from ._hookspecs import hookimpl
-from ._length import LengthMeasure
 from ._registry import RerankerInfo, from_config, get_reranker, list_rerankers
 from ._reranker import Reranker
-from ._scorer import Scorer
-from ._scoring import ScoringReranker
+from ._scoring.length import LengthMeasure
+from ._scoring.reranker import ScoringReranker
+from ._scoring.scorer import Scorer
 from ._version import __version__
 
 __all__ = [

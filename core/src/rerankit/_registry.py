@@ -30,8 +30,8 @@ from ._config import RerankerConfig, validate_config
 from ._errors import ConfigError, UnknownRerankerError
 from ._fusion import FusionReranker
 from ._reranker import Reranker
-from ._scoring import ScoringReranker
-from ._steps import scoring_config
+from ._scoring.reranker import ScoringReranker
+from ._scoring.steps import scoring_config
 from ._version import __version__
 
 logger = logging.getLogger("rerankit")

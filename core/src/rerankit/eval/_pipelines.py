@@ -18,7 +18,7 @@ from typing import Any, Union
 
 from rerankit import FusionReranker, Reranker, from_config, get_reranker
 from rerankit._config import public_dump
-from rerankit._steps import ScoringOptions
+from rerankit._scoring.steps import ScoringOptions
 
 from ._collection import EvalError
 from ._search import RETRIEVERS, Candidates

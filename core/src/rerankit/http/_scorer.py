@@ -36,8 +36,8 @@ import numpy as np
 from pydantic import SecretStr
 
 from .._errors import AuthenticationError, InputError, ProviderResponseError
-from .._scorer import Scorer
-from .._usage import billed_units
+from .._scoring.scorer import Scorer
+from .._scoring.usage import billed_units
 from ._config import HTTPConfig
 from ._responses import check_ranking
 from ._retry import Backoff

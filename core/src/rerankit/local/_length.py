@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .._length import LengthMeasure
+from .._scoring.length import LengthMeasure
 
 _WORD = re.compile(r"\S+")
 

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from .._errors import ConfigError, InputError
 from .._fusion import FusionReranker
 from .._reranker import Reranker
-from .._scoring import ScoringReranker
+from .._scoring.reranker import ScoringReranker
 from ._settings import Batching
 
 ROWID = "_rowid"

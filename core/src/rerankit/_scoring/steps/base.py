@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow as pa
 
 if TYPE_CHECKING:
-    from .._config import RerankerConfig
-    from .._reranker import Reranker
-    from .._scorer import Scorer
-    from .._usage import Usage
+    from ..._config import RerankerConfig
+    from ..._reranker import Reranker
+    from ..scorer import Scorer
+    from ..usage import Usage
 
 #: Builds a reranker by registered name and options (the registry's, passed down to the steps:
 #: rerankers never import the registry).
@@ -58,7 +58,7 @@ class Step:
 @dataclass(frozen=True)
 class StepContext:
     """What a step factory gets: the reranker's registered name, its config and its scorer,
-    the reranker's :class:`~rerankit._usage.Usage` record, and ``build`` (None when the reranker
+    the reranker's :class:`~rerankit._scoring.usage.Usage` record, and ``build`` (None when the reranker
     was made by hand rather than by the registry) to make other rerankers, e.g. fallbacks."""
 
     name: str

@@ -2,8 +2,9 @@
 :class:`~rerankit.Scorer`.
 
 It selects each row's text (the ``select_text`` hook, or what the scorer's ``select_inputs``
-chose), sends it down the scoring path (:mod:`rerankit._scoring_path`: passages, cache, rate
-limit, fallback, then the scorer) and orders the rows by the scores that come back.
+chose), sends it down the scoring path (:mod:`rerankit._scoring.path`: the steps its options turn
+on, in the order :mod:`rerankit._scoring.steps` gives, then the scorer) and orders the rows by the
+scores that come back.
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from typing import Any, Optional, Union
 import numpy as np
 import pyarrow as pa
 
-from ._builtins.text import select_text as default_select_text
-from ._columns import ROWID, ROWID_FIX
-from ._config import RerankerConfig
-from ._errors import InputError
-from ._inputs import require_column, text_values
-from ._merge import Rows, concat, first_appearance
-from ._reranker import Plan, Rebuild, Reranker
-from ._scorer import Scorer
-from ._scoring_path import Job, ScoringPath
-from ._steps.base import Build
-from ._usage import Usage
+from .._builtins.text import select_text as default_select_text
+from .._columns import ROWID, ROWID_FIX
+from .._config import RerankerConfig
+from .._errors import InputError
+from .._inputs import require_column, text_values
+from .._merge import Rows, concat, first_appearance
+from .._reranker import Plan, Rebuild, Reranker
+from .path import Job, ScoringPath
+from .scorer import Scorer
+from .steps.base import Build
+from .usage import Usage
 
 #: The ``select_text`` hook as a reranker calls it: ``(table, column)`` to the texts, or None.
 SelectText = Callable[[pa.Table, str], Optional[Union[pa.Array, pa.ChunkedArray]]]
@@ -67,7 +68,7 @@ class ScoringReranker(Reranker):
     @property
     def usage(self) -> Usage:
         """What this reranker's calls have cost: requests, documents, billed units, cache hits and
-        misses, rate-limit waits, fallbacks (a :class:`~rerankit._usage.Usage`; ``.counters()``
+        misses, rate-limit waits, fallbacks (a :class:`~rerankit._scoring.usage.Usage`; ``.counters()``
         reads it as a flat mapping, ``.reset()`` zeroes it)."""
         return self.path.usage
 

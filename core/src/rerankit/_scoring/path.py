@@ -1,9 +1,9 @@
 """The scoring path: the steps between a scoring reranker's texts and its scorer, written once.
 
-Every :class:`~rerankit.ScoringReranker` sends its calls through a :class:`ScoringPath`: the steps
-its options turn on (see :mod:`rerankit._steps`: passages, cache, rate limit, fallback), then its
-scorer. A step is middleware, like an ASGI middleware or an httpx transport wrapper: it receives
-the call's jobs (one per query) and ``call_next``, the rest of the path. On the way down it may
+Every :class:`~rerankit.ScoringReranker` sends its calls through a :class:`ScoringPath`: the
+steps its options turn on (see :mod:`rerankit._scoring.steps`, which lists them in path order and
+says why), then its scorer. A step is middleware, like an ASGI middleware or an httpx transport
+wrapper: it receives the call's jobs (one per query) and ``call_next``, the rest of the path. On the way down it may
 change the jobs (split texts into passages, keep only the texts a cache misses), on the way up it
 maps the scores back to its own jobs' texts, and it may attach output columns to a job (one value
 per text, e.g. the best passage of each row). A reranker with no step option set calls its
@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import _steps
-from ._errors import ScoringError
-from ._steps.base import Build, Job, Step, StepContext
+from .._errors import ScoringError
+from . import steps
+from .steps.base import Build, Job, Step, StepContext
 
 if TYPE_CHECKING:
-    from ._config import RerankerConfig
-    from ._scorer import Scorer
+    from .._config import RerankerConfig
+    from .scorer import Scorer
 
 
 class ScoringPath:
@@ -46,9 +46,9 @@ class ScoringPath:
         self._check = check
         #: The reranker's usage record: the scorer's own meter, which the steps add to as well.
         self.usage = scorer.meter
-        options = frozenset(_steps.ScoringOptions.model_fields)
+        options = frozenset(steps.ScoringOptions.model_fields)
         context = StepContext(name, config, scorer, self.usage, build, options)
-        self.steps: list[Step] = [s for s in (factory(context) for factory in _steps.STEPS) if s is not None]
+        self.steps: list[Step] = [s for s in (factory(context) for factory in steps.STEPS) if s is not None]
 
     def score(self, jobs: list[Job], max_concurrency: int = 16, *, batch: bool = False) -> list[np.ndarray]:
         """One array of scores per job. ``batch``: the call came from a many-queries entry point,

@@ -1,6 +1,6 @@
 """The ``fallback`` step: other rerankers, tried in order, when the primary's provider fails.
 
-It sits outside the cache and the rate limit (see :mod:`rerankit._steps`): when the rest of the
+It sits outside the cache and the rate limit (see :mod:`rerankit._scoring.steps`): when the rest of the
 primary's path raises a provider failure, *every* job of the call is scored again on the first
 fallback's own path (its cache, rate limit and fallbacks, if it has any), then the next fallback's,
 so one list's scores always come from one reranker. Triggers, after the primary's own retries:
@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import AfterValidator, SecretStr
 
-from .._errors import (
+from ..._errors import (
     AuthenticationError,
     ConfigError,
     ProviderConnectionError,

@@ -23,8 +23,8 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .._errors import ConfigError
-from .._length import LengthMeasure
+from ..._errors import ConfigError
+from ..length import LengthMeasure
 from .base import AsyncNext, Job, Next, Step, StepContext
 from .splitting import split
 

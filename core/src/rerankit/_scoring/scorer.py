@@ -16,9 +16,9 @@ from typing import Any, ClassVar, Optional, Union
 
 import pyarrow as pa
 
-from ._config import RerankerConfig
-from ._length import LengthMeasure
-from ._usage import Usage
+from .._config import RerankerConfig
+from .length import LengthMeasure
+from .usage import Usage
 
 #: Options that never change a score: how to call (timeouts, retries, concurrency), what to keep
 #: (column, top_n, return_score), where the key is. Left out of :meth:`Scorer.cache_identity`.
@@ -38,7 +38,7 @@ class Scorer:
 
     @property
     def meter(self) -> Usage:
-        """This scorer's :class:`~rerankit._usage.Usage` record (the reranker's ``usage``); the HTTP
+        """This scorer's :class:`~rerankit._scoring.usage.Usage` record (the reranker's ``usage``); the HTTP
         layer adds requests, documents and billed units to it, a scorer of its own may too."""
         meter = self.__dict__.get("_meter")
         if meter is None:

@@ -26,7 +26,7 @@ from typing import Any, Literal, Optional
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .._errors import ConfigError
+from ..._errors import ConfigError
 from .base import AsyncNext, Job, Next, Step, StepContext
 
 

@@ -13,7 +13,7 @@ Each step lives in a module of this package with a factory that builds it from a
 options, or returns None when its option is unset. :data:`STEPS` lists the factories outermost
 (nearest the texts) first; :class:`ScoringOptions` declares every step's option, and the registry
 adds it to every registered scorer's config model (:func:`scoring_config`), so a third-party
-scorer gets every step without writing code for it. :mod:`rerankit._scoring_path` runs them.
+scorer gets every step without writing code for it. :mod:`rerankit._scoring.path` runs them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, BeforeValidator, Field
 
-from .._config import RerankerConfig
+from ..._config import RerankerConfig
 from .base import StepFactory
 from .cache import CacheOptions, make_cache
 from .fallback import FallbackEntry, make_fallback
