@@ -18,9 +18,21 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretBytes, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretBytes,
+    SecretStr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from ._errors import ConfigError
+from ._redact import MASK, mask_urls
 
 #: Option names whose values are secrets wherever they appear: api_key, apiKey, access_token,
 #: client_secret, password, Authorization, X-Api-Key, ... (not max_tokens or api_key_env).
@@ -29,8 +41,6 @@ SECRET_NAME = re.compile(
     r"|credentials?|authorization|auth)$",
     re.IGNORECASE,
 )
-#: What stands in for a secret in messages.
-MASK = "**********"
 
 ReturnScore = Literal["relevance", "all"]
 
@@ -74,6 +84,32 @@ class RerankerConfig(BaseModel):
             raise ValueError("; ".join(problems))
         return data
 
+    @model_serializer(mode="wrap")
+    def _dump_without_secrets(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        """``model_dump`` / ``model_dump_json`` hold no secret at any depth: besides ``SecretStr``
+        fields (masked by pydantic), values under secret-like names in nested options (a fallback
+        entry's own fallback's ``api_key``) and the credentials of URLs are masked."""
+        return _masked(handler(self))
+
+    def __repr_args__(self) -> Any:
+        """repr and str mask what dumps mask (nested secret-named values, URL credentials)."""
+        for name, value in super().__repr_args__():
+            yield name, _masked(value)
+
+
+def _masked(value: Any) -> Any:
+    """Dumped data with secret-named values and URL credentials masked, at any depth."""
+    if isinstance(value, str):
+        return mask_urls(value)
+    if isinstance(value, Mapping):
+        return {
+            k: (MASK if isinstance(v, (str, bytes)) else _masked(v)) if SECRET_NAME.search(str(k)) and v else _masked(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(_masked(v) for v in value)
+    return value
+
 
 def public_dump(config: BaseModel) -> dict[str, Any]:
     """The config as plain data with every secret removed (what pickling and repr rely on).
@@ -84,7 +120,7 @@ def public_dump(config: BaseModel) -> dict[str, Any]:
     """
     secret = secret_fields(type(config))
     return {
-        name: _without_secrets(value)
+        name: _masked(_without_secrets(value))
         for name, value in ((n, getattr(config, n)) for n in type(config).model_fields)
         if name not in secret and not _is_secret_value(value)
     }

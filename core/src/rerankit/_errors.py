@@ -17,11 +17,15 @@ can catch by type and a reader can act on the text::
         └── ProviderConnectionError         the connection failed or dropped, after retries
 
 Errors pickle with every attribute (they cross process boundaries under Ray and multiprocessing).
+A message never carries the credentials of a URL (``http://user:PASSWORD@host``): they are masked
+when the error is made, whoever made it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from ._redact import mask_urls
 
 
 class RerankitError(Exception):
@@ -32,7 +36,7 @@ class RerankitError(Exception):
     """
 
     def __init__(self, message: str, **attributes: Any) -> None:
-        super().__init__(message)
+        super().__init__(mask_urls(str(message)))
         self._attributes = attributes
         for name, value in attributes.items():
             setattr(self, name, value)

@@ -22,7 +22,15 @@ from typing import Any, Optional
 import httpx
 import tenacity
 
-from .._errors import ProviderConnectionError, ProviderError, ProviderResponseError, ProviderTimeoutError
+from .._errors import (
+    ConfigError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+)
+from .._redact import mask_urls, unsendable, url_secrets
+from ._config import unsendable_key
 from ._errors import error_message, http_error, safe_headers, scrub
 from ._retry import Backoff, retry_after_seconds, retryable_status
 
@@ -67,17 +75,22 @@ class Transport:
     ) -> None:
         self.provider = provider
         self.url = url
+        #: The URL as messages and log lines show it: credentials (``user:password@``) masked.
+        self.shown_url = mask_urls(url)
+        for name, value in headers.items():  # a value httpx cannot send would be echoed in its error
+            if unsendable(str(value)):
+                raise ConfigError(unsendable_key(f"{provider}: the {name} header"))
         self._headers = dict(headers)
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self.backoff = backoff
-        self._secret = secret
+        self._secrets = {s for s in (secret, *url_secrets(url)) if s}
         self._key_hint = key_hint
         self._pools = _Pools()
         weakref.finalize(self, self._pools.close_sync)  # a dropped scorer closes its sockets
 
     def __repr__(self) -> str:
-        return f"Transport({self.provider!r}, {self.url!r})"
+        return f"Transport({self.provider!r}, {self.shown_url!r})"
 
     # -- clients -----------------------------------------------------------------------------
     def _new_client(self, cls: type[Any]) -> Any:
@@ -134,7 +147,7 @@ class Transport:
             docs = next((len(v) for v in body.values() if isinstance(v, list)), 0)
             logger.debug(
                 "%s: POST %s (%d documents) headers=%s",
-                self.provider, self.url, docs, safe_headers(self._headers),
+                self.provider, self.shown_url, docs, safe_headers(self._headers),
             )
 
     def _failure_from(self, exc: httpx.HTTPError, timeout: httpx.Timeout) -> _Failure:
@@ -144,10 +157,18 @@ class Transport:
             return _Failure("timeout", detail, retryable=True)
         if isinstance(exc, httpx.TimeoutException):
             return _Failure("timeout", f"no response within {timeout.read:.3g}s ({name})", retryable=True)
-        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)):
-            return _Failure("transport", f"{name}: {exc}", retryable=False)
-        detail = str(exc) or "connection failed"
+        if isinstance(exc, httpx.LocalProtocolError):  # its text may quote a header, the key's included
+            return _Failure("transport", f"{name}: the request could not be encoded", retryable=False)
+        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+            return _Failure("transport", f"{name}: {self._scrub(str(exc))}", retryable=False)
+        detail = self._scrub(str(exc)) or "connection failed"
         return _Failure("transport", f"{name}: {detail}", retryable=True)
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the key or the URL's credentials (providers and libraries echo them)."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            text = scrub(text, secret)
+        return mask_urls(text)
 
     def _read(self, response: httpx.Response) -> Any:
         status = response.status_code
@@ -156,12 +177,12 @@ class Transport:
                 return json.loads(response.content)
             except ValueError as exc:
                 raise ProviderResponseError(
-                    f"{self.provider}: the answer from {self.url} (HTTP {status}) is not valid JSON "
-                    f"({exc}); body starts {scrub(response.text[:120], self._secret)!r}",
+                    f"{self.provider}: the answer from {self.shown_url} (HTTP {status}) is not valid JSON "
+                    f"({exc}); body starts {self._scrub(response.text[:120])!r}",
                     provider=self.provider,
                     status_code=status,
                 ) from None
-        message = scrub(error_message(response.content), self._secret)
+        message = self._scrub(error_message(response.content))
         wait = retry_after_seconds(response.headers)
         raise _Failure("status", message, retryable=retryable_status(status), status=status, retry_after=wait)
 
@@ -248,12 +269,12 @@ class Transport:
             )
         if failure.kind == "timeout":
             return ProviderTimeoutError(
-                f"{self.provider}: request to {self.url} timed out{tries}: {failure.detail}{failure.gave_up}; "
+                f"{self.provider}: request to {self.shown_url} timed out{tries}: {failure.detail}{failure.gave_up}; "
                 "raise timeout= (or deadline=) or check the server",
                 provider=self.provider,
             )
         return ProviderConnectionError(
-            f"{self.provider}: request to {self.url} failed{tries}: {failure.detail}{failure.gave_up}; "
+            f"{self.provider}: request to {self.shown_url} failed{tries}: {failure.detail}{failure.gave_up}; "
             "check base_url and that the server is reachable",
             provider=self.provider,
         )

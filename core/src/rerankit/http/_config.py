@@ -7,11 +7,32 @@ Names follow ``lancedb.rerankers`` where they exist (``model_name``, ``api_key``
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from .._config import RerankerConfig
+from .._redact import unsendable
+
+#: What an environment variable's name looks like (a key pasted into api_key_env does not).
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def unsendable_key(where: str) -> str:
+    """Why a key that cannot go in an HTTP header is refused (the key itself is never shown)."""
+    return (
+        f"{where} holds a line break, another control character or a non-ASCII character, so it cannot be "
+        "sent in an HTTP header (a key read from a file with two lines?); check the key (it is not shown here)"
+    )
+
+
+def looks_like_key(name: str) -> bool:
+    """Whether an ``api_key_env`` value is a key rather than a variable's name."""
+    if not _ENV_NAME.fullmatch(name):
+        return True
+    mixed = any(c.islower() for c in name) and any(c.isupper() for c in name) and any(c.isdigit() for c in name)
+    return mixed and len(name) >= 20
 
 
 class HTTPConfig(RerankerConfig):
@@ -78,6 +99,18 @@ class HTTPConfig(RerankerConfig):
     def _blank_key_is_unset(cls, value: Optional[SecretStr]) -> Optional[SecretStr]:
         if value is not None and not value.get_secret_value().strip():
             return None
+        if value is not None and unsendable(value.get_secret_value().strip()):
+            raise ValueError(unsendable_key("api_key"))
+        return value if value is None else SecretStr(value.get_secret_value().strip())
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _a_variable_name(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and looks_like_key(value):  # never echoed: it may be the key itself
+            raise ValueError(
+                "api_key_env takes the name of an environment variable, e.g. 'TOGETHER_API_KEY' (got a value "
+                "that is not one, perhaps the key itself: pass a key as api_key or put it in a variable)"
+            )
         return value
 
     @model_validator(mode="after")

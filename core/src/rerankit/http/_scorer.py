@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Optional
 import numpy as np
 from pydantic import SecretStr
 
-from .._errors import AuthenticationError, InputError, ProviderResponseError
+from .._errors import AuthenticationError, ConfigError, InputError, ProviderResponseError
+from .._redact import mask_urls, unsendable
 from .._scoring.scorer import Scorer
 from .._scoring.usage import billed_units
-from ._config import HTTPConfig
+from ._config import HTTPConfig, unsendable_key
 from ._responses import check_ranking
 from ._retry import Backoff
 
@@ -139,6 +140,8 @@ class HTTPScorer(Scorer):
             return self.config.api_key
         for name in self._key_envs():
             value = os.environ.get(name, "").strip()
+            if value and unsendable(value):
+                raise ConfigError(unsendable_key(f"{self.provider}: the environment variable {name}"))
             if value:
                 return SecretStr(value)
         default_url = type(self.config).model_fields["base_url"].default
@@ -363,7 +366,7 @@ class HTTPScorer(Scorer):
             await self._transport.aclose()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(model_name={self.config.model_name!r}, url={self.url!r})"
+        return f"{type(self).__name__}(model_name={self.config.model_name!r}, url={mask_urls(self.url)!r})"
 
     def __getstate__(self) -> Any:
         raise TypeError(

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import AfterValidator, SecretStr
 
+from ..._config import SECRET_NAME
 from ..._errors import (
     AuthenticationError,
     ConfigError,
@@ -34,6 +35,7 @@ from ..._errors import (
     ProviderResponseError,
     ProviderTimeoutError,
     RateLimitError,
+    UnknownRerankerError,
 )
 from .base import AsyncNext, Job, Next, Step, StepContext
 
@@ -44,16 +46,28 @@ ANSWERED_BY = "_reranker"
 
 
 def _entry(value: dict[str, Any]) -> dict[str, Any]:
-    name = value.get("reranker", value.get("name"))
+    name, alias = value.get("reranker"), value.get("name")
+    if name is not None and alias is not None and str(name) != str(alias):  # as from_config refuses
+        raise ValueError(f"the fallback names its reranker twice, reranker = '{name}' and name = '{alias}'; keep one")
+    name = name if name is not None else alias
     if not isinstance(name, str) or not name:
         raise ValueError(
             "each fallback is a table naming its reranker, e.g. {reranker = 'crossencoder', model_name = '...'}"
         )
-    # keys and tokens given inline stay out of reprs and dumps
-    return {
-        k: SecretStr(v) if isinstance(v, str) and any(s in k.lower() for s in ("key", "secret", "token")) else v
-        for k, v in value.items()
-    }
+    return _hidden(value)
+
+
+def _hidden(value: Any) -> Any:
+    """Keys and tokens given inline, at any depth (a fallback's own fallback), as ``SecretStr``:
+    out of reprs and dumps."""
+    if isinstance(value, dict):
+        return {
+            k: SecretStr(v) if isinstance(v, str) and SECRET_NAME.search(str(k)) else _hidden(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_hidden(v) for v in value]
+    return value
 
 
 #: One fallback: its reranker's name under ``reranker`` and its options beside it.
@@ -85,14 +99,20 @@ class FallbackStep(Step):
         self.on_auth = on_auth
         self._usage = context.usage
         self.fallbacks: list[Any] = []
-        for entry in entries:
+        for i, entry in enumerate(entries):
             options = dict(entry)
             name = str(options.pop("reranker", None) or options.pop("name"))
             options.pop("name", None)
-            reranker = context.build(name, {k: _plain(v) for k, v in options.items()})
+            try:
+                reranker = context.build(name, _plain(options))
+            except UnknownRerankerError as exc:  # which entry: the message says fallback[i]
+                where = f"fallback[{i}] of '{context.name}': {exc}"
+                raise UnknownRerankerError(where, name=exc.name, available=exc.available) from None
+            except ConfigError as exc:
+                raise ConfigError(f"fallback[{i}] ('{name}') of '{context.name}': {exc}") from None
             if not hasattr(reranker, "path"):
                 raise ConfigError(
-                    f"fallback '{name}' of '{context.name}' is a fusion reranker; a fallback must score texts"
+                    f"fallback[{i}] ('{name}') of '{context.name}' is a fusion reranker; a fallback must score texts"
                 )
             self.fallbacks.append(reranker)
 
@@ -164,7 +184,14 @@ def _fresh(jobs: list[Job]) -> list[Job]:
 
 
 def _plain(value: Any) -> Any:
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
+    """The options as given (the secrets :func:`_hidden` wrapped, unwrapped at every depth)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def make_fallback(context: StepContext) -> Optional[Step]:
