@@ -216,8 +216,8 @@ def test_a_scorer_measure_sets_the_window_and_the_room():
         rerankit.ScoringReranker("windowed", config, Windowed(config)).rerank("q", [text])
 
 
-def test_a_query_longer_than_the_window_is_a_config_error():
-    with pytest.raises(rerankit.ConfigError, match=r"max_length=4 leaves no room .* take 5 words"):
+def test_a_query_longer_than_the_window_is_an_input_error():
+    with pytest.raises(rerankit.InputError, match=r"max_length=4 leaves no room .* take 5 words"):
         make(passages={"max_length": 4}).rerank("one two three four five", ["text"])
 
 

@@ -215,7 +215,9 @@ def test_models_health_and_readiness(server: LiveServer) -> None:
         ("tiny", "crossencoder", True), ("rrf", "rrf", False), ("tiny-cached", "crossencoder", True),
         ("words", "words", True),
     ]
-    ready = httpx.get(f"{server.url}/ready")
+    ready = httpx.get(f"{server.url}/ready")  # a probe without the key: the status only
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    ready = httpx.get(f"{server.url}/ready", headers=AUTH)
     assert ready.status_code == 200 and ready.json()["models"] == {
         "tiny": "ready", "rrf": "ready", "tiny-cached": "ready", "words": "ready"
     }

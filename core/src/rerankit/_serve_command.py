@@ -34,7 +34,9 @@ def add_command(commands: Any, positive_int: Any) -> None:
     sv.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     sv.add_argument("--api-key", action="append", metavar="KEY",
                     help="require 'Authorization: Bearer KEY' (repeatable; default: RERANKIT_SERVE_API_KEY, "
-                    "comma-separated; none: no authentication)")
+                    "comma-separated; an empty KEY is refused)")
+    sv.add_argument("--no-auth", action="store_true",
+                    help="serve without a key even when RERANKIT_SERVE_API_KEY is set (not with --api-key)")
     limits = sv.add_argument_group("limits")
     limits.add_argument("--max-documents", type=positive_int, default=1000, metavar="N",
                         help="documents per request (default 1000)")
@@ -42,15 +44,15 @@ def add_command(commands: Any, positive_int: Any) -> None:
                         help="request body size (default 5000000)")
     limits.add_argument("--max-text-chars", type=positive_int, default=100_000, metavar="N",
                         help="characters per document and query (default 100000)")
-    limits.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+    limits.add_argument("--timeout", type=_seconds(positive=True), default=60.0, metavar="SECONDS",
                         help="request timeout: past it the client gets a 504 (default 60)")
     limits.add_argument("--max-queue-documents", type=positive_int, default=50_000, metavar="N",
                         help="documents waiting per model before requests get a 503 (default 50000)")
-    limits.add_argument("--shutdown-timeout", type=float, default=30.0, metavar="SECONDS",
+    limits.add_argument("--shutdown-timeout", type=_seconds(), default=30.0, metavar="SECONDS",
                         help="on SIGTERM/SIGINT, wait this long for in-flight requests (default 30)")
     batching = sv.add_argument_group("batching across requests (local models)")
     batching.add_argument("--no-batching", action="store_true", help="score each request alone")
-    batching.add_argument("--batch-wait-ms", type=float, default=5.0, metavar="MS",
+    batching.add_argument("--batch-wait-ms", type=_seconds(), default=5.0, metavar="MS",
                           help="longest wait for other requests to join a batch (default 5)")
     batching.add_argument("--max-batch-documents", type=positive_int, default=256, metavar="N",
                           help="documents per merged batch (default 256)")
@@ -63,6 +65,23 @@ def add_command(commands: Any, positive_int: Any) -> None:
     scale.add_argument("--num-cpus", type=float, default=1, metavar="C", help="CPUs per replica (default 1)")
     scale.add_argument("--num-gpus", type=float, default=0, metavar="G", help="GPUs per replica (default 0)")
     sv.set_defaults(func=run_command)
+
+
+def _seconds(positive: bool = False) -> Any:
+    """An argparse type: a finite number, more than 0 (``positive``) or at least 0."""
+    import math
+
+    def read(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            bound = "more than 0" if positive else "0 or more"
+            raise argparse.ArgumentTypeError(f"expected a finite number, {bound}; got {text!r}")
+        return value
+
+    return read
 
 
 def model_specs(args: argparse.Namespace) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -89,6 +108,12 @@ def model_specs(args: argparse.Namespace) -> dict[str, tuple[dict[str, Any], dic
     return split_models({args.model_name or args.reranker: options}, "--reranker")
 
 
+def _keys(args: argparse.Namespace, serve: Any) -> tuple[str, ...]:
+    if args.no_auth and args.api_key:
+        raise ConfigError("--no-auth and --api-key contradict each other; keep one")
+    return () if args.no_auth else serve.api_keys_from(args.api_key)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Start the server; returns when it stops (SIGINT/SIGTERM)."""
     try:
@@ -106,7 +131,7 @@ def run_command(args: argparse.Namespace) -> int:
             enabled=False if args.no_batching else None, max_wait_ms=args.batch_wait_ms,
             max_documents=args.max_batch_documents,
         ),
-        api_keys=serve.api_keys_from(args.api_key),
+        api_keys=_keys(args, serve),
         threads_per_model=args.threads,
     )
     names = ", ".join(specs)

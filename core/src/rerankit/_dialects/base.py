@@ -81,9 +81,9 @@ class Dialect:
     def auth_error(self) -> Reject:
         return Reject(401, self.error(401, "invalid api token"))
 
-    def bad_json(self) -> Reject:
-        """The refusal of a body that is not JSON."""
-        return Reject(400, self.error(400, "invalid request: body must be JSON"))
+    def bad_json(self, reason: str = "body must be JSON") -> Reject:
+        """The refusal of a body that is not JSON (or JSON this API cannot read: ``reason``)."""
+        return Reject(400, self.error(400, f"invalid request: {reason}"))
 
     def too_large(self, size: int) -> Reject:
         """The refusal of a body over ``max_body_bytes``."""

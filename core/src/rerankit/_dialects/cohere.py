@@ -20,8 +20,12 @@ class CohereDialect(Dialect):
     name = "cohere"
     path = "/v2/rerank"
     max_documents = 10_000
-    max_chunks = 10_000
-    fields = frozenset({"model", "query", "documents", "top_n", "max_tokens_per_doc", "priority"})
+    #: Cohere's chunk limit (None: not checked, as ``rerankit serve`` does: its limit is ``max_documents``).
+    max_chunks: Optional[int] = 10_000
+    fields = frozenset({"model", "query", "documents", "top_n", "max_tokens_per_doc", "priority", "relevant_spans"})
+
+    #: Whether ``relevant_spans = {"mode": "enabled"}`` is served (Cohere: Rerank v5 models only).
+    spans = False
 
     def error(self, status: int, message: str) -> Any:
         return {"id": uid(), "message": message}
@@ -34,6 +38,8 @@ class CohereDialect(Dialect):
                 raise Reject(422, self.error(422, f"unknown field: parameter '{key}' is not a valid field"))
         if not body.get("model"):
             raise Reject(400, self.error(400, "invalid request: model is required"))  # (uncertain)
+        if not isinstance(body["model"], str):
+            raise Reject(400, self.error(400, "invalid request: model must be a string"))  # (uncertain)
         query = body.get("query")
         if not isinstance(query, str) or not query.strip():
             raise Reject(400, self.error(400, "query must not be empty or be only whitespace"))
@@ -46,11 +52,23 @@ class CohereDialect(Dialect):
             if not doc.strip():
                 raise Reject(400, self.error(400, f"document at index {i} cannot be empty"))
         top_n = body.get("top_n")
-        if top_n is not None and (not isinstance(top_n, int) or top_n < 1):
-            raise Reject(400, self.error(400, "invalid request: top_n must be at least 1"))
+        if top_n is not None and (not _whole(top_n) or top_n < 1):
+            raise Reject(400, self.error(400, "invalid request: top_n must be a whole number of at least 1"))
         mtpd = body.get("max_tokens_per_doc")
-        if mtpd is not None and (not isinstance(mtpd, int) or mtpd < 1):
-            raise Reject(400, self.error(400, "invalid request: max_tokens_per_doc must be positive"))
+        if mtpd is not None and (not _whole(mtpd) or mtpd < 1):
+            raise Reject(400, self.error(400, "invalid request: max_tokens_per_doc must be a positive whole number"))
+        priority = body.get("priority")
+        if priority is not None and (not _whole(priority) or not 0 <= priority <= 999):
+            raise Reject(400, self.error(400, "invalid request: priority must be a whole number from 0 to 999"))
+        spans = body.get("relevant_spans")
+        if spans is not None and (not isinstance(spans, dict) or spans.get("mode") not in ("enabled", "disabled")):
+            raise Reject(400, self.error(
+                400, 'invalid request: relevant_spans must be {"mode": "enabled"} or {"mode": "disabled"}'
+            ))
+        if spans is not None and spans["mode"] == "enabled" and not self.spans:
+            raise Reject(400, self.error(400, "invalid request: relevant spans are not supported by this model"))
+        if self.max_chunks is None:
+            return query, docs, top_n
         context = 32_768 if str(body["model"]).startswith("rerank-v4") else 4096
         chunk = max(1, context - len(query.split()) - 4)
         chunks = len(docs) * -(-(mtpd or 4096) // chunk)
@@ -75,6 +93,11 @@ class CohereDialect(Dialect):
             "results": [{"index": i, "relevance_score": s} for i, s in ranking],
             "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1}},
         }
+
+
+def _whole(value: Any) -> bool:
+    """A JSON integer (``true`` is not 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 __all__ = ["CohereDialect"]

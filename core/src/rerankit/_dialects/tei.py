@@ -38,8 +38,8 @@ class TEIDialect(Dialect):
     def auth_error(self) -> Reject:
         return Reject(401, b"")
 
-    def bad_json(self) -> Reject:
-        return Reject(400, b"Failed to parse the request body as JSON: expected value at line 1 column 1")
+    def bad_json(self, reason: str = "expected value at line 1 column 1") -> Reject:
+        return Reject(400, f"Failed to parse the request body as JSON: {reason}".encode())
 
     def too_large(self, size: int) -> Reject:
         return Reject(413, b"Failed to buffer the request body: length limit exceeded")

@@ -15,6 +15,7 @@ API keys of hosted providers come from their environment variables only, never f
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,13 +102,31 @@ def split_models(data: Mapping[str, Any], origin: str = "config") -> dict[str, t
         serve = config.pop("serve", {})
         if not isinstance(serve, Mapping):
             raise ConfigError(f"{origin}: [{name}.serve] must be a table of batching options")
-        if "api_key" in config:
+        for where, key in _secrets_in(config, str(name)):
             raise ConfigError(
-                f"{origin}: [{name}] sets api_key; a served hosted provider reads its key from its environment "
-                "variable only (e.g. CO_API_KEY), so keys never sit in a config file"
+                f"{origin}: [{where}] sets {key}; a served reranker (and each of its fallbacks) reads its key "
+                "from its environment variable only (e.g. CO_API_KEY, or the one api_key_env names), so keys "
+                "never sit in a config file"
             )
         models[str(name)] = (config, dict(serve))
     return models
+
+
+def _secrets_in(value: Any, where: str) -> list[tuple[str, str]]:
+    """``(table, option)`` for every secret-named option at any depth (a fallback's ``api_key``)."""
+    from .._config import SECRET_NAME
+
+    found = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if SECRET_NAME.search(str(key)) and item not in (None, ""):
+                found.append((where, str(key)))
+            else:
+                found += _secrets_in(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found += _secrets_in(item, f"{where}[{i}]")
+    return found
 
 
 def build_models(
@@ -123,16 +142,34 @@ def build_models(
 
 
 # -- one request ---------------------------------------------------------------------------------
+def template_fields(column: str) -> list[str]:
+    """The fields a ``'{title}: {text}'`` column template names (none for a plain column)."""
+    if "{" not in column:
+        return []
+    try:
+        return [field for _, field, _, _ in string.Formatter().parse(column) if field]
+    except ValueError:
+        return []
+
+
 def request_table(reranker: Reranker, documents: Sequence[Any], texts: Sequence[str]) -> pa.Table:
     """The rows of one request: the reranker's text column, ``_rowid`` = the document's index, and
-    an object document's other fields (e.g. ``_distance`` / ``_score``) as columns."""
+    an object document's other fields (e.g. ``_distance`` / ``_score``) as columns.
+
+    For a template ``column`` (``'{title}: {text}'``) a document's text is its ``text`` field and
+    the template's other fields come from the object's fields of those names; a field a document
+    lacks (any field of a string document but ``text``) reads as empty, as a null does in a template.
+    """
     column = reranker.column
-    if all(isinstance(d, str) for d in documents):
+    fields = template_fields(column)
+    text_column = "text" if fields else column
+    if all(isinstance(d, str) for d in documents) and not fields:
         return pa.table({column: list(texts), ROWID: pa.array(range(len(texts)), pa.int64())})
     rows = []
     for i, (doc, text) in enumerate(zip(documents, texts)):
-        row = {k: v for k, v in doc.items() if k != "text"} if isinstance(doc, Mapping) else {}
-        row[column] = text
+        row = dict.fromkeys(fields, "")
+        row.update({k: v for k, v in doc.items() if k != "text"} if isinstance(doc, Mapping) else {})
+        row[text_column] = text
         row[ROWID] = i
         rows.append(row)
     names = list(dict.fromkeys(k for row in rows for k in row))  # every field of any document
@@ -142,10 +179,33 @@ def request_table(reranker: Reranker, documents: Sequence[Any], texts: Sequence[
         raise InputError(f"documents: their fields do not form one table ({exc}); give each field one type") from None
 
 
+def warm_up_table(reranker: Reranker) -> pa.Table:
+    """One row a served model can score before the first request (every template field filled)."""
+    fields = template_fields(reranker.column)
+    documents = [{f: "warm up" for f in fields}] if fields else ["warm up"]
+    return request_table(reranker, documents, ["warm up"])
+
+
 def fusion_inputs(reranker: Reranker, table: pa.Table) -> tuple[pa.Table | None, pa.Table | None]:
     """A fusion request's rows split into the vector results (with ``_distance``) and full-text
     results (with ``_score``), each ordered as its search ranks them (distance ascending, score
-    descending; ties keep the documents' order); a row with both is in both."""
+    descending; ties keep the documents' order); a row with both is in both.
+
+    A document with neither score (absent or null) would be in no list and vanish from the answer:
+    that is an :class:`~rerankit.InputError` naming it, so nothing a client sent is lost."""
+    scored = None
+    for name in FUSION_FIELDS:
+        if name in table.column_names:
+            valid = table.column(name).is_valid()
+            scored = valid if scored is None else pc.or_(scored, valid)
+    if scored is not None and not pc.all(scored).as_py():
+        lost = pc.indices_nonzero(pc.invert(scored)).to_pylist()
+        rows = table.column(ROWID).take(lost[:10]).to_pylist()
+        raise InputError(
+            f"fusion reranker '{reranker.name}': document(s) at index {', '.join(map(str, rows))} have neither "
+            "'_distance' nor '_score' (or only nulls), so no search ranked them; give every document a score, "
+            'e.g. {"text": "...", "_distance": 0.3}'
+        )
     def side(name: str, order: str) -> pa.Table | None:
         if name not in table.column_names:
             return None

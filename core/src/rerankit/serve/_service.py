@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import json
 import logging
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
@@ -23,9 +24,19 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from .._dialects import CohereDialect, Dialect, JinaDialect, Reject, TEIDialect
 from .._errors import InputError, ProviderError, RateLimitError, RerankitError
+from .._fusion import FusionReranker
 from ._batching import Batcher, Overloaded
 from ._metrics import Metrics, usage_numbers
-from ._models import ServedModel, arerank_one, ranking, request_table, rerank_one, truncate_words
+from ._models import (
+    ServedModel,
+    arerank_one,
+    fusion_inputs,
+    ranking,
+    request_table,
+    rerank_one,
+    truncate_words,
+    warm_up_table,
+)
 from ._settings import ServeSettings
 
 logger = logging.getLogger("rerankit").getChild("serve")  # not a dotted literal (the import graph reads those)
@@ -53,6 +64,8 @@ class RerankService:
         for dialect in (CohereDialect(), JinaDialect(), TEIDialect()):
             dialect.max_documents = limits.max_documents
             dialect.max_body_bytes = limits.max_body_bytes
+            if isinstance(dialect, CohereDialect):
+                dialect.max_chunks = None  # Cohere's own chunk rule; this server's limit is max_documents
             self.dialects[dialect.name] = dialect
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._batchers: dict[str, Batcher] = {}
@@ -92,7 +105,7 @@ class RerankService:
 
     async def _warm_up(self, name: str, model: ServedModel) -> None:
         """Score one pair, so the model is loaded before the server says it is ready."""
-        table = request_table(model.reranker, ["warm up"], ["warm up"])
+        table = warm_up_table(model.reranker)
         try:
             await asyncio.get_running_loop().run_in_executor(
                 self._executors[name], rerank_one, model.reranker, "warm up", table
@@ -151,9 +164,11 @@ class RerankService:
         """Readiness: every model loaded (503 while loading, after a failed load, or when draining)."""
         if not self._started:
             await self.startup()
-        models = {name: ("ready" if state is None else state) for name, state in self._warm.items()}
         status = "ready" if self.ready else ("draining" if self.draining else "not ready")
-        return JSONResponse({"status": status, "models": models}, status_code=200 if self.ready else 503)
+        answer: dict[str, Any] = {"status": status}
+        if self._authorized(request):  # model names and load errors only for a client with the key
+            answer["models"] = {name: ("ready" if state is None else state) for name, state in self._warm.items()}
+        return JSONResponse(answer, status_code=200 if self.ready else 503)
 
     async def metrics_text(self, request: Request) -> Response:
         return PlainTextResponse(self.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
@@ -198,6 +213,12 @@ class RerankService:
                 self.metrics.errors.inc(api=api, type="client_disconnected")
                 self.metrics.requests.inc(api=api, model=model_name, status="499")
                 return Response(status_code=499)
+            except Exception as exc:  # a bug of the server's own: logged, answered in the API's shape
+                logger.error("%s request to '%s' failed", api, model_name, exc_info=exc)
+                self.metrics.errors.inc(api=api, type="internal")
+                response = self._reply(dialect.failure(
+                    500, f"internal error ({type(exc).__name__}); see the server log"
+                ))
             status = response.status_code
             self.metrics.requests.inc(api=api, model=model_name, status=str(status))
             if status < 400:
@@ -229,6 +250,12 @@ class RerankService:
             body = json.loads(raw)
         except ValueError:
             raise self._refuse(api, "bad_json", dialect.bad_json()) from None
+        except RecursionError:
+            raise self._refuse(api, "bad_json", dialect.bad_json("the JSON is nested too deeply")) from None
+        if _SURROGATE.search(raw) and _has_surrogate(body):
+            raise self._refuse(api, "bad_json", dialect.bad_json(
+                "the JSON holds a lone surrogate escape (e.g. \\ud800), which is no character; send valid UTF-16 pairs"
+            ))
         try:
             req = dialect.request(body)
         except Reject as reject:
@@ -248,8 +275,12 @@ class RerankService:
 
     async def _score(self, dialect: Dialect, model: ServedModel, req: Any, request: Request) -> list[tuple[int, float]]:
         api = dialect.name
+        if not req.texts:  # nothing to rank (where the API allows an empty list): nothing lost
+            return []
         try:
             table = request_table(model.reranker, req.documents, truncate_words(req.texts, req.max_tokens_per_doc))
+            if isinstance(model.reranker, FusionReranker):
+                fusion_inputs(model.reranker, table)  # every document has a score: none is dropped
         except RerankitError as exc:
             raise self._refuse(api, "invalid_request", dialect.failure(dialect.invalid_status, str(exc))) from None
         work = asyncio.ensure_future(self._rerank_rows(model, req.query, table))
@@ -285,8 +316,14 @@ class RerankService:
             wait = getattr(exc, "retry_after", None)
             headers = {"retry-after": str(max(1, round(wait)))} if wait else {}
             raise self._refuse(api, "provider_rate_limited", dialect.failure(503, str(exc), headers)) from None
-        except ProviderError as exc:
-            raise self._refuse(api, "provider_error", dialect.failure(502, str(exc))) from None
+        except ProviderError as exc:  # the whole message (keys and URL credentials masked) goes to the log only
+            logger.warning("model '%s': %s", model.name, exc)
+            status = f", HTTP {exc.status_code}" if getattr(exc, "status_code", None) else ""
+            message = (
+                f"the upstream provider of model '{model.name}' failed ({type(exc).__name__}{status}); "
+                "see the server log"
+            )
+            raise self._refuse(api, "provider_error", dialect.failure(502, message)) from None
         except (InputError, RerankitError) as exc:
             kind = "invalid_request" if isinstance(exc, InputError) else "scoring_error"
             status = dialect.invalid_status if isinstance(exc, InputError) else 500
@@ -312,6 +349,28 @@ class RerankService:
             media = "text/plain; charset=utf-8" if reject.body else None
             return Response(reject.body, status_code=reject.status, headers=reject.headers, media_type=media)
         return JSONResponse(reject.body, status_code=reject.status, headers=reject.headers)
+
+
+#: A ``\\uD800``-``\\uDFFF`` escape in the raw body (then the parsed body is searched for a lone one).
+_SURROGATE = re.compile(rb"\\[uU][dD][89a-fA-F]")
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` (keys included) holds a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 async def _disconnect(request: Request) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..._errors import ConfigError
+from ..._errors import ConfigError, InputError
 from ..length import LengthMeasure
 from .base import AsyncNext, Job, Next, Step, StepContext
 from .splitting import split
@@ -170,8 +170,8 @@ class PassageStep(Step):
         max_length = self.max_length(measure)
         taken = measure.reserved(query)
         room = max_length - taken
-        if room < 1:
-            raise ConfigError(
+        if room < 1:  # this query's doing (another may fit): an input error, a 4xx when served
+            raise InputError(
                 f"passages max_length={max_length} leaves no room for a passage in reranker "
                 f"'{self.name}': the query and the scorer's template take {taken} {measure.unit} "
                 f"(query {query[:60]!r}); raise max_length above {taken}"
