@@ -13,6 +13,7 @@ import time
 import httpx
 import pytest
 
+import rerankit
 from rerankit._cli import main
 
 
@@ -28,6 +29,18 @@ def test_what_to_serve_must_be_named(capsys: pytest.CaptureFixture[str]) -> None
         ('reranker = "rrf"\n', "must be a table naming a reranker"),
         ('[fused]\nreranker = "rrf"\n[fused.serve]\nmax_wait = 3\n', "unknown option(s) ['max_wait']"),
         ('[fused]\nreranker = "nope"\n', "nope"),
+        # the serve table is typed like every config
+        ('[fused]\nreranker = "rrf"\n[fused.serve]\nmax_wait_ms = "abc"\n', "max_wait_ms must be a number"),
+        ('[fused]\nreranker = "rrf"\n[fused.serve]\nbatching = "no"\n', "batching must be true or false"),
+        ('[fused]\nreranker = "rrf"\n[fused.serve]\nmax_batch_documents = -3\n', "max_batch_documents must be"),
+        ('[fused]\nreranker = "rrf"\n[fused.serve]\nmax_wait_ms = true\n', "max_wait_ms must be a number"),
+        ('[fused]\nreranker = "rrf"\n[fused.serve]\nmax_wait = 3\n', "did you mean 'max_wait_ms'"),
+        # keys are refused at any depth of a served config (a fallback's, a fallback's fallback's)
+        ('[hosted]\nreranker = "cohere"\n[[hosted.fallback]]\nreranker = "jina"\napi_key = "sk-secret"\n',
+         "[hosted.fallback[0]] sets api_key"),
+        ('[hosted]\nreranker = "cohere"\n[[hosted.fallback]]\nreranker = "jina"\n'
+         '[[hosted.fallback.fallback]]\nreranker = "cohere"\ntoken = "sk-secret"\n',
+         "[hosted.fallback[0].fallback[0]] sets token"),
     ],
 )
 def test_bad_configs_are_one_line(tmp_path, capsys: pytest.CaptureFixture[str], text: str, message: str) -> None:
@@ -36,6 +49,45 @@ def test_bad_configs_are_one_line(tmp_path, capsys: pytest.CaptureFixture[str], 
     assert main(["serve", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and "sk-secret" not in err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--api-key", ""], "--api-key is empty"),  # `--api-key "$KEY"` with KEY unset: not an open server
+        (["--api-key", "k1", "--api-key", " "], "--api-key is empty"),
+        (["--api-key", "k1", "--no-auth"], "--no-auth and --api-key contradict"),
+    ],
+)
+def test_an_empty_api_key_is_refused(capsys: pytest.CaptureFixture[str], flags: list[str], message: str) -> None:
+    assert main(["serve", "--reranker", "rrf", *flags]) == 1
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--timeout", "-1"], ["--timeout", "nan"], ["--timeout", "0"], ["--timeout", "inf"],
+        ["--batch-wait-ms", "-5"], ["--batch-wait-ms", "nan"], ["--shutdown-timeout", "-3"],
+    ],
+)
+def test_number_flags_are_checked(capsys: pytest.CaptureFixture[str], flags: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--reranker", "rrf", *flags])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert flags[0] in err and "expected a finite number" in err
+
+
+def test_the_serve_settings_are_checked_in_python_too() -> None:
+    from rerankit.serve import Batching, Limits
+
+    with pytest.raises(rerankit.ConfigError, match="request_timeout"):
+        Limits(request_timeout=-1)
+    with pytest.raises(rerankit.ConfigError, match="max_wait_ms"):
+        Batching(max_wait_ms=float("nan"))
+    with pytest.raises(rerankit.ConfigError, match="batching must be true or false"):
+        Batching(enabled="no")  # type: ignore[arg-type]
 
 
 def test_the_command_serves_and_stops_on_sigterm() -> None:
