@@ -45,7 +45,7 @@ PUBLIC_MODULES = {
     "rerankit.eval": ["BUNDLED", "Collection", "DEFAULT_METRICS", "EvalError", "RETRIEVERS", "Runs", "TuneResult",
                       "default_cache_dir", "evaluate", "load_collection", "make_long_documents", "measure",
                       "measure_per_query", "tune", "tune_runs"],
-    "rerankit.http": ["HTTPConfig", "HTTPScorer", "check_ranking", "error_message", "pack", "ranked",
+    "rerankit.http": ["HTTPConfig", "HTTPScorer", "check_ranking", "error_message", "mask_urls", "pack", "ranked",
                       "retry_after_seconds", "retryable_status", "safe_headers"],
     "rerankit.haystack": ["RerankitRanker"],
     "rerankit.lancedb": ["AnswerdotaiRerankers", "CohereReranker", "ColbertReranker", "CrossEncoderReranker",

@@ -18,12 +18,14 @@ A hosted plugin is a config model plus a request builder and a response parser::
 
 Pooling, timeouts, retries, splitting, concurrency, answer checks and typed errors come from
 :class:`HTTPScorer`; override ``auth_headers`` for a key sent other than as a Bearer token, and
-``split`` (with :func:`pack`) for a per-request budget beyond ``batch_size``. Importing this
-package does not import httpx; the first request does.
+``split`` (with :func:`pack`) for a per-request budget beyond ``batch_size``. A plugin that shows
+a URL in its own messages or repr passes it through :func:`mask_urls` (credentials in a URL are
+secrets). Importing this package does not import httpx; the first request does.
 """
 
 from __future__ import annotations
 
+from .._redact import mask_urls
 from ._config import HTTPConfig
 from ._errors import error_message, safe_headers
 from ._limits import pack
@@ -36,6 +38,7 @@ __all__ = [
     "HTTPScorer",
     "check_ranking",
     "error_message",
+    "mask_urls",
     "pack",
     "ranked",
     "retry_after_seconds",

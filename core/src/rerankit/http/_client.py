@@ -192,8 +192,11 @@ class Transport:
         try:
             response = self._sync_client().post(self.url, json=body, timeout=timeout)
         except httpx.HTTPError as exc:
-            raise self._failure_from(exc, timeout) from None
-        return self._read(response)
+            failure = self._failure_from(exc, timeout)
+        else:
+            return self._read(response)
+        # raised outside the except block: no __context__ keeps httpx's error (its request's URL)
+        raise failure
 
     async def _aattempt(self, body: Mapping[str, Any], started: float) -> Any:
         timeout = self._attempt_timeout(started)
@@ -206,8 +209,10 @@ class Transport:
             finally:
                 pools.release(shard)
         except httpx.HTTPError as exc:
-            raise self._failure_from(exc, timeout) from None
-        return self._read(response)
+            failure = self._failure_from(exc, timeout)
+        else:
+            return self._read(response)
+        raise failure
 
     # -- retries -------------------------------------------------------------------------------
     def _policy(self, started: float, attempts: list[int]) -> dict[str, Callable[..., Any]]:

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 import rerankit
+from rerankit.http import mask_urls
 from rerankit.local import TokenLength, Truncations
 
 from .config import EmbeddingConfig
@@ -56,7 +57,7 @@ class EmbeddingScorer(rerankit.Scorer):
             self._remote = RemoteEncoder(config)
 
     def __repr__(self) -> str:
-        where = f"base_url={self.config.base_url!r}" if self.config.remote else "local"
+        where = f"base_url={mask_urls(self.config.base_url or '')!r}" if self.config.remote else "local"
         return f"EmbeddingScorer(model_name={self.config.model_name!r}, {where})"
 
     # -- the local model, and what length-aware callers need ------------------------------------
