@@ -64,22 +64,11 @@ class RerankerConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _numbers_are_numbers(cls, data: Any) -> Any:
-        """A number option takes a number: ``True`` is not 1 and ``"5"`` is not 5 (pydantic's lax
-        mode would accept both), in every reranker's config, the core's and plugins'."""
-        if not isinstance(data, Mapping):
-            return data
-        problems = []
-        for name, value in data.items():
-            info = cls.model_fields.get(name) if isinstance(name, str) else None
-            kind = None if info is None else _number_kind(info.annotation)
-            if kind and isinstance(value, (bool, str)):
-                numeric = isinstance(value, str) and _parses_as_number(value)
-                fix = (
-                    f"write {name} = {value.strip()} without quotes"
-                    if numeric
-                    else f"e.g. {name} = {'5' if kind == 'whole number' else '0.5'}"
-                )
-                problems.append(f"option '{name}' must be a {kind}, not the {type(value).__name__} {value!r} ({fix})")
+        """A number option takes a number and a true/false option a boolean: ``True`` is not 1,
+        ``"5"`` is not 5 and ``"yes"`` is not true (pydantic's lax mode would accept them all), in
+        every reranker's config, the core's and plugins', and in nested options (``passages``,
+        ``rate_limit``, ``cache``) alike."""
+        problems = _strict_problems(cls, data, "")
         if problems:
             raise ValueError("; ".join(problems))
         return data
@@ -95,6 +84,42 @@ class RerankerConfig(BaseModel):
         """repr and str mask what dumps mask (nested secret-named values, URL credentials)."""
         for name, value in super().__repr_args__():
             yield name, _masked(value)
+
+
+def _strict_problems(model: type[BaseModel], data: Any, prefix: str) -> list[str]:
+    """What is wrong with the number and boolean options of ``data`` (and its nested options)."""
+    if not isinstance(data, Mapping):
+        return []
+    problems = []
+    for name, value in data.items():
+        info = model.model_fields.get(name) if isinstance(name, str) else None
+        if info is None:
+            continue
+        option = f"{prefix}{name}"
+        kind = _number_kind(info.annotation)
+        if kind and isinstance(value, (bool, str)):
+            numeric = isinstance(value, str) and _parses_as_number(value)
+            fix = (
+                f"write {option} = {value.strip()} without quotes"
+                if numeric
+                else f"e.g. {option} = {'5' if kind == 'whole number' else '0.5'}"
+            )
+            problems.append(f"option '{option}' must be a {kind}, not the {type(value).__name__} {value!r} ({fix})")
+        elif _is_bool(info.annotation) and value is not None and not isinstance(value, bool):
+            problems.append(
+                f"option '{option}' must be true or false, not the {type(value).__name__} {value!r}"
+            )
+        elif isinstance(value, Mapping):
+            nested = _nested_model(model, name)
+            if nested is not None:
+                problems += _strict_problems(nested, value, f"{option}.")
+    return problems
+
+
+def _is_bool(annotation: Any) -> bool:
+    """Whether an option is a boolean (optional or not)."""
+    args = [a for a in (typing.get_args(annotation) or (annotation,)) if a is not type(None)]
+    return bool(args) and all(a is bool for a in args)
 
 
 def _masked(value: Any) -> Any:
@@ -250,19 +275,18 @@ def _describe(
     options = dict(options or {})
     secrets = secret_values(options, model)
     shown_options = redact(options, model)
-    allowed = sorted(model.model_fields)
     problems = []
     for err in exc.errors(include_url=False, include_input=True, include_context=False):
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc) or "(config)"
         if err["type"] == "extra_forbidden":
-            hint = [a for a in allowed if a.lower() == field.lower()] or difflib.get_close_matches(
-                field, allowed, n=1
-            )
-            suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
-            problems.append(
-                f"unknown option '{field}'{suggestion}; allowed: {', '.join(allowed)}"
-            )
+            owner, where = _owner(model, loc)  # a sub-option (passages.maxlength) is matched in its table
+            names = sorted(owner.model_fields)
+            last = str(loc[-1]) if loc else field
+            hint = [a for a in names if a.lower() == last.lower()] or difflib.get_close_matches(last, names, n=1)
+            suggestion = f" (did you mean '{where}{hint[0]}'?)" if hint else ""
+            inside = f" in {where.rstrip('.')}" if where else ""
+            problems.append(f"unknown option '{field}'{suggestion}; allowed{inside}: {', '.join(names)}")
         elif err["type"] == "missing":
             problems.append(f"option '{field}' is required")
         elif not loc:  # a model-level check: its message names the options; the input is not echoed
@@ -276,6 +300,17 @@ def _describe(
 
 
 _HIDDEN = object()
+
+
+def _owner(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[type[BaseModel], str]:
+    """The model whose table holds the option at ``loc`` and its dotted prefix ('' at top level)."""
+    owner, prefix = model, ""
+    for part in loc[:-1]:
+        nested = _nested_model(owner, part)
+        if nested is None:
+            break
+        owner, prefix = nested, f"{prefix}{part}."
+    return owner, prefix
 
 
 def _message(msg: str) -> str:

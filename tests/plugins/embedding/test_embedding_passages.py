@@ -68,3 +68,9 @@ def test_remote_embedding_sends_passages_counted_in_words(embeddings_server) -> 
     assert out.num_rows == len(TEXTS) and QUERY in sent
     documents = [t for t in sent if t != QUERY]
     assert len(documents) > len(TEXTS) and all(len(t.split()) <= 4 for t in documents)
+
+
+def test_vector_column_with_passages_fails_when_built() -> None:
+    """Stored vectors cannot be split: a ConfigError at construction, not at the first rerank."""
+    with pytest.raises(rerankit.ConfigError, match="passages splits texts, but with vector_column"):
+        rerankit.get_reranker("embedding", vector_column="vector", passages=True)

@@ -116,6 +116,11 @@ class EmbeddingConfig(LocalModelConfig, HTTPConfig):
                     f"{', '.join(wrong)} {_verb(wrong)} only to the local model; with base_url={self.base_url!r} "
                     "the server runs the model: drop them (or drop base_url to run it here)"
                 )
+        if self.vector_column is not None and getattr(self, "passages", None) is not None:
+            raise ValueError(
+                "passages splits texts, but with vector_column each row is scored by its stored vector: "
+                "drop passages, or unset vector_column to encode (and split) the text"
+            )
         return self
 
     @property
