@@ -158,6 +158,9 @@ def test_request_body(server: FakeRerankServer, form: str) -> None:
         ({"method": "scores", "step": 5}, "step applies to method='listwise' only"),
         ({"method": "yes_no", "answer_format": "text"}, "option 'answer_format'"),
         ({"method": "listwise", "on_bad_answer": "skip"}, "option 'on_bad_answer'"),
+        ({"method": "scores", "on_bad_answer": "raise"}, "option 'on_bad_answer': on_bad_answer='raise' applies"),
+        ({"on_bad_answer": "raise"}, "on_bad_answer='raise' applies to method='listwise' only (method is 'scores')"),
+        ({"method": "yes_no", "on_bad_answer": "raise"}, "option 'on_bad_answer'"),
         ({"method": "listwise", "answer_format": "xml"}, "option 'answer_format'"),
     ],
 )
@@ -247,6 +250,26 @@ def test_answer_forms_that_are_read_without_repair(server: FakeRerankServer, jud
     r = make(server, answer_format="text")
     assert r.rerank("q", texts)["text"].to_pylist() == [texts[2], texts[0], texts[1]]
     assert server.attempts == 1 and r.scorer.last_repairs == Repairs()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[-1] > [3] > [1] > [2]",
+        "-1 > 3 > 1 > 2",
+        '{"ranking": ["[-1]", "[3]", "[1]", "[2]"]}',
+        '{"ranking": [-1, 3, 1, 2]}',
+    ],
+)
+def test_a_negative_label_is_unknown_not_its_absolute_value(
+    server: FakeRerankServer, judge: FakeJudge, content: str
+) -> None:
+    texts = docs(3, 4)
+    server.script(Fault.change(replace_content(content)))
+    r = make(server, answer_format="text")
+    # [-1] is no label of the window: dropped as unknown, so [1] keeps the place the answer gave it
+    assert r.rerank("q", texts)["text"].to_pylist() == [texts[2], texts[0], texts[1]]
+    assert r.scorer.last_repairs == Repairs(answers=1, unknown=1)
 
 
 def test_a_cut_off_answer_keeps_what_it_ranked(server: FakeRerankServer, judge: FakeJudge) -> None:
