@@ -13,8 +13,6 @@ asked one after another (:mod:`._listwise`), the queries of a call concurrently,
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import contextvars
 import logging
@@ -24,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from rerankit import InputError
-from rerankit.http import HTTPScorer
+from rerankit.http import HTTPScorer, afan_out, fan_out
 
 from ._answers import read_scores, read_yes_no, usage_of
 from ._config import OpenAIConfig
@@ -175,40 +173,12 @@ class OpenAIScorer(HTTPScorer):
     # -- listwise: windows of a query in sequence, queries concurrently ----------------------
     def _listwise(self, queries: Sequence[str], texts: Sequence[Sequence[str]], limit: int) -> list[list[float]]:
         jobs = self._jobs(queries, texts)
-        if len(jobs) <= 1:
-            return [self._rank(*job) for job in jobs]
-        pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=min(max(1, limit), len(jobs)), thread_name_prefix=f"rerankit-{self.provider}"
-        )
-        # each query on a worker thread in a copy of this context, so its requests add to this call
-        futures = [pool.submit(contextvars.copy_context().run, self._rank, *job) for job in jobs]
-        try:
-            concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
-            for future in futures:
-                if future.done() and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
-            return [future.result() for future in futures]
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        return fan_out(lambda job: self._rank(*job), jobs, limit, name=f"rerankit-{self.provider}")
 
     async def _alistwise(
         self, queries: Sequence[str], texts: Sequence[Sequence[str]], limit: int
     ) -> list[list[float]]:
-        gate = asyncio.Semaphore(max(1, limit))
-
-        async def one(job: tuple[int, str, Sequence[str]]) -> list[float]:
-            async with gate:
-                return await self._arank(*job)
-
-        tasks = [asyncio.ensure_future(one(job)) for job in self._jobs(queries, texts)]
-        try:
-            return list(await asyncio.gather(*tasks))
-        finally:
-            pending = [t for t in tasks if not t.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        return await afan_out(lambda job: self._arank(*job), self._jobs(queries, texts), limit)
 
     @staticmethod
     def _jobs(queries: Sequence[str], texts: Sequence[Sequence[str]]) -> list[tuple[int, str, Sequence[str]]]:
