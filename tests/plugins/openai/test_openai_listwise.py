@@ -85,7 +85,7 @@ def test_the_head_is_the_true_best_for_any_count(server: FakeRerankServer, judge
         assert order == best
     # one window per step back from the end, the head included; a lone document needs no request
     windows = {1: 0, 5: 1, 19: 1, 20: 1, 21: 2, 95: 9, 100: 9}[n]
-    assert server.attempts == windows == r.scorer.last_usage.requests
+    assert server.attempts == windows == r.usage.requests
     sent = [list(read_prompt(s.body).documents.values()) for s in server.seen]
     if n > 20:
         assert sent[0] == texts[n - 20 :]  # the first window is the end of the list, as given
@@ -356,7 +356,7 @@ def test_windows_in_sequence_queries_concurrently(server: FakeRerankServer) -> N
     for q, texts, out in zip(queries, lists, outs):
         assert out["text"].to_pylist() == by_fake_score(q, texts)[:10] + out["text"].to_pylist()[10:]
         assert sorted(out["text"].to_pylist()) == sorted(texts)
-    assert r.scorer.last_usage.requests == 6
+    assert r.usage.requests == 4 + 6  # the single query's windows, then the batch's
 
 
 async def test_async_windows_in_sequence_queries_concurrently(server: FakeRerankServer) -> None:
