@@ -111,3 +111,21 @@ def test_a_fallbacks_bill_reaches_the_primarys_usage_once() -> None:
         assert (usage.requests, usage.documents) == (3, 3 + 4 + 2)
         assert usage.fallbacks == 1 and usage.answered_by == {"cohere": 2, "jina": 1}
         assert usage.counters()["billed.total_tokens"] == jina_tokens  # what /metrics exports
+
+
+def test_a_fallback_of_a_fallback_bills_each_record_once() -> None:
+    servers = [FakeRerankServer(d, api_key=KEY).start() for d in ("cohere", "jina", "voyage")]
+    try:
+        primary, second, third = servers
+        voyage = {"reranker": "voyage", "api_key": KEY, "base_url": third.url, "model_name": "rerank-2.5"}
+        jina = {"reranker": "jina", "api_key": KEY, "base_url": second.url, "max_retries": 0, "fallback": [voyage]}
+        r = rerankit.get_reranker("cohere", api_key=KEY, base_url=primary.url, max_retries=0, fallback=[jina])
+        primary.script(Fault.error(503))
+        second.script(Fault.error(503))
+        assert r.rerank("apples", docs(3)).num_rows == 3  # voyage answered
+        tokens = sum(a["usage"]["total_tokens"] for a in third.answers)
+        assert len(third.answers) == 1 and primary.answers == second.answers == []
+        assert r.usage.billed == {"total_tokens": tokens} and (r.usage.requests, r.usage.documents) == (1, 3)
+    finally:
+        for server in servers:
+            server.stop()
