@@ -319,7 +319,8 @@ def test_token_usage_is_counted_once_in_the_rerankers_record_and_logged(
     server: FakeRerankServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="rerankit")
-    r = make(server, window_size=4)
+    # one request at a time, so the scripted refusal always meets the second window (of 4)
+    r = make(server, window_size=4, max_concurrency=1)
     assert r.usage.requests == 0 and not hasattr(r.scorer, "usage") and not hasattr(r.scorer, "last_usage")
     server.script(Fault.change(lambda a: a), Fault.change(refuse()))  # a bad answer costs tokens too
     r.rerank("solar", docs(10))
