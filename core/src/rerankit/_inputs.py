@@ -94,13 +94,14 @@ def _is_pandas(data: Any) -> bool:
 
 def require_column(table: pa.Table, column: str, argument: str, fix: str) -> pa.ChunkedArray:
     """Return ``table[column]`` or raise MissingColumnError naming the argument and the fix."""
-    if table.schema.get_field_index(column) < 0:
+    i = table.schema.get_field_index(column)
+    if i < 0:
         raise MissingColumnError(
             f"{argument} has no column '{column}' (columns: {', '.join(table.column_names)}); {fix}",
             column=column,
             argument=argument,
         )
-    return table[column]
+    return table.column(i)
 
 
 def rowids(table: pa.Table, argument: str) -> np.ndarray:
