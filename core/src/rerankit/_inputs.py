@@ -7,7 +7,6 @@ query builders, lists of strings or dicts are all accepted; every failure is an
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -83,9 +82,19 @@ def _without_view_types(table: pa.Table) -> pa.Table:
     return table
 
 
-@functools.lru_cache(maxsize=256)
+#: The schemas seen last and their view columns: a hybrid call alternates two schemas, and
+#: ``Schema.equals`` costs a tenth of hashing a schema for a dict lookup.
+_RECENT: tuple[tuple[pa.Schema, tuple[int, ...]], ...] = ()
+
+
 def _view_columns(schema: pa.Schema) -> tuple[int, ...]:
-    return tuple(i for i, dtype in enumerate(schema.types) if dtype.id in _VIEW_TYPES)
+    global _RECENT
+    for seen, columns in _RECENT:
+        if seen.equals(schema):
+            return columns
+    columns = tuple(i for i, dtype in enumerate(schema.types) if dtype.id in _VIEW_TYPES)
+    _RECENT = ((schema, columns), *_RECENT[:7])
+    return columns
 
 
 def _is_pandas(data: Any) -> bool:

@@ -8,6 +8,7 @@ compute: no per-row Python loops.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,18 +143,18 @@ def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows
     keeps both scores and the columns only one of them returns. O(n) numpy over all the ids at once.
     """
     ids = [rowids(t, a) for t, a in zip(tables, arguments)]
-    dtype = ids[0].dtype
-    if any(i.dtype != dtype for i in ids[1:]):  # numpy would silently mix them as floats
-        raise InputError(_schema_clash(tables, arguments) or "_rowid has different types across result sets")
     bounds = [0]
     for i in ids:
+        if i.dtype != ids[0].dtype:  # numpy would silently mix them as floats
+            raise InputError(_schema_clash(tables, arguments) or "_rowid has different types across result sets")
         bounds.append(bounds[-1] + len(i))
     positions_all, firsts = first_appearance(ids[0] if len(ids) == 1 else np.concatenate(ids))
-    positions = [positions_all[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
-    for k, (pos, argument, values) in enumerate(zip(positions, arguments, ids)):
-        # the first list is duplicate-free exactly when each of its rows opens a new id
-        if k > 0 or (bounds[1] and (len(firsts) < bounds[1] or firsts[bounds[1] - 1] != bounds[1] - 1)):
-            check_unique(pos, len(firsts), values, f"{argument} has duplicate _rowid values", DUPLICATE_FIX)
+    positions = [positions_all[start:end] for start, end in itertools.pairwise(bounds)]
+    # the first list is duplicate-free exactly when each of its rows opens a new id
+    n = bounds[1]
+    check = range(1, len(ids)) if not n or (len(firsts) >= n and firsts[n - 1] == n - 1) else range(len(ids))
+    for k in check:
+        check_unique(positions[k], len(firsts), ids[k], f"{arguments[k]} has duplicate _rowid values", DUPLICATE_FIX)
     return Rows(list(tables), list(arguments), positions, firsts, bounds[:-1])
 
 
@@ -181,7 +182,8 @@ def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 keys = keys - low
             space = int(high - low) + 1
             rows = np.arange(n)
-            first = np.full(space, n, dtype=np.int64)
+            first = np.empty(space, dtype=np.int64)
+            first.fill(n)
             np.minimum.at(first, keys, rows)
             firsts = (first[keys] == rows).nonzero()[0]
             number = np.empty(space, dtype=np.int64)

@@ -36,15 +36,15 @@ def finish(
     if rows.index is None and (len(scores32) < 2 or (scores32[1:] <= scores32[:-1]).all()):
         order = np.arange(len(scores32))  # one list already in order: what the stable sort returns
     else:
-        order = np.argsort(np.negative(scores32), kind="stable")
+        order = np.negative(scores32).argsort(kind="stable")
     if top_n is not None:
         order = order[:top_n]
     table, uniform = rows.table((*drop, RELEVANCE))
     src = order if rows.index is None else rows.index[order]
-    out = table if _is_identity(src, table.num_rows) else pc.call_function("take", [table, src])
+    out = table if _is_identity(src, table.num_rows) else pc.call_function("take", [table, _arrow(src, pa.int64())])
     if rows.index is not None:
         out = _first_values(rows, table, out, order, uniform)
-    out = out.append_column(_RELEVANCE_FIELD, pa.array(scores32[order], pa.float32()))
+    out = out.append_column(_RELEVANCE_FIELD, _arrow(scores32[order], pa.float32()))
     for name, values in (columns or {}).items():
         out = out.append_column(name, values.take(pa.array(order)))
     return out
@@ -54,6 +54,8 @@ def _first_values(rows: Rows, table: pa.Table, out: pa.Table, order: np.ndarray,
     """The scores, and a column only some result sets have (e.g. one only the full-text search
     returns): a row found by several takes the first value it has, so no column is lost."""
     schema = table.schema
+    if uniform and all(schema.get_field_index(name) < 0 for name in SCORE_COLUMNS):
+        return out  # no column to fill in: the relevance output of searches with the same columns
     partial = () if uniform else [
         n for n in schema.names
         if n not in SCORE_COLUMNS and any(t.schema.get_field_index(n) < 0 for t in rows.inputs)
@@ -68,6 +70,13 @@ def _first_values(rows: Rows, table: pa.Table, out: pa.Table, order: np.ndarray,
 
 
 _RELEVANCE_FIELD = pa.field(RELEVANCE, pa.float32())
+
+
+def _arrow(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
+    """A numpy array of int64 or float32 as Arrow, zero-copy (``pa.array`` would first look for
+    pandas' datetime types)."""
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(dtype, len(values), [None, pa.py_buffer(values)])
 
 
 def _is_identity(src: np.ndarray, n: int) -> bool:
