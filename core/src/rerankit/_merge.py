@@ -185,10 +185,9 @@ def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             first = np.empty(space, dtype=np.int64)
             first.fill(n)
             np.minimum.at(first, keys, rows)
-            firsts = (first[keys] == rows).nonzero()[0]
-            number = np.empty(space, dtype=np.int64)
-            number[keys[firsts]] = np.arange(len(firsts))
-            return number[keys], firsts
+            seen = first[keys]  # the row where each key first appears
+            firsts = (seen == rows).nonzero()[0]
+            return firsts.searchsorted(seen), firsts
     codes = pc.dictionary_encode(pa.array(keys)).indices.to_numpy().astype(np.int64)
     seen = np.maximum.accumulate(codes)
     opens = np.empty(n, dtype=bool)  # a code larger than all before it opens a new value

@@ -41,10 +41,10 @@ def finish(
         order = order[:top_n]
     table, uniform = rows.table((*drop, RELEVANCE))
     src = order if rows.index is None else rows.index[order]
-    out = table if _is_identity(src, table.num_rows) else pc.call_function("take", [table, _arrow(src, pa.int64())])
-    if rows.index is not None:
+    out = table if _is_identity(src, table.num_rows) else _TAKE.call([table, _arrow(src, np.int64)])
+    if rows.index is not None and not (uniform and _no_score_columns(table.schema)):
         out = _first_values(rows, table, out, order, uniform)
-    out = out.append_column(_RELEVANCE_FIELD, _arrow(scores32[order], pa.float32()))
+    out = out.append_column(_RELEVANCE_FIELD, _arrow(scores32[order], np.float32))
     for name, values in (columns or {}).items():
         out = out.append_column(name, values.take(pa.array(order)))
     return out
@@ -54,8 +54,6 @@ def _first_values(rows: Rows, table: pa.Table, out: pa.Table, order: np.ndarray,
     """The scores, and a column only some result sets have (e.g. one only the full-text search
     returns): a row found by several takes the first value it has, so no column is lost."""
     schema = table.schema
-    if uniform and all(schema.get_field_index(name) < 0 for name in SCORE_COLUMNS):
-        return out  # no column to fill in: the relevance output of searches with the same columns
     partial = () if uniform else [
         n for n in schema.names
         if n not in SCORE_COLUMNS and any(t.schema.get_field_index(n) < 0 for t in rows.inputs)
@@ -70,13 +68,23 @@ def _first_values(rows: Rows, table: pa.Table, out: pa.Table, order: np.ndarray,
 
 
 _RELEVANCE_FIELD = pa.field(RELEVANCE, pa.float32())
+_TAKE = pc.get_function("take")
 
 
-def _arrow(values: np.ndarray, dtype: pa.DataType) -> pa.Array:
-    """A numpy array of int64 or float32 as Arrow, zero-copy (``pa.array`` would first look for
-    pandas' datetime types)."""
-    values = np.ascontiguousarray(values)
-    return pa.Array.from_buffers(dtype, len(values), [None, pa.py_buffer(values)])
+def _no_score_columns(schema: pa.Schema) -> bool:
+    """True for the relevance output (score columns dropped): then, with every result set's
+    columns the same, there is no value to fill in from a later appearance."""
+    return schema.get_field_index(SCORE_COLUMNS[0]) < 0 and schema.get_field_index(SCORE_COLUMNS[1]) < 0
+
+
+def _arrow(values: np.ndarray, dtype: type[np.generic]) -> pa.Array:
+    """``values`` as an Arrow array of ``dtype`` (int64 or float32), zero-copy where they already
+    are (``pa.array`` would first probe for pandas' datetime types)."""
+    values = np.ascontiguousarray(values, dtype=dtype)
+    return pa.Array.from_buffers(_ARROW_TYPES[dtype], len(values), [None, pa.py_buffer(values)])
+
+
+_ARROW_TYPES = {np.int64: pa.int64(), np.float32: pa.float32()}
 
 
 def _is_identity(src: np.ndarray, n: int) -> bool:
