@@ -176,7 +176,8 @@ def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if n == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     if keys.dtype.kind in "iu":
-        low, high = keys.min(), keys.max()
+        high = keys.max()
+        low = 0 if keys.dtype.kind == "u" and high < 4 * n + 1024 else keys.min()
         if int(high) - int(low) < 4 * n + 1024:
             if low:
                 keys = keys - low
