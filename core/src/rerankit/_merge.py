@@ -188,7 +188,11 @@ def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             np.minimum.at(first, keys, rows)
             seen = first[keys]  # the row where each key first appears
             firsts = (seen == rows).nonzero()[0]
-            return firsts.searchsorted(seen), firsts
+            if n <= 256:  # one call numbers them (O(n log n): the few rows of a search)
+                return firsts.searchsorted(seen), firsts
+            number = first  # reused: each key's number among the distinct ones
+            number[keys[firsts]] = np.arange(len(firsts))
+            return number[keys], firsts
     codes = pc.dictionary_encode(pa.array(keys)).indices.to_numpy().astype(np.int64)
     seen = np.maximum.accumulate(codes)
     opens = np.empty(n, dtype=bool)  # a code larger than all before it opens a new value
