@@ -19,7 +19,7 @@ import pyarrow as pa
 from ._columns import SCORE_COLUMNS
 from ._config import RerankerConfig, public_dump
 from ._errors import InputError, ScoringError
-from ._inputs import all_finite, as_table
+from ._inputs import as_table
 from ._merge import Rows, union_by_rowid
 from ._output import finish
 
@@ -165,7 +165,7 @@ class Reranker:
             ) from None
         if len(arr) != expected:
             raise ScoringError(f"'{self.name}' returned {len(arr)} scores for {expected} rows")
-        if not all_finite(arr):
+        if not np.isfinite(arr).all():
             bad = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise ScoringError(f"'{self.name}' returned a non-finite score ({arr[bad]}) for row {bad}")
         return arr
