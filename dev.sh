@@ -2,6 +2,7 @@
 # The project's two set-up commands (see README):
 #   ./dev.sh demo   runs the main job
 #   ./dev.sh test   runs the whole test suite (extra arguments go to pytest)
+#   ./dev.sh docs   builds the documentation site into site/ (offline, --strict); --serve previews it
 # Each creates or reuses the virtual environment in .venv (override with RERANKIT_VENV) and
 # installs every package of the repo in editable mode plus the dev requirements when they change.
 set -euo pipefail
@@ -40,8 +41,19 @@ case "${1:-}" in
     shift
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  docs)
+    ensure_env
+    shift
+    export NO_MKDOCS_2_WARNING=1
+    if [ "${1:-}" = "--serve" ]; then
+      shift
+      exec "$VENV/bin/python" -m mkdocs serve "$@"
+    fi
+    # --strict: a broken link, an unresolved reference or a page missing from the navigation fails.
+    exec "$VENV/bin/python" -m mkdocs build --strict "$@"
+    ;;
   *)
-    echo "usage: ./dev.sh demo | ./dev.sh test [pytest args]" >&2
+    echo "usage: ./dev.sh demo | ./dev.sh test [pytest args] | ./dev.sh docs [--serve]" >&2
     exit 2
     ;;
 esac
