@@ -42,13 +42,9 @@ def on_files(files, config):
     return files
 
 
-_MARK = re.compile(r"^<!-- not-run: (?P<why>.+?) -->\n(?P<fence>```.*?^```)[ \t]*$", re.M | re.S)
-
-
 def on_page_markdown(markdown, page, config, files):
     text = sources.expand(markdown, page.file.src_uri, _INCLUDED)
-    text = _MARK.sub(lambda m: f"{m.group('fence')}\n<p class=\"not-run\">Not run by the tests: {m.group('why')}</p>",
-                     text)
+    text = sources.annotate(text, page.file.src_uri, sources.not_run_reasons())
     _PAGES.append((page.file.url, page.title or "", text))
     return text
 

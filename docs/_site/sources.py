@@ -16,6 +16,7 @@ text naming the path.
 
 from __future__ import annotations
 
+import html
 import posixpath
 import re
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class Block:
     source: str
     info: str
     body: str
+    not_run: str = ""  # the reason given by a `<!-- not-run: reason -->` line right above the block
 
     @property
     def lang(self) -> str:
@@ -218,11 +220,46 @@ def blocks(markdown: str, page: str) -> list[Block]:
         while pos < len(marks) and marks[pos][0] < m.start():
             source = marks[pos][1] if marks[pos][1] != "end" else f"docs/{page}"
             pos += 1
-        out.append(Block(page, source, m.group("info").strip(), _dedent(m.group("body"), len(m.group("indent")))))
+        above = re.search(r"<!-- not-run: (.+?) -->\n$", markdown[max(0, m.start() - 400):m.start()])
+        body = _dedent(m.group("body"), len(m.group("indent")))
+        out.append(Block(page, source, m.group("info").strip(), body, above.group(1) if above else ""))
     return out
+
+
+def not_run_reasons() -> dict[str, str]:
+    """docs/not-run.toml: block key ("<source file>: <first line>") -> why the tests do not run it."""
+    import tomllib
+
+    with open(DOCS / "not-run.toml", "rb") as f:
+        return tomllib.load(f)["not-run"]
+
+
+def site_pages() -> dict[str, str]:
+    """Every page of the site, docs/ path -> expanded Markdown (generated pages included)."""
+    from . import generate
+
+    raw = {p.relative_to(DOCS).as_posix(): p.read_text(encoding="utf-8") for p in DOCS.rglob("*.md")
+           if "_site" not in p.parts}
+    raw.update(generate.pages())
+    included = included_sections()
+    return {page: expand(text, page, included) for page, text in sorted(raw.items())}
 
 
 def _dedent(body: str, indent: int) -> str:
     if not indent:
         return body
     return "".join(line[indent:] if line[:indent].strip() == "" else line for line in body.splitlines(True))
+
+
+def annotate(markdown: str, page: str, marked: dict[str, str]) -> str:
+    """Put each not-run block's reason right under it, for the reader."""
+    found = blocks(markdown, page)
+    out, last = [], 0
+    for block, m in zip(found, FENCE.finditer(markdown)):
+        why = block.not_run or marked.get(block.key, "")
+        out.append(markdown[last:m.end()])
+        if why:
+            out.append(f'\n<p class="not-run">Not run by the tests: {html.escape(why)}</p>\n')
+        last = m.end()
+    out.append(markdown[last:])
+    return "".join(out)
