@@ -39,16 +39,16 @@ def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Literal:
-        return " \\| ".join(json.dumps(a) for a in args)
+        return " | ".join(json.dumps(a) for a in args)
     if origin is typing.Union or type(annotation).__name__ == "UnionType":
         names = [_type_name(a) for a in args if a is not type(None)]
-        return " \\| ".join(names) + (" \\| None" if type(None) in args else "")
+        return " | ".join(names) + (" | None" if type(None) in args else "")
     if origin is not None:
         inner = ", ".join(_type_name(a) for a in args)
         return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
     if isinstance(annotation, type):
         if issubclass(annotation, enum.Enum):
-            return " \\| ".join(json.dumps(m.value) for m in annotation)
+            return " | ".join(json.dumps(m.value) for m in annotation)
         return annotation.__name__
     return str(annotation).replace("typing.", "")
 
@@ -127,6 +127,11 @@ def matrix() -> str:
     infos = rerankers()
     heads = list(features(infos[0]))
     lines = [
+        "---",
+        "hide:",
+        "  - toc",
+        "---",
+        "",
         "# Rerankers",
         "",
         "Every reranker installed here, one page each with its options. The table is generated from each",
@@ -317,7 +322,7 @@ def _schema_table(schema: dict, doc: dict) -> list[str]:
     required = set(schema.get("required", []))
     rows = ["| field | type | required | description |", "|---|---|---|---|"]
     for name, prop in props.items():
-        kind = prop.get("type") or " \\| ".join(p.get("type", "object") for p in prop.get("anyOf", []))
+        kind = _cell(prop.get("type") or " | ".join(p.get("type", "object") for p in prop.get("anyOf", [])))
         need = "yes" if name in required else ""
         rows.append(f"| `{name}` | {kind} | {need} | {_cell(prop.get('description', ''))} |")
     return [*rows, ""]

@@ -57,6 +57,14 @@ def on_nav(nav, config, files):
     return nav
 
 
+_ROLE = re.compile(r":(?:func|meth|class|mod|attr|data|exc|obj):(?=<code|<a )")
+
+
+def on_page_content(html, page, config, files):
+    """Sphinx roles in docstrings (``:func:`x```) render as their bare code, not as ``:func:x``."""
+    return _ROLE.sub("", html)
+
+
 def on_post_build(config):
     site = Path(config["site_dir"])
     base = (config.get("site_url") or "").rstrip("/")
