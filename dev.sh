@@ -29,6 +29,20 @@ ensure_env() {
   fi
 }
 
+ensure_browser() {
+  # tests/docs/test_browser.py drives the system's Chromium; install it where it is missing.
+  if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then return 0; fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "warning: install Chromium and chromedriver for the docs' browser test" >&2
+    return 0
+  fi
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  echo "installing Chromium and its driver (apt) for the docs' browser test ..." >&2
+  { $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium chromium-driver >/dev/null; } ||
+    echo "warning: could not install Chromium; tests/docs/test_browser.py will fail" >&2
+}
+
 case "${1:-}" in
   demo)
     ensure_env
@@ -38,6 +52,7 @@ case "${1:-}" in
     ;;
   test)
     ensure_env
+    ensure_browser
     shift
     exec "$VENV/bin/python" -m pytest "$@"
     ;;

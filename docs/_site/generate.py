@@ -100,7 +100,7 @@ def _local(info: Any) -> bool:
 def features(info: Any) -> dict[str, str]:
     """The feature matrix row of one reranker, read from its config model and scorer class."""
     fields = info.config.model_fields
-    where = "fusion (no model)" if info.kind == "fusion" else " + ".join(
+    where = "fusion" if info.kind == "fusion" else " + ".join(
         w for w, ok in (("local", _local(info)), ("hosted", _hosted(info))) if ok
     )
     unit = ""
@@ -160,7 +160,8 @@ def reranker_page(info: Any) -> str:
     lines = [
         f"# `{info.name}`",
         "",
-        f"A **{info.kind}** reranker from the package `{pkg}` ({features(info)['where']}).",
+        f"A **{info.kind}** reranker from the package `{pkg}`"
+        + (" (no model, no network)." if info.kind == "fusion" else f" ({features(info)['where']})."),
         "",
         "<!-- not-run: a shell command; tests/kit/test_packaging.py installs every package alone -->",
         "```bash",
