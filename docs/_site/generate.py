@@ -277,8 +277,9 @@ def errors_page() -> str:
 
 def serve_api_page() -> str:
     from rerankit.serve._openapi import openapi_document
+    from rerankit.serve._service import ROUTES
 
-    doc = openapi_document()
+    doc = openapi_document(ROUTES)
     lines = [
         "# Serve API",
         "",

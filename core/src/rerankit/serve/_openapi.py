@@ -1,16 +1,16 @@
 """The OpenAPI document of ``rerankit serve`` (``GET /openapi.json``, and the docs' serve API page).
 
-Built from :data:`ROUTES` (which rerank route speaks which wire format) so a route added there
-without a description here fails the test that compares the document with the app's routes.
+Built from the service's ``ROUTES`` (which rerank route speaks which wire format), passed in, so a
+route added there without a description here fails the test that compares the document with the
+app's routes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
 from .._version import __version__
-from ._service import ROUTES
 
 
 def _obj(props: dict[str, Any], required: Sequence[str] = ()) -> dict[str, Any]:
@@ -97,10 +97,11 @@ def _get(summary: str, description: str, answer: Optional[dict[str, Any]] = None
     return {"get": {"summary": summary, "description": description, "responses": {"200": ok, **(extra or {})}}}
 
 
-def openapi_document(models: Optional[Sequence[str]] = None) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the server; ``models`` (the served names) become the enum of ``model``."""
+def openapi_document(routes: Mapping[str, str], models: Optional[Sequence[str]] = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the server: ``routes`` maps each rerank path to its wire format
+    (``_service.ROUTES``); ``models`` (the served names) become the enum of ``model``."""
     paths: dict[str, Any] = {}
-    for path, dialect in ROUTES.items():
+    for path, dialect in routes.items():
         body = _BODIES[dialect]
         if models and "model" in body["properties"]:
             body = {**body, "properties": {**body["properties"], "model": {**body["properties"]["model"],

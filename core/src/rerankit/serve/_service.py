@@ -147,7 +147,7 @@ class RerankService:
         """The OpenAPI document of this server (its models' names in ``model``)."""
         from ._openapi import openapi_document
 
-        return JSONResponse(openapi_document(list(self.models)))
+        return JSONResponse(openapi_document(ROUTES, list(self.models)))
 
     async def health(self, request: Request) -> Response:
         """Liveness: the process answers."""
