@@ -207,6 +207,7 @@ def cli_page() -> str:
         "",
         "The `rerankit` executable (also `python -m rerankit`) ships with the core package. This page is",
         "generated from its argparse parsers when the site is built, so it is exactly `rerankit COMMAND --help`.",
+        "How the commands read files and options, and what they print: [the command line](../guides/command-line.md).",
         "",
         "<!-- not-run: --help output, generated from the parser itself -->",
         "```text",
@@ -217,7 +218,7 @@ def cli_page() -> str:
     for name, sub in subcommands(parser).items():
         lines += [f"## `rerankit {name}`", "", "<!-- not-run: --help output, generated from the parser itself -->",
                   "```text", _usage(sub).rstrip(), "```", ""]
-    lines += ["<!-- include README.md#command-line skip=command-line -->", ""]
+    lines += ["Files, option precedence, errors and examples: [the command line](../guides/command-line.md).", ""]
     return "\n".join(lines)
 
 
@@ -309,7 +310,7 @@ def serve_api_page() -> str:
         json.dumps(doc, indent=2),
         "```",
         "",
-        "<!-- include README.md#serving-rerankit-serve -->",
+        "How to run the server, call it, batch, limit and deploy it: [serving](../guides/serving.md).",
         "",
     ]
     return "\n".join(lines)

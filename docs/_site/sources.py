@@ -143,10 +143,9 @@ def _rewrite_links(text: str, source: str, page: str, included: dict[tuple[str, 
             return m.group(0)
         path, _, anchor = target.partition("#")
         repo_path = posixpath.normpath(posixpath.join(src_dir, path)) if path else source
-        if source.startswith("docs/") and repo_path.startswith("docs/") and path.endswith(".md"):
-            return m.group(0)  # a page of the site (mkdocs checks it exists, generated pages included)
         dest = included.get((repo_path, anchor)) if anchor else None
-        if dest is None and repo_path.startswith("docs/") and (REPO / repo_path).is_file():
+        if dest is None and repo_path.startswith("docs/") and (path.endswith(".md") or not path):
+            # a page of the site (mkdocs checks it exists, generated pages included)
             dest = repo_path[len("docs/"):] + (f"#{anchor}" if anchor else "")
         if dest is None and repo_path in PAGE_OF:
             dest = PAGE_OF[repo_path] + (f"#{anchor}" if anchor and repo_path != "README.md" else "")
