@@ -132,7 +132,7 @@ def matrix() -> str:
         "  - toc",
         "---",
         "",
-        "# Rerankers",
+        "# All rerankers",
         "",
         "Every reranker installed here, one page each with its options. The table is generated from each",
         "reranker's config model and scorer class when the site is built (`docs/_site/generate.py`):",
