@@ -23,10 +23,13 @@ from pydantic_core import PydanticUndefined
 
 #: Where each reranker's prose lives: its package README (fusion rerankers: the core README's section).
 PROSE = {
-    "rrf": "core/README.md#fusion-rerankers",
-    "linear": "core/README.md#fusion-settings-weights-k-score-normalization",
+    "rrf": "core/README.md#fusion-rerankers",  # all three fusion rerankers, their settings and speed
+    "linear": None,
+    "mrr": None,
     "answerdotai": None,  # the colbert page holds the package's README
 }
+#: Where a reranker without prose of its own is explained.
+SEE = {"linear": "rrf", "mrr": "rrf", "answerdotai": "colbert"}
 
 
 def rerankers() -> list[Any]:
@@ -178,8 +181,9 @@ def reranker_page(info: Any) -> str:
     ]
     readme = f"plugins/{pkg.removeprefix('rerankit-')}/README.md"
     prose = PROSE.get(info.name, readme if readme in PAGE_OF else None)
-    if info.name == "answerdotai":
-        lines += ["The `rerankit-colbert` package's guide is on the [`colbert`](colbert.md) page.", ""]
+    if info.name in SEE:
+        lines += [f"How it works, with the package's other rerankers: the [`{SEE[info.name]}`]({SEE[info.name]}.md) "
+                  "page.", ""]
     elif prose:
         skip = " skip=options" if "#" not in prose else ""
         lines += [f"<!-- include {prose}{skip} -->", ""]
