@@ -7,8 +7,11 @@ which of its passages the scorer saw; it records every call, so the tests see th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import random
 import re
+import unicodedata
 
 import numpy as np
 import pyarrow as pa
@@ -267,3 +270,62 @@ def test_rerankit_batch_groups_carry_passages():
     assert out["text"].to_pylist() == [LATE, "no marker", EARLY, words(60)]
     assert out["_relevance_score"].to_pylist() == [1.0, 0.0, 1.0, 0.0]
     assert all(MARK in p for p in out["_passage"].to_pylist()[::2])
+
+
+# -- text without spaces: cut by characters, for every script ------------------------------------
+
+NEEDLE = "\u91dd"  # 針, "needle": a character of no other text below
+
+
+def unspaced_texts() -> dict[str, str]:
+    """Texts the word measure once read as one word (no passage repeats): each ends with the needle."""
+    pick = random.Random(0).choice
+    han = "".join(chr(0x4E00 + i) for i in range(1320))  # 1,320 CJK characters
+    token = "".join(pick("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(3000))
+    zwsp = "\u200b".join(f"w{i}" for i in range(700))  # words joined by zero-width spaces
+    thai = "".join(pick("\u0e01\u0e02\u0e04\u0e07\u0e08") + pick("\u0e34\u0e35\u0e38") for _ in range(700))
+    # consonant + virama + consonant (a conjunct), then a consonant with a vowel sign
+    hindi = "".join(
+        "\u0915\u094d" + pick("\u0937\u0924\u0930") + pick("\u0915\u092e\u0928") + "\u093f" for _ in range(300)
+    )
+    return {name: text + NEEDLE for name, text in
+            {"han": han, "token": token, "zwsp": zwsp, "thai": thai, "hindi": hindi}.items()}
+
+
+class Needle(Marker):
+    def score(self, query, texts):
+        self.calls.append((query, list(texts)))
+        return [float(NEEDLE in t) for t in texts]
+
+
+@pytest.mark.parametrize("name", sorted(unspaced_texts()))
+def test_text_without_spaces_is_cut_by_characters_with_exact_offsets(name):
+    text = unspaced_texts()[name]
+    config = Config(passages={"max_length": 101, "stride": 10, "max_passages": None}, return_passage=True)
+    reranker = rerankit.ScoringReranker("needle", config, Needle(config))
+    out = reranker.rerank("q", ["other", text]).to_pylist()
+    sent = reranker.scorer.sent
+    assert len(sent) >= 4 and "other" in sent  # cut, not one passage for the provider to cut
+    measure = rerankit.LengthMeasure()
+    assert max(measure.counts(sent)) <= 100  # each passage fits (the query takes 1 of 101)
+    longest = {"han": 100, "thai": 200, "hindi": 500, "token": 300 + 3, "zwsp": 100 * 5}[name]
+    assert max(len(p) for p in sent) <= longest  # units of a few characters at most
+    # every part of the text is in some passage, and no cut splits a character
+    covered = sorted((text.index(p), text.index(p) + len(p)) for p in sent if p != "other")
+    assert covered[0][0] == 0 and covered[-1][1] == len(text)
+    assert all(b >= c for (_, b), (c, _) in itertools.pairwise(covered))
+    for start, _ in covered[1:]:
+        assert unicodedata.category(text[start])[0] != "M" and unicodedata.combining(text[start - 1]) != 9
+    top = out[0]
+    assert top["text"] == text and top["_relevance_score"] == 1.0  # the needle's passage, the last, found
+    assert text[top["_passage_start"] : top["_passage_end"]] == top["_passage"] and top["_passage"].endswith(NEEDLE)
+
+
+def test_a_long_run_in_spaced_text_is_cut_and_ordinary_words_are_not():
+    url = "https://example.org/" + "".join(f"seg{i}/" for i in range(200))  # one 1,200-character word
+    text = words(40) + " " + url + " " + words(40)
+    units = rerankit.LengthMeasure().spans([text])[0]
+    pieces = [text[a:b] for a, b in units]
+    assert pieces[:40] == text.split()[:40] and pieces[-40:] == text.split()[-40:]  # a word is a unit
+    assert "".join(pieces[40:-40]) == url and max(len(p) for p in pieces[40:-40]) <= 4
+    assert rerankit.LengthMeasure().counts(["東京 tower だ。"]) == [5]  # 東 京 tower だ 。

@@ -37,3 +37,19 @@ def test_passages_are_sent_within_limits_and_aggregated_to_their_rows():
         assert row["_relevance_score"] == np.float32(max(fake_score("solar", d) for d in mine))
         assert row["text"][row["_passage_start"] : row["_passage_end"]] == row["_passage"]
     assert [r["text"] for r in out.to_pylist()][-1] == texts[-1]  # the one row without the word is last
+
+
+def test_text_without_spaces_reaches_the_provider_in_passages():
+    # 1,320 Chinese characters: once one "word", sent whole for the provider to cut at its window
+    text = "".join(chr(0x4E00 + i) for i in range(1320)) + " solar"
+    with FakeRerankServer("cohere", api_key=KEY) as server:
+        reranker = rerankit.get_reranker(
+            "cohere", api_key=KEY, base_url=server.url, passages={"max_length": 201, "max_passages": None},
+            return_passage=True,
+        )
+        out = reranker.rerank("solar", ["short text", text]).to_pylist()
+        sent = [d for request in server.seen for d in request.body["documents"]]
+    assert len(sent) >= 8 and max(len(d) for d in sent) <= 200  # a character is a unit
+    best = next(r for r in out if r["text"] == text)
+    assert best["_passage"].endswith("solar")
+    assert text[best["_passage_start"] : best["_passage_end"]] == best["_passage"]
