@@ -243,12 +243,10 @@ class PassageStep(Step):
             overlap = options.stride if options.stride is not None else room // 8
             down, seen, rows = plan.down[index], slots[index], []
             for text in job.texts:
-                ranges = self._split(measure, text, spans[text], room, overlap)
-                if limit is not None and len(ranges) > limit:
+                ranges, more = self._split(measure, text, spans[text], room, overlap, job.query, limit)
+                if more:
                     dropped[0] += 1
-                    dropped[1] += len(ranges) - limit
-                    how = "head" if options.aggregate == "first" else options.select
-                    ranges = [ranges[i] for i in select(how, job.query, [text[a:b] for a, b in ranges], limit)]
+                    dropped[1] += more
                 selected += len(ranges)
                 row = _Row(ranges, [])
                 for a, b in ranges:
@@ -286,20 +284,31 @@ class PassageStep(Step):
         return texts
 
     def _split(
-        self, measure: LengthMeasure, text: str, spans: np.ndarray, room: int, overlap: int
-    ) -> list[tuple[int, int]]:
-        """``split``, then checked with the measure's own count: a passage whose units do not add
-        up (a tokenizer reading a cut-out passage differently) is split again with less room."""
-        ranges, _ = split(text, spans, room, overlap)
-        for _ in range(8):
+        self, measure: LengthMeasure, text: str, spans: np.ndarray, room: int, overlap: int, query: str,
+        limit: Optional[int],
+    ) -> tuple[list[tuple[int, int]], int]:
+        """``split``, at most ``limit`` passages chosen by ``select``, and how many more there were;
+        the chosen ones checked with the measure's own count: a passage whose units do not add up
+        (a tokenizer reading a cut-out passage differently) is split again with less room."""
+        for _ in range(9):
+            ranges, _ = split(text, spans, room, overlap)
+            chosen = self._choose(query, text, ranges, limit)
             if len(ranges) == 1 and ranges[0] == (0, len(text)):
-                return ranges
-            over = max(c - room for c in measure.counts([text[a:b] for a, b in ranges]))
+                break
+            over = max(c - room for c in measure.counts([text[a:b] for a, b in chosen]))
             if over <= 0:
-                return ranges
+                break
             room = max(1, room - over)
-            ranges, _ = split(text, spans, room, min(overlap, room // 2))
-        return ranges
+            overlap = min(overlap, room // 2)
+        return chosen, len(ranges) - len(chosen)
+
+    def _choose(
+        self, query: str, text: str, ranges: list[tuple[int, int]], limit: Optional[int]
+    ) -> list[tuple[int, int]]:
+        if limit is None or len(ranges) <= limit:
+            return ranges
+        how = "head" if self.options.aggregate == "first" else self.options.select
+        return [ranges[i] for i in select(how, query, [text[a:b] for a, b in ranges], limit)]
 
     # -- up: passage scores to row scores --------------------------------------------------------
     def _gather(self, jobs: list[Job], plan: _Plan, scores: list[np.ndarray]) -> list[np.ndarray]:
