@@ -53,9 +53,10 @@ PUBLIC_MODULES = {
                          "OpenaiReranker", "RRFReranker", "VoyageAIReranker", "to_lancedb"],
     "rerankit.langchain": ["SCORE_KEY", "RerankitCompressor"],
     "rerankit.llamaindex": ["RerankitPostprocessor"],
-    "rerankit.local": ["DEVICE_PATTERN", "DType", "LengthSortedBatches", "LocalModelConfig", "ModelCache",
-                       "TokenLength", "Truncations", "check_dtype", "count_truncated", "is_local", "model_path",
-                       "models", "resolve_device"],
+    "rerankit.local": ["DEVICE_PATTERN", "DType", "LengthSortedBatches", "LoadKey", "LocalModelConfig",
+                       "ModelCache", "TokenLength", "Truncations", "check_dtype", "count_truncated", "hub_options",
+                       "is_local", "load_error", "load_key", "model_path", "models", "resolve_device",
+                       "sentence_transformers_options"],
     "rerankit.ray": ["rerank_dataset", "rerank_parquet"],  # extra rerankit[ray]
     "rerankit.serve": ["API_KEY_ENV", "Batching", "FUSION_FIELDS", "Limits", "RerankService", "ServeSettings",
                        "ServedModel", "api_keys_from", "create_app", "create_service", "load_models", "ray_app",

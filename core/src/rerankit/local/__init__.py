@@ -8,6 +8,9 @@ use it, and so can any third-party plugin (see docs/local-model-plugins.md).
 - :func:`resolve_device`: ``None``/``"auto"`` to cuda, then mps, then cpu; :func:`check_dtype`
   for precisions the resolved device cannot run.
 - :data:`models`: the process-wide :class:`ModelCache`, keyed by load options, one lock per model.
+- :class:`LoadKey` and :func:`load_key`: the cache key of a config's model (a plugin subclasses
+  the key as its namespace: ``cache_info()``, ``clear()``); :func:`hub_options`,
+  :func:`sentence_transformers_options` and :func:`load_error` for the loader itself.
 - :class:`LengthSortedBatches`: similar lengths batched together, results put back in input order.
 - :func:`count_truncated` and :class:`Truncations`: truncated inputs counted, one WARNING per call.
 - :class:`TokenLength`: the model's tokenizer as the unit of the ``passages`` option, so every
@@ -23,7 +26,9 @@ from ._batching import LengthSortedBatches
 from ._cache import ModelCache, models
 from ._config import DType, LocalModelConfig
 from ._device import DEVICE_PATTERN, check_dtype, resolve_device
+from ._keys import LoadKey, load_key
 from ._length import TokenLength
+from ._loading import hub_options, load_error, sentence_transformers_options
 from ._paths import is_local, model_path
 from ._truncation import Truncations, count_truncated
 
@@ -31,14 +36,19 @@ __all__ = [
     "DEVICE_PATTERN",
     "DType",
     "LengthSortedBatches",
+    "LoadKey",
     "LocalModelConfig",
     "ModelCache",
     "TokenLength",
     "Truncations",
     "check_dtype",
     "count_truncated",
+    "hub_options",
     "is_local",
+    "load_error",
+    "load_key",
     "model_path",
     "models",
     "resolve_device",
+    "sentence_transformers_options",
 ]

@@ -26,10 +26,9 @@ from typing import Any, Optional
 import torch
 
 from rerankit import ConfigError
-from rerankit.local import count_truncated, models
+from rerankit.local import LoadKey, count_truncated, hub_options, load_error, models
 
 from .checkpoint import Dense, Files, Settings, read_settings
-from .loading import LoadKey
 
 logger = logging.getLogger("rerankit.colbert")
 
@@ -73,12 +72,7 @@ class ColbertModel:
         files = Files(key.model_name, key.cache_dir, key.local_files_only)
         try:
             settings = read_settings(files)
-            source, kwargs = key.model_name, {
-                "trust_remote_code": key.trust_remote_code,
-                "local_files_only": key.local_files_only or files.local,
-            }
-            if key.cache_dir is not None:
-                kwargs["cache_dir"] = key.cache_dir
+            source, kwargs = key.model_name, hub_options(key)
             if settings.transformer:
                 if files.local:
                     source = os.path.join(key.model_name, settings.transformer)
@@ -95,11 +89,7 @@ class ColbertModel:
         except ConfigError:
             raise
         except Exception as exc:
-            raise ConfigError(
-                f"could not load ColBERT model_name={key.model_name!r}: {type(exc).__name__}: {exc}. "
-                "Check the id or local path; models that ship their own code need "
-                "trust_remote_code=True; offline, set local_files_only=True"
-            ) from exc
+            raise load_error("ColBERT", key, exc) from exc
         missing = [k for k in info.get("missing_keys", ()) if not k.split(".")[0] == "pooler"]
         if missing:
             raise ConfigError(

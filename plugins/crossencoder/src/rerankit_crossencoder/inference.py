@@ -29,9 +29,7 @@ import numpy as np
 import torch
 
 from rerankit import ConfigError
-from rerankit.local import LengthSortedBatches, count_truncated, models
-
-from .loading import LoadKey
+from rerankit.local import LengthSortedBatches, LoadKey, count_truncated, models
 
 
 class LoadedModel:
