@@ -99,7 +99,6 @@ def _load(key: CrossEncoderKey) -> LoadedModel:
         raise ConfigError(f"crossencoder needs torch and sentence-transformers ({exc})") from exc
 
     kwargs = sentence_transformers_options(key)
-    kwargs["backend"] = key.backend
     if key.max_length is not None:
         kwargs["max_length"] = key.max_length
     logger.info("loading cross-encoder %s on %s (%s)", key.model_name, key.device, key.dtype)
@@ -108,6 +107,8 @@ def _load(key: CrossEncoderKey) -> LoadedModel:
     except Exception as exc:
         raise load_error("cross-encoder", key, exc) from exc
     _check_max_length(model, key)
+    if key.backend != "torch":  # the runtime takes the float32 model and applies dtype/quantize itself
+        return LoadedModel(model, key)
     if key.dtype != "float32":
         import torch
 

@@ -21,11 +21,14 @@ import numpy as np
 
 from rerankit import ConfigError
 from rerankit.local import (
+    Export,
     LengthSortedBatches,
     LoadKey,
+    Runtime,
     count_truncated,
     load_error,
     models,
+    open_runtime,
     sentence_transformers_options,
 )
 from rerankit.local import load_key as shared_load_key
@@ -66,6 +69,10 @@ class LocalEncoder:
         self.prompts: dict[str, str] = {k: v for k, v in (getattr(model, "prompts", None) or {}).items() if v}
         default = getattr(model, "default_prompt_name", None)
         self.default_prompt = self.prompts.get(default, "") if default else ""
+        #: The onnx or openvino runtime that runs the forward pass; None on torch.
+        self.runtime: Optional[Runtime] = None
+        if key.backend != "torch":
+            self.runtime = _runtime(model, key)
 
     def query_prompt(self, configured: Optional[str]) -> str:
         """The text put before queries: the configured one, else the model's saved 'query' prompt."""
@@ -95,9 +102,13 @@ class LocalEncoder:
             batch = [texts[i] for i in rows]
             with self.lock:
                 cut += self._count_truncated([prompt + t for t in batch])
-                vectors = self.model.encode(
-                    batch, prompt=prompt, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
-                )
+                if self.runtime is not None:  # only the forward pass changes
+                    features = self.model.tokenize([prompt + t for t in batch])
+                    vectors = torch.from_numpy(self.runtime.run({k: v.numpy() for k, v in features.items()})[0])
+                else:
+                    vectors = self.model.encode(
+                        batch, prompt=prompt, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
+                    )
             parts.append(vectors.float())
         # one device-to-host copy at the end: a GPU never waits for the host between batches
         out = torch.cat(parts).cpu().numpy()
@@ -106,6 +117,31 @@ class LocalEncoder:
     def _count_truncated(self, texts: list[str]) -> int:
         enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=False)
         return count_truncated(enc, self.max_length, texts, tokenizer=self.tokenizer)
+
+
+def _runtime(model: Any, key: EmbeddingKey) -> Runtime:
+    """The whole sentence-transformers pipeline (transformer, pooling, normalization, dense) as one
+    exported model: the tokenizer's inputs in, the sentence embedding out."""
+    import torch
+
+    if any(getattr(module, "include_prompt", True) is False for module in model):
+        raise ConfigError(
+            f"backend='{key.backend}': model_name={key.model_name!r} pools without its prompt tokens, "
+            "which the exported model cannot tell apart; use backend='torch'"
+        )
+    names = tuple(model.tokenize(["a"]).keys())
+
+    class Embed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs: Any) -> Any:
+            return self.model(dict(zip(names, inputs, strict=True)))["sentence_embedding"]
+
+    pipeline = "+".join(type(module).__name__ for module in model)
+    export = Export(Embed, names, ("sentence_embedding",), f"sentence-transformers:{pipeline}")
+    return open_runtime(key, export)
 
 
 def load(key: EmbeddingKey) -> LocalEncoder:
@@ -129,7 +165,7 @@ def _load(key: EmbeddingKey) -> LocalEncoder:
         raise load_error("embedding", key, exc, saved_with="SentenceTransformer.save") from exc
     if key.max_length is not None:
         model.max_seq_length = key.max_length
-    if key.dtype != "float32":
+    if key.dtype != "float32" and key.backend == "torch":  # other backends take float32 and set their own
         import torch
 
         model.to(getattr(torch, key.dtype))
