@@ -150,13 +150,16 @@ class Export:
 
     ``module`` is a factory of the torch module whose ``forward`` takes the ``inputs`` positionally
     and returns the tensor(s) named ``outputs``; ``fingerprint`` is anything that tells this part
-    from others of the same weights (a head, a pooling), part of the cache key.
+    from others of the same weights (a head, a pooling), part of the cache key. ``unused`` are
+    prefixes of weight names that never reach the outputs and are left out of the weights' hash
+    (a pooler that transformers initialises at random on every load, for instance).
     """
 
     module: Callable[[], Any]
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     fingerprint: str = ""
+    unused: tuple[str, ...] = ()
 
 
 def shipped_file(model_dir: str, backend: str) -> Optional[Path]:
@@ -242,6 +245,8 @@ def _weights_fingerprint(export: Optional[Export]) -> str:
     module = export.module()
     digest = hashlib.sha256(type(module).__name__.encode())
     for name, tensor in module.state_dict().items():
+        if name.startswith(export.unused):
+            continue
         digest.update(name.encode())
         digest.update(str(tuple(tensor.shape)).encode())
         digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())

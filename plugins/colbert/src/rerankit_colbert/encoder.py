@@ -65,8 +65,9 @@ class ColbertModel:
         #: The onnx or openvino runtime that runs the forward pass; None on torch.
         self.runtime: Optional[Runtime] = None
         if key.backend != "torch":
+            # the encoder's pooler is not in the checkpoint (initialised at random) and not used
             export = Export(lambda: _Project(body, head), ("input_ids", "attention_mask"), ("vectors",),
-                            f"colbert:{settings.layout}")
+                            f"colbert:{settings.layout}", unused=("body.pooler.",))
             self.runtime = open_runtime(key, export)
 
     # -- loading ---------------------------------------------------------------------------------

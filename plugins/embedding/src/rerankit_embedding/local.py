@@ -103,8 +103,9 @@ class LocalEncoder:
             with self.lock:
                 cut += self._count_truncated([prompt + t for t in batch])
                 if self.runtime is not None:  # only the forward pass changes
-                    features = self.model.tokenize([prompt + t for t in batch])
-                    vectors = torch.from_numpy(self.runtime.run({k: v.numpy() for k, v in features.items()})[0])
+                    features = _tokenize(self.model, [prompt + t for t in batch])
+                    arrays = {k: v.numpy() for k, v in features.items() if isinstance(v, torch.Tensor)}
+                    vectors = torch.from_numpy(self.runtime.run(arrays)[0])
                 else:
                     vectors = self.model.encode(
                         batch, prompt=prompt, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
@@ -129,7 +130,9 @@ def _runtime(model: Any, key: EmbeddingKey) -> Runtime:
             f"backend='{key.backend}': model_name={key.model_name!r} pools without its prompt tokens, "
             "which the exported model cannot tell apart; use backend='torch'"
         )
-    names = tuple(model.tokenize(["a"]).keys())
+    sample = _tokenize(model, ["a"])
+    names = tuple(k for k, v in sample.items() if isinstance(v, torch.Tensor))
+    constants = {k: v for k, v in sample.items() if not isinstance(v, torch.Tensor)}  # e.g. modality="text"
 
     class Embed(torch.nn.Module):
         def __init__(self) -> None:
@@ -137,11 +140,17 @@ def _runtime(model: Any, key: EmbeddingKey) -> Runtime:
             self.model = model
 
         def forward(self, *inputs: Any) -> Any:
-            return self.model(dict(zip(names, inputs, strict=True)))["sentence_embedding"]
+            return self.model({**constants, **dict(zip(names, inputs, strict=True))})["sentence_embedding"]
 
     pipeline = "+".join(type(module).__name__ for module in model)
     export = Export(Embed, names, ("sentence_embedding",), f"sentence-transformers:{pipeline}")
     return open_runtime(key, export)
+
+
+def _tokenize(model: Any, texts: list[str]) -> dict[str, Any]:
+    """The model's own preprocessing of ``texts`` (``preprocess`` from sentence-transformers 6 on)."""
+    preprocess = getattr(model, "preprocess", None) or model.tokenize
+    return preprocess(texts)
 
 
 def load(key: EmbeddingKey) -> LocalEncoder:
