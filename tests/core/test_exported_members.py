@@ -53,9 +53,9 @@ PUBLIC_MODULES = {
                          "OpenaiReranker", "RRFReranker", "VoyageAIReranker", "to_lancedb"],
     "rerankit.langchain": ["SCORE_KEY", "RerankitCompressor"],
     "rerankit.llamaindex": ["RerankitPostprocessor"],
-    "rerankit.local": ["Backend", "DEVICE_PATTERN", "DType", "Export", "LengthSortedBatches", "LoadKey",
-                       "LocalModelConfig", "ModelCache", "Runtime", "TokenLength", "Truncations", "check_dtype",
-                       "count_truncated", "default_threads", "export_info", "hub_options", "is_local",
+    "rerankit.local": ["Backend", "DEVICE_PATTERN", "DType", "Export", "FastTokenizer", "LengthSortedBatches",
+                       "LoadKey", "LocalModelConfig", "ModelCache", "Runtime", "TokenLength", "Truncations",
+                       "check_dtype", "count_truncated", "default_threads", "export_info", "hub_options", "is_local",
                        "load_error", "load_key", "model_path", "models", "open_runtime", "resolve_device",
                        "sentence_transformers_options", "shipped_file"],
     "rerankit.ray": ["rerank_dataset", "rerank_parquet"],  # extra rerankit[ray]

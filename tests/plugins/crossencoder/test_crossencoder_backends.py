@@ -102,6 +102,13 @@ def test_a_checkpoint_that_ships_its_export_is_used_as_is(tiny_model, reference,
     np.testing.assert_allclose(scores(str(shipped), TEXTS, backend="onnx"), reference[0], atol=EXACT)
     after = counts()
     assert after["shipped"] == before["shipped"] + 1 and after["converted"] == before["converted"]
+    # scored without torch's model (tokenizer.json read by tokenizers), the saved activation included
+    reranker = rerankit.get_reranker("crossencoder", model_name=str(shipped), backend="onnx")
+    assert type(reranker.scorer.model).__name__ == "ExportedCrossEncoder"
+    assert reranker.scorer.model.runtime.origin == "shipped"
+    auto = reranker.scorer.score(QUERY, TEXTS)
+    torch_auto = rerankit.get_reranker("crossencoder", model_name=tiny_model, device="cpu").scorer.score(QUERY, TEXTS)
+    np.testing.assert_allclose(auto, torch_auto, atol=EXACT)
     # int8 starts from the shipped file too: it is quantized into the cache, torch's weights unread
     assert_ranks_kept(reference[0], scores(str(shipped), TEXTS, backend="onnx", quantize="int8"))
     assert counts()["converted"] == after["converted"] + 1

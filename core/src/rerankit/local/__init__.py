@@ -15,7 +15,8 @@ use it, and so can any third-party plugin (see docs/local-model-plugins.md).
 - :func:`count_truncated` and :class:`Truncations`: truncated inputs counted, one WARNING per call.
 - :func:`open_runtime`: the forward pass on ONNX Runtime or OpenVINO (``backend="onnx"`` /
   ``"openvino"``), exported once from the torch model (or the checkpoint's own export) and cached
-  on disk; :func:`export_info` counts conversions and reuses.
+  on disk; :func:`export_info` counts conversions and reuses; :class:`FastTokenizer` reads a
+  folder's ``tokenizer.json`` without transformers, for scoring a shipped export without torch.
 - :class:`TokenLength`: the model's tokenizer as the unit of the ``passages`` option, so every
   passage fits the model's window exactly (a scorer returns it from ``length_measure``).
 
@@ -34,6 +35,7 @@ from ._keys import LoadKey, load_key
 from ._length import TokenLength
 from ._loading import hub_options, load_error, sentence_transformers_options
 from ._paths import is_local, model_path
+from ._tokenizer import FastTokenizer
 from ._truncation import Truncations, count_truncated
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "Backend",
     "DType",
     "Export",
+    "FastTokenizer",
     "LengthSortedBatches",
     "LoadKey",
     "LocalModelConfig",

@@ -21,6 +21,7 @@ from rerankit.local import load_key as shared_load_key
 from .config import CrossEncoderConfig
 
 if TYPE_CHECKING:
+    from .exported import ExportedCrossEncoder
     from .generative import GenerativeModel
     from .inference import LoadedModel
 
@@ -36,18 +37,24 @@ def load_key(config: CrossEncoderConfig) -> CrossEncoderKey:
     return shared_load_key(config, CrossEncoderKey, max_length=config.max_length, recipe=config.recipe)
 
 
-def load(key: CrossEncoderKey) -> LoadedModel | GenerativeModel:
+def load(key: CrossEncoderKey) -> LoadedModel | GenerativeModel | ExportedCrossEncoder:
     """The process-wide model for ``key`` (see :func:`load_key`), loaded on first request (thread-safe).
 
     A checkpoint an LLM recipe fits (named by ``recipe=`` or detected, see :mod:`.detection`)
     loads as a :class:`~.generative.GenerativeModel`; a cross-encoder as a sentence-transformers
-    ``CrossEncoder``.
+    ``CrossEncoder``; a local folder that ships its export for the onnx or openvino backend as an
+    :class:`~.exported.ExportedCrossEncoder`, without torch.
     """
     return models.get(key, lambda: _load_any(key))
 
 
-def _load_any(key: CrossEncoderKey) -> LoadedModel | GenerativeModel:
+def _load_any(key: CrossEncoderKey) -> LoadedModel | GenerativeModel | ExportedCrossEncoder:
     from .detection import detect
+    from .exported import ExportedCrossEncoder, exported_folder
+
+    if exported_folder(key):  # the checkpoint's own export: scored without torch or transformers
+        logger.info("loading exported cross-encoder %s on %s", key.model_name, key.backend)
+        return ExportedCrossEncoder(key)
 
     found = detect(key)
     if found is None:
