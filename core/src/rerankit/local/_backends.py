@@ -378,6 +378,9 @@ def _compile(backend: str, path: Path, dtype: str, threads: int, origin: str) ->
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle threads sleep instead of spinning: beside a web server, a batcher or other processes,
+        # spinning threads steal the cores the next batch needs
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
         return Runtime(backend, path, lambda feed: session.run(None, feed), names, origin)
