@@ -53,7 +53,7 @@ def test_one_model_cache_holds_both_plugins_models(stanford, cross_encoder, fres
     assert rerankit_crossencoder.model_cache_info()["models"] == [(ce_key.model_name, "cpu", "float32", "torch", None)]
     assert rerankit_colbert.model_cache_info()["models"] == [(cb_key.model_name, "cpu", "float32", "torch", None)]
     rerankit_colbert.clear_model_cache()
-    assert cache.keys() == [ce_key]
+    assert cache.keys(type(cb_key)) == [] and ce_key in cache.keys()
     cb.rerank(QUERY, TEXTS)
     # clearing the shared cache drops both: each plugin reloads on its next score
     ce_loads = rerankit_crossencoder.model_cache_info()["loads"]
