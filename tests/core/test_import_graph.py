@@ -88,6 +88,26 @@ def test_core_has_no_import_cycle() -> None:
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+PLUGINS = CORE.parents[1] / "plugins"
+
+
+def plugin_packages() -> list[tuple[Path, str]]:
+    """``(src folder, package)`` of every first-party plugin."""
+    return [
+        (package.parent, package.name)
+        for package in sorted(PLUGINS.glob("*/src/rerankit_*"))
+        if (package / "__init__.py").is_file()
+    ]
+
+
+def test_plugins_have_no_import_cycle() -> None:
+    packages = plugin_packages()
+    assert {"rerankit_crossencoder", "rerankit_colbert", "rerankit_embedding"} <= {name for _, name in packages}
+    for root, package in packages:
+        cycle = find_cycle(graph(root, package))
+        assert cycle is None, f"import cycle in {package}: " + " -> ".join(cycle or [])
+
+
 def test_rerankers_do_not_reach_back_into_the_registry() -> None:
     edges = graph()
     for module in ("rerankit._reranker", "rerankit._scoring.reranker", "rerankit._fusion"):

@@ -29,6 +29,8 @@ COUNTERS = (
     "rate_limit_waits",
     "rate_limit_wait_seconds",
     "fallbacks",
+    "passages_selected",
+    "passages_skipped",
 )
 
 
@@ -45,6 +47,8 @@ class Usage:
       rate limit, and for how long in all.
     - ``fallbacks``: calls handed to a fallback reranker; ``answered_by``: calls answered, by
       reranker name (the primary's included).
+    - ``passages_selected`` / ``passages_skipped``: with ``passages``, the passages chosen for
+      scoring (per row, before identical ones are merged) and those a row's ``max_passages`` left out.
 
     ``requests``, ``documents`` and ``billed`` include what the fallback rerankers' providers
     billed (:meth:`reports_to`).
@@ -87,6 +91,8 @@ class Usage:
         self.rate_limit_waits = 0
         self.rate_limit_wait_seconds = 0.0
         self.fallbacks = 0
+        self.passages_selected = 0
+        self.passages_skipped = 0
         self.billed: dict[str, float] = {}
         self.answered_by: dict[str, int] = {}
 

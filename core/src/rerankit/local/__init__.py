@@ -8,8 +8,15 @@ use it, and so can any third-party plugin (see docs/local-model-plugins.md).
 - :func:`resolve_device`: ``None``/``"auto"`` to cuda, then mps, then cpu; :func:`check_dtype`
   for precisions the resolved device cannot run.
 - :data:`models`: the process-wide :class:`ModelCache`, keyed by load options, one lock per model.
+- :class:`LoadKey` and :func:`load_key`: the cache key of a config's model (a plugin subclasses
+  the key as its namespace: ``cache_info()``, ``clear()``); :func:`hub_options`,
+  :func:`sentence_transformers_options` and :func:`load_error` for the loader itself.
 - :class:`LengthSortedBatches`: similar lengths batched together, results put back in input order.
 - :func:`count_truncated` and :class:`Truncations`: truncated inputs counted, one WARNING per call.
+- :func:`open_runtime`: the forward pass on ONNX Runtime or OpenVINO (``backend="onnx"`` /
+  ``"openvino"``), exported once from the torch model (or the checkpoint's own export) and cached
+  on disk; :func:`export_info` counts conversions and reuses; :class:`FastTokenizer` reads a
+  folder's ``tokenizer.json`` without transformers, for scoring a shipped export without torch.
 - :class:`TokenLength`: the model's tokenizer as the unit of the ``passages`` option, so every
   passage fits the model's window exactly (a scorer returns it from ``length_measure``).
 
@@ -19,26 +26,43 @@ need torch (``resolve_device`` with ``"auto"``) import it, when called.
 
 from __future__ import annotations
 
+from ._backends import Export, Runtime, default_threads, export_info, open_runtime, shipped_file
 from ._batching import LengthSortedBatches
 from ._cache import ModelCache, models
-from ._config import DType, LocalModelConfig
+from ._config import Backend, DType, LocalModelConfig
 from ._device import DEVICE_PATTERN, check_dtype, resolve_device
+from ._keys import LoadKey, load_key
 from ._length import TokenLength
+from ._loading import hub_options, load_error, sentence_transformers_options
 from ._paths import is_local, model_path
+from ._tokenizer import FastTokenizer
 from ._truncation import Truncations, count_truncated
 
 __all__ = [
     "DEVICE_PATTERN",
+    "Backend",
     "DType",
+    "Export",
+    "FastTokenizer",
     "LengthSortedBatches",
+    "LoadKey",
     "LocalModelConfig",
     "ModelCache",
+    "Runtime",
     "TokenLength",
     "Truncations",
     "check_dtype",
     "count_truncated",
+    "default_threads",
+    "export_info",
+    "hub_options",
     "is_local",
+    "load_error",
+    "load_key",
     "model_path",
     "models",
+    "open_runtime",
     "resolve_device",
+    "sentence_transformers_options",
+    "shipped_file",
 ]

@@ -7,14 +7,16 @@ Hugging Face's loaders (``cache_dir``, ``local_files_only``). A plugin derives i
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from pydantic import Field, model_validator
 
 from .._config import RerankerConfig
+from ._backends import check_backend
 from ._device import DEVICE_PATTERN, check_dtype
 
 DType = Literal["float32", "float16", "bfloat16"]
+Backend = Literal["torch", "onnx", "openvino"]
 
 
 class LocalModelConfig(RerankerConfig):
@@ -37,9 +39,27 @@ class LocalModelConfig(RerankerConfig):
     )
     cache_dir: Optional[str] = Field(None, description="Where downloaded models are stored.")
     local_files_only: bool = Field(False, description="Never download; load from the cache or a local path.")
+    backend: Backend = Field(
+        "torch",
+        description="What runs the forward pass: 'torch', or on the CPU 'onnx' (ONNX Runtime) or "
+        "'openvino'; the model is exported once and cached on disk (or taken from the checkpoint's "
+        "own onnx/ or openvino/ folder).",
+    )
+    quantize: Optional[Literal["int8"]] = Field(
+        None,
+        description="'int8': dynamic int8 quantization on the CPU (backend='onnx'; torch too where the "
+        "plugin offers it). Fastest, scores change slightly.",
+    )
+    threads: Optional[int] = Field(
+        None, ge=1, description="CPU threads of the onnx or openvino backend; None: the cores available."
+    )
+
+    #: Whether this plugin quantizes to int8 on the torch backend too (the cross-encoder does).
+    torch_int8: ClassVar[bool] = False
 
     @model_validator(mode="after")
     def _dtype_fits_device(self) -> LocalModelConfig:
         if self.device not in (None, "auto"):
             check_dtype(self.dtype, self.device, self.device)
+        check_backend(self.backend, self.dtype, self.quantize, self.threads, self.device, self.torch_int8)
         return self

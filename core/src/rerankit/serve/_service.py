@@ -148,10 +148,16 @@ class RerankService:
             return await self.rerank(ROUTES[path], request)
         if method == "GET":
             route = {"/v1/models": self.list_models, "/health": self.health, "/ready": self.readiness,
-                     "/metrics": self.metrics_text}.get(path)
+                     "/metrics": self.metrics_text, "/openapi.json": self.openapi}.get(path)
             if route is not None:
                 return await route(request)
         return JSONResponse({"detail": "Not Found"}, status_code=404)
+
+    async def openapi(self, request: Request) -> Response:
+        """The OpenAPI document of this server (its models' names in ``model``)."""
+        from ._openapi import openapi_document
+
+        return JSONResponse(openapi_document(ROUTES, list(self.models)))
 
     async def health(self, request: Request) -> Response:
         """Liveness: the process answers."""

@@ -26,10 +26,9 @@ from typing import Any, Optional
 import torch
 
 from rerankit import ConfigError
-from rerankit.local import count_truncated, models
+from rerankit.local import Export, LoadKey, Runtime, count_truncated, hub_options, load_error, models, open_runtime
 
 from .checkpoint import Dense, Files, Settings, read_settings
-from .loading import LoadKey
 
 logger = logging.getLogger("rerankit.colbert")
 
@@ -63,6 +62,13 @@ class ColbertModel:
         self.position_limit = _position_limit(body, tokenizer)
         self.query_length = self._fit(settings.query_length, "query length")
         self.doc_length = self._fit(settings.doc_length, "document length")
+        #: The onnx or openvino runtime that runs the forward pass; None on torch.
+        self.runtime: Optional[Runtime] = None
+        if key.backend != "torch":
+            # the encoder's pooler is not in the checkpoint (initialised at random) and not used
+            export = Export(lambda: _Project(body, head), ("input_ids", "attention_mask"), ("vectors",),
+                            f"colbert:{settings.layout}", unused=("body.pooler.",))
+            self.runtime = open_runtime(key, export)
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -73,12 +79,7 @@ class ColbertModel:
         files = Files(key.model_name, key.cache_dir, key.local_files_only)
         try:
             settings = read_settings(files)
-            source, kwargs = key.model_name, {
-                "trust_remote_code": key.trust_remote_code,
-                "local_files_only": key.local_files_only or files.local,
-            }
-            if key.cache_dir is not None:
-                kwargs["cache_dir"] = key.cache_dir
+            source, kwargs = key.model_name, hub_options(key)
             if settings.transformer:
                 if files.local:
                     source = os.path.join(key.model_name, settings.transformer)
@@ -95,11 +96,7 @@ class ColbertModel:
         except ConfigError:
             raise
         except Exception as exc:
-            raise ConfigError(
-                f"could not load ColBERT model_name={key.model_name!r}: {type(exc).__name__}: {exc}. "
-                "Check the id or local path; models that ship their own code need "
-                "trust_remote_code=True; offline, set local_files_only=True"
-            ) from exc
+            raise load_error("ColBERT", key, exc) from exc
         missing = [k for k in info.get("missing_keys", ()) if not k.split(".")[0] == "pooler"]
         if missing:
             raise ConfigError(
@@ -121,7 +118,8 @@ class ColbertModel:
             )
         body.eval()
         head.eval()
-        dtype = getattr(torch, key.dtype)
+        # other backends take the float32 model and apply the precision themselves
+        dtype = getattr(torch, key.dtype) if key.backend == "torch" else torch.float32
         body.to(device=key.device, dtype=dtype)
         head.to(device=key.device, dtype=dtype)
         return cls(key, settings, tokenizer, body, head, dim)
@@ -173,9 +171,11 @@ class ColbertModel:
         return (ids, attention), cut
 
     def _embed(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
-        out = self.body(input_ids=ids.to(self.device), attention_mask=attention.to(self.device))
-        hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
-        return torch.nn.functional.normalize(self.head(hidden).float(), p=2, dim=-1)
+        if self.runtime is not None:  # only the forward pass changes
+            (projected,) = self.runtime.run({"input_ids": ids.numpy(), "attention_mask": attention.numpy()})
+            return torch.nn.functional.normalize(torch.from_numpy(projected), p=2, dim=-1)
+        projected = _Project(self.body, self.head)(ids.to(self.device), attention.to(self.device))
+        return torch.nn.functional.normalize(projected.float(), p=2, dim=-1)
 
     def encode_queries(self, queries: Sequence[str], length: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Query token vectors ``[n, L, dim]``, the positions to score ``[n, L]``, texts truncated."""
@@ -204,6 +204,20 @@ class ColbertModel:
 
 
 # -- building blocks -------------------------------------------------------------------------------
+class _Project(torch.nn.Module):
+    """Encoder then projection, token ids and attention in, unnormalized token vectors out (the
+    part another backend runs)."""
+
+    def __init__(self, body: torch.nn.Module, head: torch.nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        self.head = head
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.body(input_ids=input_ids, attention_mask=attention_mask)
+        return self.head(out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0])
+
+
 class _Dense(torch.nn.Module):
     """``activation(linear(x))``, plus ``x`` (or a linear map of it) when residual."""
 

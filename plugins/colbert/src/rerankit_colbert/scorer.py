@@ -23,7 +23,7 @@ from rerankit.local import TokenLength, Truncations
 
 from .config import AnswerdotaiConfig, ColbertConfig
 from .embeddings import read_multivectors
-from .loading import LoadKey, load, load_key
+from .loading import ColbertKey, load, load_key
 
 if TYPE_CHECKING:
     from .encoder import ColbertModel
@@ -41,7 +41,7 @@ class ColbertScorer(rerankit.Scorer):
 
     def __init__(self, config: ColbertConfig) -> None:
         super().__init__(config)
-        self._key: Optional[LoadKey] = None
+        self._key: Optional[ColbertKey] = None
         self.truncations = Truncations(logger, self.reranker)
 
     @property

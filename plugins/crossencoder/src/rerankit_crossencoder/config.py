@@ -10,7 +10,7 @@ on the auto-detected device fail on first score.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from pydantic import Field, model_validator
 
@@ -22,11 +22,12 @@ Activation = Literal["auto", "raw", "sigmoid"]
 RecipeName = Literal["qwen3", "mxbai-v2", "bge-gemma", "monot5", "sequence-classification"]
 #: Recipes that read an instruction (see recipes.py).
 INSTRUCTION_RECIPES = ("qwen3", "mxbai-v2")
-Backend = Literal["torch", "onnx", "openvino"]
 
 
 class CrossEncoderConfig(LocalModelConfig):
     """Options of the ``crossencoder`` reranker (on top of ``column``, ``top_n``, ``return_score``)."""
+
+    torch_int8: ClassVar[bool] = True
 
     model_name: str = Field(
         DEFAULT_MODEL,
@@ -48,9 +49,8 @@ class CrossEncoderConfig(LocalModelConfig):
     quantize: Optional[Literal["int8"]] = Field(
         None,
         description="Fast CPU path: 'int8' applies dynamic int8 quantization to the transformer's "
-        "linear layers (CPU and torch backend only; see the README for its accuracy).",
+        "linear layers (torch, or ONNX Runtime with backend='onnx'; see the README for its accuracy).",
     )
-    backend: Backend = Field("torch", description="sentence-transformers backend: torch, onnx or openvino.")
     recipe: Optional[RecipeName] = Field(
         None,
         description="How the checkpoint turns a pair into a prompt and its output into a score: "
@@ -80,21 +80,9 @@ class CrossEncoderConfig(LocalModelConfig):
                 f"quantize='{self.quantize}' is for cross-encoders; recipe='{self.recipe}' models use "
                 "dtype='bfloat16' (CPU or GPU) or 'float16' (GPU) instead"
             )
-        if self.backend != "torch" and self.dtype != "float32":
+        if self.quantize is not None and self.backend == "torch" and device not in ("auto", "cpu"):
             raise ValueError(
-                f"dtype='{self.dtype}' only applies to backend='torch'; the {self.backend} backend "
-                "uses the precision of its exported model, so leave dtype='float32'"
+                f"quantize='{self.quantize}' is a CPU-only path (torch dynamic quantization); "
+                f"drop it on device='{self.device}' and use dtype='float16' or 'bfloat16' instead"
             )
-        if self.quantize is not None:
-            if self.backend != "torch":
-                raise ValueError(f"quantize='{self.quantize}' needs backend='torch' (got '{self.backend}')")
-            if self.dtype != "float32":
-                raise ValueError(
-                    f"quantize='{self.quantize}' starts from float32 weights; drop dtype='{self.dtype}'"
-                )
-            if device not in ("auto", "cpu"):
-                raise ValueError(
-                    f"quantize='{self.quantize}' is a CPU-only path (torch dynamic quantization); "
-                    f"drop it on device='{self.device}' and use dtype='float16' or 'bfloat16' instead"
-                )
         return self

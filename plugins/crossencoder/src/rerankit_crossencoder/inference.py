@@ -29,9 +29,16 @@ import numpy as np
 import torch
 
 from rerankit import ConfigError
-from rerankit.local import LengthSortedBatches, count_truncated, models
-
-from .loading import LoadKey
+from rerankit.local import (
+    Export,
+    LengthSortedBatches,
+    LoadKey,
+    Runtime,
+    count_truncated,
+    models,
+    open_runtime,
+    shipped_file,
+)
 
 
 class LoadedModel:
@@ -63,6 +70,17 @@ class LoadedModel:
         if isinstance(self.hf, torch.nn.Module):
             self.hf.eval()
         self.device = torch.device(str(getattr(model, "device", key.device)))
+        #: The onnx or openvino runtime that runs the forward pass; None on torch.
+        self.runtime: Runtime | None = None
+        if key.backend != "torch":
+            if not self.direct:
+                raise ConfigError(
+                    f"backend='{key.backend}' scores sequence-classification cross-encoders; model_name="
+                    f"{key.model_name!r} is scored through sentence-transformers' predict: use backend='torch'"
+                )
+            names = tuple(self.tokenizer.model_input_names)
+            export = Export(lambda: _Logits(self.hf, names), names, ("logits",), "sequence-classification")
+            self.runtime = open_runtime(key, export, shipped=shipped_file(key.model_name, key.backend))
 
     # -- public --------------------------------------------------------------------------------
     def score(
@@ -111,16 +129,19 @@ class LoadedModel:
             truncation="longest_first",
             max_length=self.max_length,
             padding=tensors,
-            return_tensors="pt" if tensors else None,
+            return_tensors=("np" if self.runtime is not None else "pt") if tensors else None,
         )
 
     def _forward(self, queries: list[str], texts: list[str], activation: str) -> tuple[torch.Tensor, int]:
         with self.lock, torch.inference_mode():
             enc = self._tokenize(queries, texts, tensors=True)
             cut = self._count_truncated(enc, queries, texts)
-            features = {name: value.to(self.device) for name, value in enc.items()}
-            output = self.hf(**features)
-            logits = output.logits if hasattr(output, "logits") else output[0]
+            if self.runtime is not None:  # only the forward pass changes
+                logits = torch.from_numpy(self.runtime.run(enc)[0])
+            else:
+                features = {name: value.to(self.device) for name, value in enc.items()}
+                output = self.hf(**features)
+                logits = output.logits if hasattr(output, "logits") else output[0]
             logits = logits.float()
             if activation == "auto":
                 fn = getattr(self.model, "activation_fn", None)
@@ -144,6 +165,19 @@ class LoadedModel:
     def _count_truncated(self, enc: Any, queries: Sequence[str], texts: Sequence[str]) -> int:
         """How many pairs lost tokens (see :func:`rerankit.local.count_truncated`); lock held."""
         return count_truncated(enc, self.max_length, queries, texts, tokenizer=self.tokenizer)
+
+
+class _Logits(torch.nn.Module):
+    """The classifier as an exportable module: the tokenizer's inputs, positionally, to logits."""
+
+    def __init__(self, hf: torch.nn.Module, names: tuple[str, ...]) -> None:
+        super().__init__()
+        self.hf = hf
+        self.names = names
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        output = self.hf(**dict(zip(self.names, inputs, strict=True)))
+        return output.logits if hasattr(output, "logits") else output[0]
 
 
 def _max_length(model: Any, tokenizer: Any, hf: Any) -> int:

@@ -2,7 +2,7 @@
 
 Two rerankers built with the same model, device, precision and loading options share one model
 in memory (:func:`load`), held in rerankit's process-wide cache of local models
-(:data:`rerankit.local.models`) under a :class:`LoadKey`; ``batch_size``, ``activation``,
+(:data:`rerankit.local.models`) under a :class:`CrossEncoderKey`; ``batch_size``, ``activation``,
 ``column`` and ``top_n`` do not affect loading and so do not split the cache. torch and
 sentence-transformers are imported here, inside functions, never when the plugin module is
 imported.
@@ -12,68 +12,49 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rerankit import ConfigError
-from rerankit.local import check_dtype, is_local, model_path, models, resolve_device
+from rerankit.local import LoadKey, hub_options, load_error, models, sentence_transformers_options
+from rerankit.local import load_key as shared_load_key
 
 from .config import CrossEncoderConfig
 
 if TYPE_CHECKING:
+    from .exported import ExportedCrossEncoder
     from .generative import GenerativeModel
     from .inference import LoadedModel
 
 logger = logging.getLogger("rerankit.crossencoder")
 
 
-@dataclass(frozen=True)
-class LoadKey:
-    """Everything that changes what gets loaded; the cache key of :func:`load`."""
-
-    model_name: str
-    device: str
-    dtype: str
-    quantize: str | None
-    max_length: int | None
-    trust_remote_code: bool
-    backend: str
-    cache_dir: str | None
-    local_files_only: bool
-    recipe: str | None = None
+class CrossEncoderKey(LoadKey):
+    """The crossencoder's models in the shared cache (:func:`load_key` adds ``max_length`` and ``recipe``)."""
 
 
-def load_key(config: CrossEncoderConfig) -> LoadKey:
+def load_key(config: CrossEncoderConfig) -> CrossEncoderKey:
     """The cache key for ``config``, with the device resolved and a local path made absolute."""
-    # int8 dynamic quantization only runs on CPU, so 'auto' means cpu there.
-    device = "cpu" if config.quantize and config.device in (None, "auto") else resolve_device(config.device)
-    check_dtype(config.dtype, device, config.device)
-    return LoadKey(
-        model_name=model_path(config.model_name),
-        device=device,
-        dtype=config.dtype,
-        quantize=config.quantize,
-        max_length=config.max_length,
-        trust_remote_code=config.trust_remote_code,
-        backend=config.backend,
-        cache_dir=config.cache_dir,
-        local_files_only=config.local_files_only,
-        recipe=config.recipe,
-    )
+    return shared_load_key(config, CrossEncoderKey, max_length=config.max_length, recipe=config.recipe)
 
 
-def load(key: LoadKey) -> LoadedModel | GenerativeModel:
+def load(key: CrossEncoderKey) -> LoadedModel | GenerativeModel | ExportedCrossEncoder:
     """The process-wide model for ``key`` (see :func:`load_key`), loaded on first request (thread-safe).
 
     A checkpoint an LLM recipe fits (named by ``recipe=`` or detected, see :mod:`.detection`)
     loads as a :class:`~.generative.GenerativeModel`; a cross-encoder as a sentence-transformers
-    ``CrossEncoder``.
+    ``CrossEncoder``; a local folder that ships its export for the onnx or openvino backend as an
+    :class:`~.exported.ExportedCrossEncoder`, without torch.
     """
     return models.get(key, lambda: _load_any(key))
 
 
-def _load_any(key: LoadKey) -> LoadedModel | GenerativeModel:
+def _load_any(key: CrossEncoderKey) -> LoadedModel | GenerativeModel | ExportedCrossEncoder:
     from .detection import detect
+    from .exported import ExportedCrossEncoder, exported_folder
+
+    if exported_folder(key):  # the checkpoint's own export: scored without torch or transformers
+        logger.info("loading exported cross-encoder %s on %s", key.model_name, key.backend)
+        return ExportedCrossEncoder(key)
 
     found = detect(key)
     if found is None:
@@ -87,7 +68,7 @@ def _load_any(key: LoadKey) -> LoadedModel | GenerativeModel:
     return _load_generative(key, recipe, head)
 
 
-def _load_generative(key: LoadKey, recipe: Any, head: str) -> GenerativeModel:
+def _load_generative(key: CrossEncoderKey, recipe: Any, head: str) -> GenerativeModel:
     import torch
     import transformers
 
@@ -99,11 +80,7 @@ def _load_generative(key: LoadKey, recipe: Any, head: str) -> GenerativeModel:
         auto = transformers.AutoModelForSeq2SeqLM
     else:
         auto = transformers.AutoModelForCausalLM
-    common: dict[str, Any] = {
-        "trust_remote_code": key.trust_remote_code,
-        "local_files_only": key.local_files_only or is_local(key.model_name),
-        "cache_dir": key.cache_dir,
-    }
+    common = hub_options(key)
     logger.info("loading %s reranker %s on %s (%s)", recipe.name, key.model_name, key.device, key.dtype)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(
@@ -120,7 +97,7 @@ def _load_generative(key: LoadKey, recipe: Any, head: str) -> GenerativeModel:
     return GenerativeModel(model, tokenizer, recipe, head, key)  # type: ignore[arg-type]
 
 
-def _load(key: LoadKey) -> LoadedModel:
+def _load(key: CrossEncoderKey) -> LoadedModel:
     try:
         from sentence_transformers import CrossEncoder
 
@@ -128,27 +105,17 @@ def _load(key: LoadKey) -> LoadedModel:
     except ImportError as exc:  # pragma: no cover - dependencies of the package
         raise ConfigError(f"crossencoder needs torch and sentence-transformers ({exc})") from exc
 
-    kwargs: dict[str, Any] = {
-        "device": key.device,
-        "trust_remote_code": key.trust_remote_code,
-        # a local directory never needs the hub
-        "local_files_only": key.local_files_only or is_local(key.model_name),
-        "backend": key.backend,
-    }
-    if key.cache_dir is not None:
-        kwargs["cache_folder"] = key.cache_dir
+    kwargs = sentence_transformers_options(key)
     if key.max_length is not None:
         kwargs["max_length"] = key.max_length
     logger.info("loading cross-encoder %s on %s (%s)", key.model_name, key.device, key.dtype)
     try:
         model = CrossEncoder(key.model_name, **kwargs)
     except Exception as exc:
-        raise ConfigError(
-            f"could not load cross-encoder model_name={key.model_name!r}: {type(exc).__name__}: {exc}. "
-            "Check the id or local path (a directory saved with save_pretrained); models that ship "
-            "their own code need trust_remote_code=True; offline, set local_files_only=True"
-        ) from exc
+        raise load_error("cross-encoder", key, exc) from exc
     _check_max_length(model, key)
+    if key.backend != "torch":  # the runtime takes the float32 model and applies dtype/quantize itself
+        return LoadedModel(model, key)
     if key.dtype != "float32":
         import torch
 
@@ -158,7 +125,7 @@ def _load(key: LoadKey) -> LoadedModel:
     return LoadedModel(model, key)
 
 
-def _check_max_length(model: Any, key: LoadKey) -> None:
+def _check_max_length(model: Any, key: CrossEncoderKey) -> None:
     """max_length above the model's position embeddings would fail inside transformers when the
     first long pair is scored; refuse it when the model is loaded, naming the option."""
     if key.max_length is None:
@@ -204,14 +171,7 @@ def quantize_int8(model: Any) -> None:
         quantize_dynamic(hf, dict.fromkeys(names, per_channel_dynamic_qconfig), inplace=True)
 
 
-def model_cache_info() -> dict[str, Any]:
-    """How many cross-encoders this process loaded and which are held (model, device, dtype, quantize)."""
-    return {
-        "loads": models.loads(LoadKey),
-        "models": [(k.model_name, k.device, k.dtype, k.quantize) for k in models.keys(LoadKey)],
-    }
-
-
-def clear_model_cache() -> None:
-    """Drop every cached cross-encoder (rerankers built earlier reload on their next score)."""
-    models.clear(LoadKey)
+#: How many cross-encoders this process loaded and which are held (model, device, dtype, backend, quantize).
+model_cache_info = CrossEncoderKey.cache_info
+#: Drop every cached cross-encoder (rerankers built earlier reload on their next score).
+clear_model_cache = CrossEncoderKey.clear

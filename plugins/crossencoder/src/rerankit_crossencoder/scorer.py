@@ -20,7 +20,7 @@ import rerankit
 from rerankit.local import TokenLength, Truncations
 
 from .config import CrossEncoderConfig
-from .loading import LoadKey, load, load_key
+from .loading import CrossEncoderKey, load, load_key
 
 if TYPE_CHECKING:
     from .generative import GenerativeModel
@@ -37,7 +37,7 @@ class CrossEncoderScorer(rerankit.Scorer):
 
     def __init__(self, config: CrossEncoderConfig) -> None:
         super().__init__(config)
-        self._key: LoadKey | None = None
+        self._key: CrossEncoderKey | None = None
         self.truncations = Truncations(logger, "crossencoder")
 
     @property

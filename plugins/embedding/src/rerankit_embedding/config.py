@@ -22,7 +22,10 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 Similarity = Literal["cosine", "dot"]
 
 #: Options only the local model reads.
-LOCAL_ONLY = ("device", "dtype", "trust_remote_code", "cache_dir", "local_files_only", "max_length")
+LOCAL_ONLY = (
+    "device", "dtype", "trust_remote_code", "cache_dir", "local_files_only", "max_length", "backend", "quantize",
+    "threads",
+)
 #: Options only the remote path reads (api_key is not among them: a key is harmless where unused).
 REMOTE_ONLY = (
     "api_key_env", "path", "timeout", "connect_timeout", "max_retries", "deadline",

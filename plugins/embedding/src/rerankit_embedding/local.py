@@ -1,7 +1,7 @@
 """The local path: a sentence-transformers bi-encoder, loaded once per process and load options.
 
 Rerankers built with the same model, device, precision, token limit and loading options share one
-model in rerankit's process-wide cache (:data:`rerankit.local.models`) under a :class:`LoadKey`;
+model in rerankit's process-wide cache (:data:`rerankit.local.models`) under an :class:`EmbeddingKey`;
 ``batch_size``, prompts, similarity, ``column`` and ``top_n`` are applied when encoding and do
 not split the cache. Texts are encoded in batches of similar length
 (:class:`rerankit.local.LengthSortedBatches`) with the model's lock held per batch (a fast
@@ -15,21 +15,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Optional
 
 import numpy as np
 
 from rerankit import ConfigError
 from rerankit.local import (
+    Export,
     LengthSortedBatches,
-    check_dtype,
+    LoadKey,
+    Runtime,
     count_truncated,
-    is_local,
-    model_path,
+    load_error,
     models,
-    resolve_device,
+    open_runtime,
+    sentence_transformers_options,
 )
+from rerankit.local import load_key as shared_load_key
 
 from .config import EmbeddingConfig
 
@@ -40,38 +42,19 @@ DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 INSTALL = "pip install 'rerankit-embedding[local]'"
 
 
-@dataclass(frozen=True)
-class LoadKey:
-    """Everything that changes what gets loaded; the cache key of :func:`load`."""
-
-    model_name: str
-    device: str
-    dtype: str
-    max_length: Optional[int]
-    trust_remote_code: bool
-    cache_dir: Optional[str]
-    local_files_only: bool
+class EmbeddingKey(LoadKey):
+    """The embedding reranker's local models in the shared cache (:func:`load_key` adds ``max_length``)."""
 
 
-def load_key(config: EmbeddingConfig) -> LoadKey:
+def load_key(config: EmbeddingConfig) -> EmbeddingKey:
     """The cache key for ``config``, with the device resolved and a local path made absolute."""
-    device = resolve_device(config.device)
-    check_dtype(config.dtype, device, config.device)
-    return LoadKey(
-        model_name=model_path(config.model_name),
-        device=device,
-        dtype=config.dtype,
-        max_length=config.max_length,
-        trust_remote_code=config.trust_remote_code,
-        cache_dir=config.cache_dir,
-        local_files_only=config.local_files_only,
-    )
+    return shared_load_key(config, EmbeddingKey, max_length=config.max_length)
 
 
 class LocalEncoder:
     """A loaded sentence-transformers bi-encoder plus what encoding needs: lock, limit, prompts."""
 
-    def __init__(self, model: Any, key: LoadKey) -> None:
+    def __init__(self, model: Any, key: EmbeddingKey) -> None:
         self.model = model
         self.key = key
         self.lock = models.lock(key)
@@ -86,6 +69,10 @@ class LocalEncoder:
         self.prompts: dict[str, str] = {k: v for k, v in (getattr(model, "prompts", None) or {}).items() if v}
         default = getattr(model, "default_prompt_name", None)
         self.default_prompt = self.prompts.get(default, "") if default else ""
+        #: The onnx or openvino runtime that runs the forward pass; None on torch.
+        self.runtime: Optional[Runtime] = None
+        if key.backend != "torch":
+            self.runtime = _runtime(model, key)
 
     def query_prompt(self, configured: Optional[str]) -> str:
         """The text put before queries: the configured one, else the model's saved 'query' prompt."""
@@ -115,9 +102,14 @@ class LocalEncoder:
             batch = [texts[i] for i in rows]
             with self.lock:
                 cut += self._count_truncated([prompt + t for t in batch])
-                vectors = self.model.encode(
-                    batch, prompt=prompt, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
-                )
+                if self.runtime is not None:  # only the forward pass changes
+                    features = _tokenize(self.model, [prompt + t for t in batch])
+                    arrays = {k: v.numpy() for k, v in features.items() if isinstance(v, torch.Tensor)}
+                    vectors = torch.from_numpy(self.runtime.run(arrays)[0])
+                else:
+                    vectors = self.model.encode(
+                        batch, prompt=prompt, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
+                    )
             parts.append(vectors.float())
         # one device-to-host copy at the end: a GPU never waits for the host between batches
         out = torch.cat(parts).cpu().numpy()
@@ -128,12 +120,45 @@ class LocalEncoder:
         return count_truncated(enc, self.max_length, texts, tokenizer=self.tokenizer)
 
 
-def load(key: LoadKey) -> LocalEncoder:
+def _runtime(model: Any, key: EmbeddingKey) -> Runtime:
+    """The whole sentence-transformers pipeline (transformer, pooling, normalization, dense) as one
+    exported model: the tokenizer's inputs in, the sentence embedding out."""
+    import torch
+
+    if any(getattr(module, "include_prompt", True) is False for module in model):
+        raise ConfigError(
+            f"backend='{key.backend}': model_name={key.model_name!r} pools without its prompt tokens, "
+            "which the exported model cannot tell apart; use backend='torch'"
+        )
+    sample = _tokenize(model, ["a"])
+    names = tuple(k for k, v in sample.items() if isinstance(v, torch.Tensor))
+    constants = {k: v for k, v in sample.items() if not isinstance(v, torch.Tensor)}  # e.g. modality="text"
+
+    class Embed(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *inputs: Any) -> Any:
+            return self.model({**constants, **dict(zip(names, inputs, strict=True))})["sentence_embedding"]
+
+    pipeline = "+".join(type(module).__name__ for module in model)
+    export = Export(Embed, names, ("sentence_embedding",), f"sentence-transformers:{pipeline}")
+    return open_runtime(key, export)
+
+
+def _tokenize(model: Any, texts: list[str]) -> dict[str, Any]:
+    """The model's own preprocessing of ``texts`` (``preprocess`` from sentence-transformers 6 on)."""
+    preprocess = getattr(model, "preprocess", None) or model.tokenize
+    return preprocess(texts)
+
+
+def load(key: EmbeddingKey) -> LocalEncoder:
     """The process-wide model for ``key`` (see :func:`load_key`), loaded on first request (thread-safe)."""
     return models.get(key, lambda: _load(key))
 
 
-def _load(key: LoadKey) -> LocalEncoder:
+def _load(key: EmbeddingKey) -> LocalEncoder:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
@@ -141,26 +166,15 @@ def _load(key: LoadKey) -> LocalEncoder:
             f"the embedding reranker's local model needs sentence-transformers and torch: {INSTALL} "
             f"(or set base_url to use an embeddings server) ({exc})"
         ) from None
-    kwargs: dict[str, Any] = {
-        "device": key.device,
-        "trust_remote_code": key.trust_remote_code,
-        # a local directory never needs the hub
-        "local_files_only": key.local_files_only or is_local(key.model_name),
-    }
-    if key.cache_dir is not None:
-        kwargs["cache_folder"] = key.cache_dir
+    kwargs = sentence_transformers_options(key)
     logger.info("loading embedding model %s on %s (%s)", key.model_name, key.device, key.dtype)
     try:
         model = SentenceTransformer(key.model_name, **kwargs)
     except Exception as exc:
-        raise ConfigError(
-            f"could not load embedding model_name={key.model_name!r}: {type(exc).__name__}: {exc}. "
-            "Check the id or local path (a directory saved by SentenceTransformer.save); models that "
-            "ship their own code need trust_remote_code=True; offline, set local_files_only=True"
-        ) from exc
+        raise load_error("embedding", key, exc, saved_with="SentenceTransformer.save") from exc
     if key.max_length is not None:
         model.max_seq_length = key.max_length
-    if key.dtype != "float32":
+    if key.dtype != "float32" and key.backend == "torch":  # other backends take float32 and set their own
         import torch
 
         model.to(getattr(torch, key.dtype))
@@ -168,14 +182,7 @@ def _load(key: LoadKey) -> LocalEncoder:
     return LocalEncoder(model, key)
 
 
-def model_cache_info() -> dict[str, Any]:
-    """How many embedding models this process loaded and which are held (model, device, dtype)."""
-    return {
-        "loads": models.loads(LoadKey),
-        "models": [(k.model_name, k.device, k.dtype) for k in models.keys(LoadKey)],
-    }
-
-
-def clear_model_cache() -> None:
-    """Drop every cached embedding model (rerankers built earlier reload on their next score)."""
-    models.clear(LoadKey)
+#: How many embedding models this process loaded and which are held (model, device, dtype, backend, quantize).
+model_cache_info = EmbeddingKey.cache_info
+#: Drop every cached embedding model (rerankers built earlier reload on their next score).
+clear_model_cache = EmbeddingKey.clear

@@ -27,7 +27,7 @@ from .config import EmbeddingConfig
 from .vectors import read_vectors, similarities
 
 if TYPE_CHECKING:
-    from .local import LoadKey, LocalEncoder
+    from .local import EmbeddingKey, LocalEncoder
     from .remote import RemoteEncoder
 
 logger = logging.getLogger("rerankit.embedding")
@@ -48,7 +48,7 @@ class EmbeddingScorer(rerankit.Scorer):
 
     def __init__(self, config: EmbeddingConfig) -> None:
         super().__init__(config)
-        self._key: Optional[LoadKey] = None
+        self._key: Optional[EmbeddingKey] = None
         self.truncations = Truncations(logger, "embedding")
         self._remote: Optional[RemoteEncoder] = None
         if config.remote:

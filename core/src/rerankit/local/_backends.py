@@ -1,0 +1,407 @@
+"""CPU backends for local models: the forward pass on ONNX Runtime or OpenVINO instead of torch.
+
+A backend changes one thing, the forward pass: tokenization, truncation, batching, passages and
+order restoration stay the plugin's shared code. :func:`open_runtime` gives a :class:`Runtime`
+that runs a batch of encoded inputs (numpy arrays by name) and returns the outputs. The model
+comes from, in order:
+
+1. a file the checkpoint ships (``onnx/model.onnx``, ``openvino/openvino_model.xml``, as
+   sentence-transformers exports them), used as it is;
+2. the on-disk export cache, keyed by the model's weights, the part exported, the options and the
+   versions of torch, onnx and the runtime; every file is checked against the manifest's hashes
+   before use, and a stale or damaged entry is rebuilt, never trusted;
+3. the loaded torch module, exported with ``torch.onnx.export`` (OpenVINO converts that ONNX
+   file with ``openvino.convert_model``) and stored in the cache.
+
+Precision: OpenVINO runs float32 with its ``INFERENCE_PRECISION_HINT`` set to ``f32`` explicitly
+(its CPU default is bf16 where the CPU has it) or bf16 for ``dtype="bfloat16"``;
+``quantize="int8"`` is ONNX Runtime's dynamic int8 quantization of the exported model. Threads
+default to the cores this process may use. :func:`export_info` counts conversions and reuses, the
+public signal that a second load converted nothing. Nothing here imports torch unless a model has
+to be exported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from .._errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnx", "openvino")
+#: Bumped when what an export holds changes, so older cache entries are rebuilt.
+EXPORT_FORMAT = 1
+#: The files a checkpoint ships, as sentence-transformers' export_* functions write them.
+SHIPPED = {"onnx": ("onnx", "model.onnx"), "openvino": ("openvino", "openvino_model.xml")}
+INSTALL = {
+    "onnx": "pip install onnxruntime onnx (or the plugin's [onnx] extra)",
+    "openvino": "pip install openvino onnx (or the plugin's [openvino] extra)",
+}
+
+_counts_lock = threading.Lock()
+_counts = {"converted": 0, "reused": 0, "rebuilt": 0, "shipped": 0}
+
+
+def export_info() -> dict[str, Any]:
+    """What this process did to get models for the onnx and openvino backends: ``converted``
+    (exported from torch), ``reused`` (taken from the disk cache), ``rebuilt`` (cache entries found
+    stale or damaged, then converted again), ``shipped`` (the checkpoint's own export), and
+    ``dir``, the cache folder."""
+    with _counts_lock:
+        return {**_counts, "dir": str(export_dir())}
+
+
+def _count(what: str) -> None:
+    with _counts_lock:
+        _counts[what] += 1
+
+
+def export_dir() -> Path:
+    """Where exported models are cached: ``$RERANKIT_CACHE_DIR/exports``, else
+    ``$XDG_CACHE_HOME/rerankit/exports``, else ``~/.cache/rerankit/exports``."""
+    root = os.environ.get("RERANKIT_CACHE_DIR")
+    if not root:
+        root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "rerankit")
+    return Path(root) / "exports"
+
+
+def default_threads() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def check_backend(backend: str, dtype: str, quantize: Optional[str], threads: Optional[int], device: Optional[str],
+                  torch_int8: bool) -> None:
+    """Refuse a combination the backend cannot run, naming the option (a ValueError, which the
+    config turns into a ConfigError)."""
+    kind = (device or "auto").split(":")[0]
+    if backend == "torch":
+        if threads is not None:
+            raise ValueError(
+                "threads applies to backend='onnx' or 'openvino'; torch's thread pool is process-wide "
+                "(torch.set_num_threads): drop threads or pick one of those backends"
+            )
+        if quantize is not None and not torch_int8:
+            raise ValueError(f"quantize='{quantize}' runs on backend='onnx' here (ONNX Runtime dynamic int8)")
+    else:
+        if kind not in ("auto", "cpu"):
+            raise ValueError(
+                f"backend='{backend}' runs on the CPU; drop device='{device}' or use backend='torch' on it"
+            )
+        if backend == "onnx" and dtype != "float32":
+            raise ValueError(
+                f"dtype='{dtype}' is not offered on backend='onnx' (ONNX Runtime's CPU kernels are float32 "
+                "or int8): use dtype='float32', quantize='int8', or backend='openvino' for bfloat16"
+            )
+        if backend == "openvino" and quantize is not None:
+            raise ValueError(
+                f"quantize='{quantize}' is not offered on backend='openvino'; use backend='onnx' for dynamic "
+                "int8, or dtype='bfloat16' on openvino"
+            )
+        if backend == "openvino" and dtype == "float16":
+            raise ValueError("dtype='float16' needs a GPU; on backend='openvino' use 'float32' or 'bfloat16'")
+    if quantize is not None and dtype != "float32":
+        raise ValueError(f"quantize='{quantize}' starts from float32 weights; drop dtype='{dtype}'")
+
+
+class Runtime:
+    """A compiled model on one CPU backend: :meth:`run` takes encoded inputs, returns the outputs."""
+
+    def __init__(self, backend: str, path: Path, run: Callable[[dict[str, np.ndarray]], list[np.ndarray]],
+                 inputs: Sequence[str], origin: str) -> None:
+        self.backend = backend
+        #: The model file in use (in the cache, or the checkpoint's own).
+        self.path = path
+        #: The input names the model takes; :meth:`run` passes only these.
+        self.inputs = tuple(inputs)
+        #: Where the model came from: 'shipped', 'cache' or 'converted'.
+        self.origin = origin
+        self._run = run
+
+    def run(self, inputs: Mapping[str, Any]) -> list[np.ndarray]:
+        """The model's outputs (numpy, float32) for one batch; ``inputs`` may hold extra names."""
+        feed = {name: np.ascontiguousarray(np.asarray(inputs[name]), dtype=np.int64) for name in self.inputs}
+        return [np.asarray(out, dtype=np.float32) for out in self._run(feed)]
+
+    def __repr__(self) -> str:
+        return f"Runtime(backend={self.backend!r}, origin={self.origin!r}, path='{self.path}')"
+
+
+@dataclass(frozen=True)
+class Export:
+    """How to export one part of a loaded torch model when no shipped or cached file serves.
+
+    ``module`` is a factory of the torch module whose ``forward`` takes the ``inputs`` positionally
+    and returns the tensor(s) named ``outputs``; ``fingerprint`` is anything that tells this part
+    from others of the same weights (a head, a pooling), part of the cache key. ``unused`` are
+    prefixes of weight names that never reach the outputs and are left out of the weights' hash
+    (a pooler that transformers initialises at random on every load, for instance).
+    """
+
+    module: Callable[[], Any]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    fingerprint: str = ""
+    unused: tuple[str, ...] = ()
+
+
+def shipped_file(model_dir: str, backend: str) -> Optional[Path]:
+    """The checkpoint's own export for ``backend`` in local directory ``model_dir``, if any."""
+    folder, name = SHIPPED[backend]
+    path = Path(model_dir) / folder / name
+    return path if path.is_file() and os.path.isdir(model_dir) else None
+
+
+def open_runtime(key: Any, export: Optional[Export], *, shipped: Optional[Path] = None) -> Runtime:
+    """A :class:`Runtime` for ``key`` (a :class:`~rerankit.local.LoadKey`: backend, dtype,
+    quantize, threads): the ``shipped`` file if given (quantized into the cache with
+    ``quantize='int8'``), else the cached export, else ``export`` run now and cached."""
+    backend = key.backend
+    _require(backend)
+    threads = key.threads or default_threads()
+    if shipped is not None and key.quantize is None:
+        _count("shipped")
+        logger.info("%s: using the checkpoint's own %s model %s", key.model_name, backend, shipped)
+        return _compile(backend, shipped, key.dtype, threads, "shipped")
+    if shipped is None and export is None:
+        raise ConfigError(
+            f"backend='{backend}': model_name={key.model_name!r} ships no {'/'.join(SHIPPED[backend])} and "
+            "torch is not available to export one; install the plugin with torch or use a folder that "
+            "ships the exported model"
+        )
+    entry = export_dir() / _digest(key, export, shipped)
+    path = _cached(entry)
+    if path is not None:
+        try:
+            runtime = _compile(backend, path, key.dtype, threads, "cache")
+        except Exception as exc:  # a file that hashes right but will not load: rebuild it
+            logger.warning("exported model %s would not load (%s); rebuilding it", entry, exc)
+            _count("rebuilt")
+        else:
+            _count("reused")
+            logger.info("%s: reusing the %s export at %s", key.model_name, backend, entry)
+            return runtime
+    _build(entry, key, export, shipped)
+    _count("converted")
+    path = _cached(entry)
+    if path is None:  # pragma: no cover - just written and verified
+        raise ConfigError(f"backend='{backend}': the export written to {entry} did not verify")
+    return _compile(backend, path, key.dtype, threads, "converted")
+
+
+# -- the cache ---------------------------------------------------------------------------------------
+def _digest(key: Any, export: Optional[Export], shipped: Optional[Path]) -> str:
+    source = _file_fingerprint(shipped) if shipped is not None else _weights_fingerprint(export)
+    facts = {
+        "format": EXPORT_FORMAT,
+        "model": key.model_name,
+        "source": source,
+        "part": export.fingerprint if export is not None else "",
+        "backend": key.backend,
+        "quantize": key.quantize,
+        "versions": _versions(key.backend),
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _versions(backend: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("torch", "onnx", "onnxruntime" if backend == "onnx" else "openvino"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "-"
+    return found
+
+
+def _file_fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _weights_fingerprint(export: Optional[Export]) -> str:
+    """A hash of the module's weights: the same weights give the same export, whatever path or
+    hub id they were loaded from; changed weights never reuse an old export."""
+    assert export is not None
+    module = export.module()
+    digest = hashlib.sha256(type(module).__name__.encode())
+    for name, tensor in module.state_dict().items():
+        if name.startswith(export.unused):
+            continue
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cached(entry: Path) -> Optional[Path]:
+    """The model file of cache ``entry`` if its manifest and every file's hash check out; a stale or
+    damaged entry is removed (and logged) so that it is rebuilt."""
+    manifest = entry / "manifest.json"
+    if not entry.exists():
+        return None
+    try:
+        facts = json.loads(manifest.read_text(encoding="utf-8"))
+        files = facts["files"]
+        for name, expected in files.items():
+            if _sha256(entry / name) != expected:
+                raise ValueError(f"{name} does not match its hash")
+        return entry / facts["model"]
+    except Exception as exc:
+        logger.warning("exported model cache entry %s is damaged (%s); rebuilding it", entry, exc)
+        _count("rebuilt")
+        shutil.rmtree(entry, ignore_errors=True)
+        return None
+
+
+def _build(entry: Path, key: Any, export: Optional[Export], shipped: Optional[Path]) -> None:
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".building-", dir=entry.parent))
+    try:
+        logger.info("%s: converting to %s (%s) into %s", key.model_name, key.backend, key.quantize or key.dtype, entry)
+        onnx_path = shipped if shipped is not None else _export_onnx(export, work / "export.onnx")
+        if key.backend == "onnx":
+            model = "model.onnx"
+            if key.quantize == "int8":
+                _quantize_int8(onnx_path, work / model)
+            else:
+                _save_onnx(onnx_path, work / model)
+        else:
+            model = "openvino_model.xml"
+            import openvino
+
+            openvino.save_model(openvino.convert_model(str(onnx_path)), str(work / model), compress_to_fp16=False)
+        for stray in work.glob("export.onnx*"):
+            stray.unlink()
+        files = {p.name: _sha256(p) for p in sorted(work.iterdir()) if p.is_file()}
+        (work / "manifest.json").write_text(json.dumps({"model": model, "files": files}), encoding="utf-8")
+        shutil.rmtree(entry, ignore_errors=True)
+        os.replace(work, entry)  # atomic: a reader sees the whole entry or none
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f"backend='{key.backend}': could not convert model_name={key.model_name!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _export_onnx(export: Optional[Export], path: Path) -> Path:
+    import torch
+
+    assert export is not None
+    module = export.module().eval()
+    batch = 2
+    length = 8
+    example = []
+    for name in export.inputs:
+        value = torch.ones(batch, length, dtype=torch.long)
+        if name == "attention_mask":
+            value[1, length // 2 :] = 0  # a padded row, so the mask is traced as data
+        elif name == "token_type_ids":
+            value.zero_()
+        example.append(value)
+    axes = {name: {0: "batch", 1: "sequence"} for name in export.inputs}
+    axes.update({name: {0: "batch"} for name in export.outputs})
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
+        torch.onnx.export(
+            module, tuple(example), str(path), input_names=list(export.inputs), output_names=list(export.outputs),
+            dynamic_axes=axes, opset_version=17, dynamo=False,
+        )
+    return path
+
+
+def _save_onnx(source: Path, target: Path) -> None:
+    import onnx
+
+    model = onnx.load(str(source))
+    onnx.save(model, str(target))
+
+
+def _quantize_int8(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quiet = logging.getLogger()
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # its "consider pre-processing" notice goes to the root logger
+    try:
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        quiet.setLevel(level)
+
+
+# -- the runtimes ----------------------------------------------------------------------------------
+def _require(backend: str) -> None:
+    if backend not in ("onnx", "openvino"):
+        raise ConfigError(f"backend={backend!r} has no runtime here; use 'onnx' or 'openvino'")
+    module = "onnxruntime" if backend == "onnx" else "openvino"
+    try:
+        __import__(module)
+    except ImportError as exc:
+        raise ConfigError(f"backend='{backend}' needs {module}: {INSTALL[backend]} ({exc})") from None
+
+
+def _compile(backend: str, path: Path, dtype: str, threads: int, origin: str) -> Runtime:
+    if backend == "onnx":
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # idle threads sleep instead of spinning: beside a web server, a batcher or other processes,
+        # spinning threads steal the cores the next batch needs
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        names = [i.name for i in session.get_inputs()]
+        return Runtime(backend, path, lambda feed: session.run(None, feed), names, origin)
+    import openvino
+
+    compiled = openvino.Core().compile_model(
+        str(path),
+        "CPU",
+        {
+            "INFERENCE_PRECISION_HINT": "bf16" if dtype == "bfloat16" else "f32",
+            "INFERENCE_NUM_THREADS": threads,
+            "PERFORMANCE_HINT": "LATENCY",
+        },
+    )
+    names = [port.get_any_name() for port in compiled.inputs]
+    request = compiled.create_infer_request()
+    lock = threading.Lock()
+
+    def run(feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        with lock:
+            result = request.infer(feed)
+            return [np.array(result[port]) for port in compiled.outputs]
+
+    return Runtime(backend, path, run, names, origin)

@@ -1,0 +1,95 @@
+"""What the local plugins' backend tests share: a private export cache, texts of clearly different
+relevance, and the checks every scorer must pass on every backend."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+import rerankit
+import rerankit.local
+
+#: float32 on another backend equals torch float32 within this.
+EXACT = 1e-4
+#: bf16 and int8 keep at least this rank correlation with float32.
+SPEARMAN = 0.95
+#: The CPU backends, float32, and the reduced precisions each offers.
+FLOAT32 = [{"backend": "onnx"}, {"backend": "openvino"}]
+REDUCED = [{"backend": "openvino", "dtype": "bfloat16"}, {"backend": "onnx", "quantize": "int8"}]
+
+
+def label(options: dict[str, Any]) -> str:
+    return "-".join(str(v) for v in options.values())
+
+
+@pytest.fixture(scope="module")
+def export_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A fresh export cache folder for the module (RERANKIT_CACHE_DIR), so conversions are counted
+    from zero and no other test's exports are reused."""
+    root = tmp_path_factory.mktemp("rerankit-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RERANKIT_CACHE_DIR", str(root))
+        yield root / "exports"
+
+
+def pool(words: Sequence[str], n: int, seed: int = 0) -> list[str]:
+    """``n`` distinct texts of 3 to 12 of ``words``."""
+    rng = random.Random(seed)
+    found: dict[str, None] = {}
+    while len(found) < n:
+        found[" ".join(rng.choice(words) for _ in range(rng.randint(3, 12)))] = None
+    return list(found)
+
+
+def spread(texts: Sequence[str], scores: Sequence[float], n: int = 200) -> list[str]:
+    """``n`` of ``texts`` evenly spaced along their float32 ranking: relevance clearly different
+    from one to the next (neighbours in a random pool can tie within rounding)."""
+    order = np.argsort(np.asarray(scores))
+    picks = np.linspace(0, len(order) - 1, n).round().astype(int)
+    return [texts[i] for i in order[picks]]
+
+
+def assert_ranks_kept(reference: Sequence[float], other: Sequence[float]) -> None:
+    rho = spearmanr(reference, other).statistic
+    assert rho >= SPEARMAN, f"Spearman {rho:.4f} < {SPEARMAN}"
+    assert not np.array_equal(reference, other), "reduced precision gave float32's scores exactly"
+
+
+def counts() -> dict[str, Any]:
+    return rerankit.local.export_info()
+
+
+def damage(folder: Path) -> Path:
+    """Cut the model file of the one cache entry under ``folder`` in half; returns the entry."""
+    (entry,) = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    model = max((p for p in entry.iterdir() if p.suffix in (".onnx", ".bin")), key=lambda p: p.stat().st_size)
+    data = model.read_bytes()
+    model.write_bytes(data[: len(data) // 2])
+    return entry
+
+
+def check_cache_reused_then_rebuilt(
+    export_cache: Path, score: Callable[[], list[float]], clear: Callable[[], None], reference: list[float]
+) -> None:
+    """First load converts; a second (after the in-memory cache is cleared) reuses the disk cache and
+    converts nothing; a damaged entry is rebuilt, and scores never change."""
+    clear()
+    before = counts()
+    np.testing.assert_allclose(score(), reference, atol=EXACT)
+    first = counts()
+    assert first["converted"] == before["converted"] + 1 and first["dir"] == str(export_cache)
+    clear()
+    np.testing.assert_allclose(score(), reference, atol=EXACT)
+    second = counts()
+    assert second["converted"] == first["converted"] and second["reused"] == first["reused"] + 1
+    damage(export_cache)
+    clear()
+    np.testing.assert_allclose(score(), reference, atol=EXACT)
+    third = counts()
+    assert third["rebuilt"] == second["rebuilt"] + 1 and third["converted"] == second["converted"] + 1
