@@ -243,3 +243,10 @@ def test_ready_without_the_key_shows_no_models(server: LiveServer) -> None:
     assert bare.status_code == 200 and bare.json() == {"status": "ready"}
     full = httpx.get(f"{server.url}/ready", headers=AUTH).json()
     assert set(full["models"]) == {"words", "rrf", "tmpl", "hosted", "userinfo"}
+
+    def model_field(headers: dict) -> dict:
+        doc = httpx.get(f"{server.url}/openapi.json", headers=headers).json()
+        return doc["paths"]["/v2/rerank"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+            "properties"]["model"]
+
+    assert "enum" not in model_field({}) and "hosted" in model_field(AUTH)["enum"]

@@ -36,6 +36,9 @@ _BODIES: dict[str, dict[str, Any]] = {
         "documents": {**_TEXTS, "description": "The documents' texts."},
         "top_n": _s("integer", "Keep the best n results."),
         "max_tokens_per_doc": _s("integer", "Cut each document to this many words before scoring."),
+        "priority": _s("integer", "Accepted (0-999); requests are served in arrival order."),
+        "relevant_spans": _s("object", "Accepted as the Cohere SDK sends it, `{\"mode\": \"disabled\"}`; "
+                             "`\"enabled\"` is a 400."),
     }, ["model", "query", "documents"]),
     "jina": _obj({
         "model": _s("string", _MODEL),
@@ -121,7 +124,8 @@ def openapi_document(routes: Mapping[str, str], models: Optional[Sequence[str]] 
         extra={"401": _ERRORS["401"]})
     paths["/health"] = _get("Liveness", "200 while the process answers.", _obj({"status": _s("string", "`ok`")}))
     paths["/ready"] = _get("Readiness", "200 once every local model is loaded; 503 while loading, after a failed "
-                           "load, or when shutting down.", extra={"503": {"description": "Not ready."}})
+                           "load, or when shutting down. Each model's state only for a client with the key.",
+                           extra={"503": {"description": "Not ready."}})
     paths["/metrics"] = _get("Prometheus metrics", "Requests, errors, latency, batch sizes, queue depth, usage.",
                              {"type": "string"}, content="text/plain")
     paths["/openapi.json"] = _get("This document", "The OpenAPI document of this server.", {"type": "object"})

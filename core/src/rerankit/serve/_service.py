@@ -157,7 +157,8 @@ class RerankService:
         """The OpenAPI document of this server (its models' names in ``model``)."""
         from ._openapi import openapi_document
 
-        return JSONResponse(openapi_document(ROUTES, list(self.models)))
+        served = list(self.models) if self._authorized(request) else None  # names only for a client with the key
+        return JSONResponse(openapi_document(ROUTES, served))
 
     async def health(self, request: Request) -> Response:
         """Liveness: the process answers."""
