@@ -39,6 +39,7 @@ from ._models import (
     warm_up_table,
 )
 from ._settings import ServeSettings
+from ._threads import settle_openmp_waiting
 
 logger = logging.getLogger("rerankit").getChild("serve")  # not a dotted literal (the import graph reads those)
 
@@ -86,6 +87,8 @@ class RerankService:
             if self._started:
                 return
             threads = self.settings.threads_per_model
+            if any(model.local for model in self.models.values()):
+                settle_openmp_waiting()  # before the models (and torch) load
             for name, model in self.models.items():
                 if model.local:
                     self._executors[name] = ThreadPoolExecutor(threads, thread_name_prefix=f"rerankit-{name}")

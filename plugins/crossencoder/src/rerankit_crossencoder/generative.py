@@ -5,9 +5,11 @@ Each call tokenizes all its pairs at once (one batched call of the fast tokenize
 assembles every row as prefix + middle + suffix (only the middle is cut, so the position the
 score is read from is always the recipe's), orders the rows by exact token length, and runs
 ``batch_size`` rows per forward pass, padded on the recipe's side (left for causal LMs, so the
-last position of every row is its last real token). A causal LM computes the vocabulary logits
-of the last position only (``logits_to_keep=1``), not of every position as the reference loops
-do. Scores stay on the device until the last batch is done.
+last position of every row is its last real token). A causal LM computes logits at the last
+position only (``logits_to_keep=1``), not at every position as the reference loops do, and only
+for the label tokens where :mod:`.label_head` checks that this gives the full head's label logits
+(two rows of the output head instead of the whole vocabulary). Scores stay on the device until
+the last batch is done.
 
 Truncation is counted exactly and for free: each part is tokenized with a limit one token above
 what it may keep, so a part longer than its share shows it by its length.
@@ -25,6 +27,7 @@ import torch
 from rerankit import ConfigError
 from rerankit.local import LengthSortedBatches, models
 
+from .label_head import use_label_rows
 from .recipes import Recipe
 
 Head = Literal["lm", "classifier"]
@@ -108,6 +111,14 @@ class GenerativeModel:
         if recipe.architecture == "seq2seq" and self._start_id is None:
             raise ConfigError(f"model_name={key.model_name!r} has no decoder_start_token_id for monot5")
         model.eval()
+        # the logits columns the score is read from: the label ids in the vocabulary, or 0 and 1
+        # once the output head holds only the label rows (checked on a probe batch, .label_head)
+        labels = [self.true_id] if self.false_id is None else [self.true_id, self.false_id]
+        self._columns = labels
+        if head == "lm":
+            probe = self._tensors(self.encode(["query", "a longer query"], ["document", "a document"])[0])
+            if use_label_rows(model, labels, lambda: self._last_logits(*probe), f"{recipe.name} {key.model_name}"):
+                self._columns = list(range(len(labels)))
 
     # -- public --------------------------------------------------------------------------------
     def score(
@@ -216,19 +227,23 @@ class GenerativeModel:
         if self.head == "classifier":
             raw = self.model(input_ids=input_ids, attention_mask=mask).logits[:, 0].float()
         else:
-            if self.recipe.architecture == "seq2seq":
-                start = torch.full((len(rows), 1), self._start_id, dtype=torch.long, device=self.device)
-                out = self.model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=start, use_cache=False)
-            else:
-                extra = {"logits_to_keep": 1} if self._keep_one else {}
-                out = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False, **extra)
-            last = out.logits[:, -1, :].float()
-            raw = last[:, self.true_id]
-            if self.false_id is not None:
-                raw = raw - last[:, self.false_id]
+            last = self._last_logits(input_ids, mask).float()
+            raw = last[:, self._columns[0]]
+            if len(self._columns) > 1:
+                raw = raw - last[:, self._columns[1]]
         if activation == "sigmoid" or (activation == "auto" and self.recipe.score == "p_true"):
             return torch.sigmoid(raw)
         return raw
+
+    def _last_logits(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The LM head's logits at the position the score is read from, one row per input."""
+        if self.recipe.architecture == "seq2seq":
+            start = torch.full((len(input_ids), 1), self._start_id, dtype=torch.long, device=self.device)
+            out = self.model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=start, use_cache=False)
+        else:
+            extra = {"logits_to_keep": 1} if self._keep_one else {}
+            out = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False, **extra)
+        return out.logits[:, -1, :]
 
 
 def _pad_id(tokenizer: Any) -> int:
