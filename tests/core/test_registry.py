@@ -129,7 +129,7 @@ def test_unknown_name_lists_installed_and_gives_pip_hint(monkeypatch):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"k": 60}, "unknown option 'k' (did you mean 'K'?); allowed: K, column, return_score, top_n"),
+        ({"k": 60}, "unknown option 'k' (did you mean 'K'?); allowed: K, column, min_score, return_score, top_n"),
         ({"K": 0}, "option 'K': Input should be greater than 0 (got 0)"),
         ({"top_n": 0}, "option 'top_n'"),
         ({"return_score": "some"}, "option 'return_score': Input should be 'relevance' or 'all'"),

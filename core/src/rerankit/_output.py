@@ -22,15 +22,18 @@ def finish(
     top_n: int | None,
     drop: Sequence[str] = (),
     columns: Mapping[str, pa.Array] | None = None,
+    order: np.ndarray | None = None,
 ) -> pa.Table:
     """Attach ``_relevance_score`` (float32), sort descending, cut to ``top_n``, drop score columns.
 
     Ties keep input order (a stable sort on the float32 score), the same rule as LanceDB's
     ``sort_by``. Score columns a row never had are null, never invented. ``columns`` (one value
     per row, in row order) are appended after ``_relevance_score``, ordered like the rows.
+    ``order`` (row numbers, best first) replaces the sort when the caller ranks by more than the score.
     """
     scores32 = np.asarray(scores, dtype=np.float32)
-    order = np.argsort(np.negative(scores32), kind="stable")
+    if order is None:
+        order = np.argsort(np.negative(scores32), kind="stable")
     if top_n is not None:
         order = order[:top_n]
     table = rows.table((*drop, RELEVANCE))

@@ -9,6 +9,7 @@ input checks, merging, ordering, ``top_n`` and ``return_score`` live here once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +17,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ._columns import SCORE_COLUMNS
+from ._columns import RAW_SCORE, RELEVANCE, SCORE_COLUMNS
 from ._config import RerankerConfig, public_dump
 from ._errors import InputError, ScoringError
 from ._inputs import as_table
 from ._merge import Rows, union_by_rowid
 from ._output import finish
+
+logger = logging.getLogger("rerankit")
 
 
 @dataclass
@@ -205,7 +208,30 @@ class Reranker:
 
     def _finish(self, plan: Plan, scores: np.ndarray) -> pa.Table:
         drop = SCORE_COLUMNS if self.return_score == "relevance" else ()
-        return finish(plan.rows, scores, top_n=self.top_n, drop=drop, columns=plan.columns)
+        order = _ranked_by_raw_too(scores, plan.columns.get(RAW_SCORE))
+        out = finish(plan.rows, scores, top_n=self.top_n, drop=drop, columns=plan.columns, order=order)
+        return self._threshold(out)
+
+    # -- min_score ---------------------------------------------------------------------------
+    def _calibrated(self) -> bool:
+        """Whether this reranker's scores are probabilities of relevance (``calibration`` set)."""
+        return False
+
+    def _threshold(self, out: pa.Table) -> pa.Table:
+        """``out`` (ranked) without its rows scored below ``min_score``; the order is kept."""
+        min_score = getattr(self.config, "min_score", None)
+        if min_score is None:
+            return out
+        if not self._calibrated() and not self.__dict__.get("_warned_uncalibrated"):
+            self._warned_uncalibrated = True
+            logger.warning(
+                "min_score=%g on reranker '%s', whose scores are not calibrated probabilities: the "
+                "threshold means something else for every model; fit a calibration (rerankit calibrate) "
+                "and set calibration = {...} so that min_score is a probability of relevance",
+                min_score, self.name,
+            )
+        keep = out[RELEVANCE].to_numpy() >= min_score
+        return out if keep.all() else out.filter(pa.array(keep))
 
     # -- identity ----------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -218,6 +244,17 @@ class Reranker:
         if self._rebuild is None:
             return super().__reduce_ex__(protocol)
         return (self._rebuild, (self.name, public_dump(self.config)))
+
+
+def _ranked_by_raw_too(scores: np.ndarray, raw: pa.Array | None) -> np.ndarray | None:
+    """With a calibration, rows tied on the calibrated score (an isotonic map's flat steps, two
+    probabilities equal in float32) keep the order of their raw scores: a calibration never changes
+    the ranking. None (a plain sort on the score) without one."""
+    if raw is None:
+        return None
+    calibrated = np.asarray(scores, dtype=np.float32)
+    raw32 = np.asarray(raw.to_numpy(zero_copy_only=False), dtype=np.float32)
+    return np.lexsort((np.negative(raw32), np.negative(calibrated)))
 
 
 __all__ = ["Plan", "Rebuild", "Reranker"]

@@ -11,6 +11,7 @@ of this, and importing this package imports neither lancedb nor torch.
 from __future__ import annotations
 
 from ._collection import BUNDLED, Collection, EvalError, load_collection
+from ._fit import brier_score, expected_calibration_error, fit_calibration
 from ._index import default_cache_dir
 from ._long import make_long_documents
 from ._metrics import DEFAULT_METRICS, measure, measure_per_query
@@ -26,8 +27,11 @@ __all__ = [
     "EvalError",
     "Runs",
     "TuneResult",
+    "brier_score",
     "default_cache_dir",
     "evaluate",
+    "expected_calibration_error",
+    "fit_calibration",
     "load_collection",
     "make_long_documents",
     "measure",
