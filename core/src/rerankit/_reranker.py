@@ -37,6 +37,8 @@ class Plan:
     weights: Sequence[float] | None = None
     #: Output columns the scoring path added (name to one value per row, in row order).
     columns: dict[str, pa.Array] = field(default_factory=dict)
+    #: The rows best first, where a reranker ranks by more than its scores (a cascade's stages).
+    order: np.ndarray | None = None
 
     @property
     def inputs(self) -> list[pa.Table]:
@@ -208,7 +210,7 @@ class Reranker:
 
     def _finish(self, plan: Plan, scores: np.ndarray) -> pa.Table:
         drop = SCORE_COLUMNS if self.return_score == "relevance" else ()
-        order = _ranked_by_raw_too(scores, plan.columns.get(RAW_SCORE))
+        order = plan.order if plan.order is not None else ranking(scores, plan.columns)
         out = finish(plan.rows, scores, top_n=self.top_n, drop=drop, columns=plan.columns, order=order)
         return self._threshold(out)
 
@@ -246,15 +248,18 @@ class Reranker:
         return (self._rebuild, (self.name, public_dump(self.config)))
 
 
-def _ranked_by_raw_too(scores: np.ndarray, raw: pa.Array | None) -> np.ndarray | None:
-    """With a calibration, rows tied on the calibrated score (an isotonic map's flat steps, two
-    probabilities equal in float32) keep the order of their raw scores: a calibration never changes
-    the ranking. None (a plain sort on the score) without one."""
+def ranking(scores: np.ndarray, columns: dict[str, pa.Array] | None = None) -> np.ndarray:
+    """The rows best first, as every reranker ranks them: by the float32 score, ties in input order.
+
+    With a calibration (``_raw_score`` among the ``columns``), rows tied on the calibrated score (an
+    isotonic map's flat steps, two probabilities equal in float32) keep the order of their raw
+    scores: a calibration never changes the ranking."""
+    raw = (columns or {}).get(RAW_SCORE)
     if raw is None:
-        return None
+        return np.argsort(np.negative(np.asarray(scores, dtype=np.float32)), kind="stable")
     calibrated = np.asarray(scores, dtype=np.float32)
     raw32 = np.asarray(raw.to_numpy(zero_copy_only=False), dtype=np.float32)
     return np.lexsort((np.negative(raw32), np.negative(calibrated)))
 
 
-__all__ = ["Plan", "Rebuild", "Reranker"]
+__all__ = ["Plan", "Rebuild", "Reranker", "ranking"]
