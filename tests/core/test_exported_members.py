@@ -42,8 +42,9 @@ PUBLIC = [
 PUBLIC_MODULES = {
     "rerankit.batch": ["GroupReranker", "RerankerLike", "as_reranker", "rerank_batches"],
     "rerankit.demo": ["DemoError", "DemoResult", "default_cache_dir", "run_demo"],
-    "rerankit.eval": ["BUNDLED", "Collection", "DEFAULT_METRICS", "EvalError", "RETRIEVERS", "Runs", "TuneResult",
-                      "brier_score", "default_cache_dir", "evaluate", "expected_calibration_error",
+    "rerankit.eval": ["BUNDLED", "CalibrationResult", "Collection", "DEFAULT_METRICS", "EvalError", "RETRIEVERS",
+                      "Runs", "TuneResult",
+                      "brier_score", "calibrate", "default_cache_dir", "evaluate", "expected_calibration_error",
                       "fit_calibration", "load_collection", "make_long_documents", "measure",
                       "measure_per_query", "tune", "tune_runs"],
     "rerankit.http": ["HTTPConfig", "HTTPScorer", "check_ranking", "error_message", "pack", "ranked",
