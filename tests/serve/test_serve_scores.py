@@ -4,6 +4,8 @@ same reranker keeps in process, and ``/metrics`` shows the cascade's usage per s
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pyarrow as pa
 import pytest
@@ -58,7 +60,8 @@ def in_process(config: dict, docs) -> list[tuple[int, float]]:
 @pytest.mark.parametrize("model", ["thresholded", "calibrated", "cascade"])
 @pytest.mark.parametrize("route", ["/v2/rerank", "/v1/rerank"])
 def test_a_served_min_score_drops_what_the_reranker_drops(server, config, model, route):
-    answer = httpx.post(f"{server.url}{route}", json={"model": model, "query": QUERY, "documents": TEXTS}).json()
+    body = {"model": model, "query": QUERY, "documents": TEXTS}
+    answer = httpx.post(f"{server.url}{route}", json=body, timeout=60).json()
     got = [(r["index"], r["relevance_score"]) for r in answer["results"]]
     want = in_process(config[model], None)
     assert 0 < len(want) < len(TEXTS), "the threshold should cut inside the list"
@@ -69,11 +72,21 @@ def test_a_served_min_score_drops_what_the_reranker_drops(server, config, model,
 def test_a_served_fusion_min_score(server):
     docs = [{"text": "a", "_distance": 0.1}, {"text": "b", "_distance": 0.5, "_score": 3.0},
             {"text": "c", "_score": 9.0}, {"text": "d", "_distance": 0.2, "_score": 1.0}]
-    answer = httpx.post(f"{server.url}/v1/rerank", json={"model": "rrf", "query": "q", "documents": docs}).json()
+    body = {"model": "rrf", "query": "q", "documents": docs}
+    answer = httpx.post(f"{server.url}/v1/rerank", json=body, timeout=60).json()
     assert {r["index"] for r in answer["results"]} == {1, 3}  # b and d: found by both searches
 
 
+def usage(server, field: str) -> float:
+    text = httpx.get(f"{server.url}/metrics", timeout=60).text
+    match = re.search(rf'rerankit_reranker_usage{{field="{re.escape(field)}",model="cascade"}} (\S+)', text)
+    assert match, f"/metrics has no {field} of the cascade"
+    return float(match.group(1))
+
+
 def test_metrics_show_the_cascade_per_stage(server):
-    httpx.post(f"{server.url}/v2/rerank", json={"model": "cascade", "query": QUERY, "documents": TEXTS})
-    text = httpx.get(f"{server.url}/metrics").text
-    assert 'model="cascade",field="stage1.rows"' in text and 'field="stage0.calls"' in text
+    before = [usage(server, f) for f in ("stage0.rows", "stage1.rows", "stage1.documents")]
+    body = {"model": "cascade", "query": QUERY, "documents": TEXTS}
+    httpx.post(f"{server.url}/v2/rerank", json=body, timeout=60)
+    after = [usage(server, f) for f in ("stage0.rows", "stage1.rows", "stage1.documents")]
+    assert [a - b for a, b in zip(after, before)] == [len(TEXTS), 4, 4]
