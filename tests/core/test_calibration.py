@@ -161,3 +161,15 @@ def test_ece_and_brier_match_a_reference_computation():
     assert brier_score(p, y) == pytest.approx(np.mean((p - y) ** 2))
     with pytest.raises(rerankit.eval.EvalError, match="labels must be 0"):
         brier_score(p, y * 2)
+
+
+def test_the_cache_keeps_raw_scores_so_a_refitted_calibration_rescores_nothing(server, tmp_path):
+    cache = {"backend": "sqlite", "path": str(tmp_path / "scores.sqlite")}
+    first = cohere(server, cache=cache, calibration={"method": "platt", "slope": 2.0, "intercept": 0.0})
+    before = server.attempts
+    a = first.rerank(QUERY, DOCS)
+    assert server.attempts == before + 1
+    refitted = cohere(server, cache=cache, calibration={"method": "platt", "slope": 9.0, "intercept": -3.0})
+    b = refitted.rerank(QUERY, DOCS)
+    assert server.attempts == before + 1 and refitted.usage.cache_hits == len(DOCS)
+    assert b["_raw_score"].equals(a["_raw_score"]) and not b["_relevance_score"].equals(a["_relevance_score"])
