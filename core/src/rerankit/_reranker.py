@@ -210,7 +210,9 @@ class Reranker:
 
     def _finish(self, plan: Plan, scores: np.ndarray) -> pa.Table:
         drop = SCORE_COLUMNS if self.return_score == "relevance" else ()
-        order = plan.order if plan.order is not None else ranking(scores, plan.columns)
+        order = plan.order
+        if order is None and RAW_SCORE in plan.columns:  # calibrated: ties on the raw score
+            order = ranking(scores, plan.columns)
         out = finish(plan.rows, scores, top_n=self.top_n, drop=drop, columns=plan.columns, order=order)
         return self._threshold(out)
 

@@ -94,6 +94,8 @@ class FallbackStep(Step):
                 raise ConfigError(
                     f"fallback '{name}' of '{context.name}' is a fusion reranker; a fallback must score texts"
                 )
+            if context.usage is not None:  # what a fallback's provider bills is the primary's cost too
+                reranker.usage.reports_to(context.usage)
             self.fallbacks.append(reranker)
 
     def _mark(self, jobs: list[Job], name: str) -> None:
