@@ -10,7 +10,7 @@ pass, the costly model here, since no cross-encoder weights ship offline).
 Both run through ``rerankit.eval.evaluate`` on the same BM25 candidates (the cached evaluation
 index); documents scored are read from each reranker's usage (the cascade's per stage).
 
-    nice -n 5 python benchmarks/cascade.py cranfield /work/shared/data/cisi --queries 50 \\
+    nice -n 5 python benchmarks/cascade.py cranfield --queries 10 --candidates 50 --keep 10 \\
         --cache-dir .cache/eval
 """
 
