@@ -42,8 +42,10 @@ PUBLIC = [
 PUBLIC_MODULES = {
     "rerankit.batch": ["GroupReranker", "RerankerLike", "as_reranker", "rerank_batches"],
     "rerankit.demo": ["DemoError", "DemoResult", "default_cache_dir", "run_demo"],
-    "rerankit.eval": ["BUNDLED", "Collection", "DEFAULT_METRICS", "EvalError", "RETRIEVERS", "Runs", "TuneResult",
-                      "default_cache_dir", "evaluate", "load_collection", "make_long_documents", "measure",
+    "rerankit.eval": ["BUNDLED", "CalibrationResult", "Collection", "DEFAULT_METRICS", "EvalError", "RETRIEVERS",
+                      "Runs", "TuneResult",
+                      "brier_score", "calibrate", "default_cache_dir", "evaluate", "expected_calibration_error",
+                      "fit_calibration", "load_collection", "make_long_documents", "measure",
                       "measure_per_query", "tune", "tune_runs"],
     "rerankit.http": ["HTTPConfig", "HTTPScorer", "afan_out", "check_ranking", "error_message", "fan_out",
                       "mask_urls", "pack", "ranked", "retry_after_seconds", "retryable_status", "safe_headers"],

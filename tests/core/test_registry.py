@@ -69,7 +69,7 @@ def test_allowlist_limits_which_distributions_load(use_plugin_site, monkeypatch)
     assert "fixture-terms" in names and all(i.status == "ok" for i in names.values())
     monkeypatch.setenv("RERANKIT_PLUGINS", "")
     rerankit._registry.reset_registry()
-    assert sorted(by_name(rerankit.list_rerankers())) == ["linear", "mrr", "rrf"]
+    assert sorted(by_name(rerankit.list_rerankers())) == ["cascade", "linear", "mrr", "rrf"]
 
 
 def test_entry_points_are_loaded_lazily_and_once(plugin_site):
@@ -115,10 +115,10 @@ def test_unknown_name_lists_installed_and_gives_pip_hint(monkeypatch):
     monkeypatch.setenv("RERANKIT_PLUGINS", "")  # only the built-ins, whatever this venv holds
     with pytest.raises(rerankit.UnknownRerankerError) as info:
         rerankit.get_reranker("cohere")
-    assert "installed: linear, mrr, rrf" in str(info.value)
+    assert "installed: cascade, linear, mrr, rrf" in str(info.value)
     # rerankit-cohere is in this venv: the allowlist, not a missing package, is the cause
     assert "rerankit-cohere is installed, but RERANKIT_PLUGINS='' leaves it out" in str(info.value)
-    assert info.value.available == ["linear", "mrr", "rrf"]
+    assert info.value.available == ["cascade", "linear", "mrr", "rrf"]
     monkeypatch.setitem(rerankit._registry.FIRST_PARTY, "acme-x", "rerankit-acme-x")  # not installed
     with pytest.raises(rerankit.UnknownRerankerError, match=r"Install it with: pip install rerankit-acme-x"):
         rerankit.get_reranker("acme-x")
@@ -129,7 +129,7 @@ def test_unknown_name_lists_installed_and_gives_pip_hint(monkeypatch):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"k": 60}, "unknown option 'k' (did you mean 'K'?); allowed: K, column, return_score, top_n"),
+        ({"k": 60}, "unknown option 'k' (did you mean 'K'?); allowed: K, column, min_score, return_score, top_n"),
         ({"K": 0}, "option 'K': Input should be greater than 0 (got 0)"),
         ({"top_n": 0}, "option 'top_n'"),
         ({"return_score": "some"}, "option 'return_score': Input should be 'relevance' or 'all'"),

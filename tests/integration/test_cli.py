@@ -141,7 +141,7 @@ def test_plugins_json_lines(rerankit_exe, plugin_site):
 def test_plugins_without_third_party_plugins(rerankit_exe):
     proc = cli(rerankit_exe, "plugins")
     assert_ok(proc)
-    assert [line.split()[0] for line in proc.stdout.splitlines()[2:]] == ["linear", "mrr", "rrf"]
+    assert [line.split()[0] for line in proc.stdout.splitlines()[2:]] == ["cascade", "linear", "mrr", "rrf"]
 
 
 # -- rerank: formats -----------------------------------------------------------------------------

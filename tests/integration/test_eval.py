@@ -184,7 +184,7 @@ def test_eval_cli_prints_the_table_and_writes_json_and_png(tiny, cache, tmp_path
     assert set(first) == {"retriever", "reranker", "config", "nDCG@10", "RR@10", "R@100", "P@5",
                           "latency_p50_ms", "latency_p95_ms", "queries"}
     assert first["config"] == {"reranker": "fixture-terms", "bonus": 0.0, "column": "text", "top_n": None,
-                               "return_score": "relevance"}
+                               "return_score": "relevance", "min_score": None}
     assert records[4]["config"]["normalize"] == "z-score" and records[2]["config"]["K"] == 60
     assert all(r["queries"] == 6 and r["latency_p95_ms"] >= r["latency_p50_ms"] > 0 for r in records)
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_png.stat().st_size > 5000

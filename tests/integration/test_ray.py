@@ -272,3 +272,22 @@ def _overlap(table: pa.Table) -> int:
 def test_cli_engine_ray_usage_mistakes(capsys, main, extra, message) -> None:
     assert main(["rerank", "--engine", "ray", "-r", "rrf", "-i", "in.parquet", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+# -- calibration, min_score and cascades ---------------------------------------------------------
+def test_calibration_min_score_and_a_cascade_match_one_process(local_ray, sort_shuffle) -> None:
+    """They are options and a reranker like any: they travel to the workers in the pickled config."""
+    table = candidates(16, seed=5)
+    with FakeRerankServer("cohere", api_key=KEY, max_lifetime=120) as server:
+        cohere = {"reranker": "cohere", "base_url": server.url, "api_key": KEY}
+        calibrated = {**cohere, "calibration": {"method": "platt", "slope": 6.0, "intercept": -2.0}, "min_score": 0.3}
+        cascade = {"reranker": "cascade", "stages": [{**cohere, "keep": 3}, cohere], "min_score": 0.2}
+        for config in (calibrated, cascade):
+            reranker = rerankit.from_config(config)
+            expected = single_process(table, reranker)
+            assert 0 < expected.num_rows < table.num_rows
+            out = run(rerank_dataset(
+                ray.data.from_arrow(blocks(table, 13)), reranker, batch_size=5, concurrency=2,
+                num_cpus=0.5, runtime_env={"env_vars": {"CO_API_KEY": KEY}},
+            ))
+            assert out.equals(expected)

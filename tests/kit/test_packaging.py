@@ -177,7 +177,8 @@ def test_core_installs_alone_and_light(core_env: Venv) -> None:
     for heavy in ("httpx", "torch", "lancedb", "transformers", "pytest", *ADAPTER_EXTRAS.values(), "ray"):
         assert heavy not in dists, f"installing rerankit alone pulled in {heavy}"
     assert found["modules"] == []
-    assert set(found["rerankers"]) == {"rrf", "linear", "mrr"}
+    assert set(found["rerankers"]) == {"rrf", "linear", "mrr", "cascade"}
+    assert found["built"].pop("cascade") == "found, needs config: ConfigError"  # its stages
     assert all(v.startswith("FusionReranker(") for v in found["built"].values())
     core_env.pip_check()
     kit = core_env.run(

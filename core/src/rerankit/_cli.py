@@ -5,6 +5,7 @@
     rerankit rerank --config reranker.toml --set top_n=3 --query "..." --input in.jsonl --output out.csv
     rerankit eval cranfield --reranker rrf --config recipe.toml --output results.json
     rerankit tune path/to/beir-collection cranfield --output recipe.toml
+    rerankit calibrate cranfield --reranker embedding --method isotonic --output calibrated.toml --plot rel.png
     rerankit rerank --engine ray --reranker cohere --input candidates.parquet --output reranked/
     rerankit demo
     rerankit serve --config serve.toml --port 8080
@@ -142,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .eval._commands import add_commands
 
-    add_commands(commands, _positive_int)  # eval, tune
+    add_commands(commands, _positive_int)  # eval, tune, calibrate
 
     from ._serve_command import add_command as add_serve
 

@@ -14,6 +14,8 @@ SCORE = "_score"
 RELEVANCE = "_relevance_score"
 RANK = "_rank"
 SCORE_COLUMNS = (DISTANCE, SCORE)
+#: A calibrated reranker's score before its calibration (``calibration`` option).
+RAW_SCORE = "_raw_score"
 
 ROWID_FIX = (
     "'_rowid' is required to merge result sets by row: add it with .with_row_id(True) on the "

@@ -60,6 +60,12 @@ class RerankerConfig(BaseModel):
         "relevance",
         description="'relevance' keeps only _relevance_score; 'all' also keeps _distance and _score.",
     )
+    min_score: Optional[float] = Field(
+        None,
+        allow_inf_nan=False,
+        description="Drop the rows whose _relevance_score (calibrated where calibration is set) is "
+        "below this, after ranking, as top_n does.",
+    )
 
     @model_validator(mode="before")
     @classmethod

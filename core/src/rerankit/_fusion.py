@@ -111,7 +111,7 @@ class FusionReranker(Reranker):
         lists = [
             RankedList(run.positions, run.scores, "run", run.weight, run.ranks, run.groups) for run in union.lists
         ]
-        return union.output(self.fuse(lists, union.size, self.config), self.top_n)
+        return self._threshold(union.output(self.fuse(lists, union.size, self.config), self.top_n))
 
 
 def ranked_lists(plan: Plan) -> list[RankedList]:

@@ -27,7 +27,10 @@ def register_scorers(register: Callable[..., None]) -> None:
 
     ``scorer_class`` subclasses :class:`rerankit.Scorer` and turns ``(query, texts)`` into one
     float per text; ``config_class`` (default ``scorer_class.Config``) is a pydantic model deriving
-    from :class:`rerankit.RerankerConfig`. The core wraps each scorer into a full reranker::
+    from :class:`rerankit.RerankerConfig`. The core wraps each scorer into a full reranker. (A
+    :class:`rerankit.Reranker` subclass may be registered instead; it is built as
+    ``cls(name, config, rebuild=..., build=...)``, ``build`` making other rerankers by name: the
+    core's ``cascade`` is registered so.)::
 
         @rerankit.hookimpl
         def register_scorers(register):

@@ -78,6 +78,8 @@ class DropIn:
     rerankit_name: ClassVar[str]
     #: Every rerankit reranker keeps only the best n rows when asked (``top_n=`` option).
     top_n = Option()
+    #: ... and drops the rows scored below a threshold (``min_score=``; set it to rebuild).
+    min_score = Option()
 
     def _start(self, options: Mapping[str, Any]) -> None:
         """Build the rerankit reranker from ``options`` and initialize the adapter with it."""

@@ -23,6 +23,7 @@ def finish(
     top_n: int | None,
     drop: Sequence[str] = (),
     columns: Mapping[str, pa.Array] | None = None,
+    order: np.ndarray | None = None,
 ) -> pa.Table:
     """Attach ``_relevance_score`` (float32), sort descending, cut to ``top_n``, drop score columns.
 
@@ -30,13 +31,15 @@ def finish(
     ``sort_by``. Score columns a row never had are null, never invented. ``columns`` (one value
     per row, in row order) are appended after ``_relevance_score``, ordered like the rows.
     One list whose scores are already in descending order (fused by rank, say) skips the sort
-    and the ``take``.
+    and the ``take``. ``order`` (row numbers, best first) replaces the sort when the caller ranks
+    by more than the score.
     """
     scores32 = np.asarray(scores, dtype=np.float32)
-    if rows.index is None and (len(scores32) < 2 or (scores32[1:] <= scores32[:-1]).all()):
-        order = np.arange(len(scores32))  # one list already in order: what the stable sort returns
-    else:
-        order = np.negative(scores32).argsort(kind="stable")
+    if order is None:
+        if rows.index is None and (len(scores32) < 2 or (scores32[1:] <= scores32[:-1]).all()):
+            order = np.arange(len(scores32))  # one list already in order: what the stable sort returns
+        else:
+            order = np.negative(scores32).argsort(kind="stable")
     if top_n is not None:
         order = order[:top_n]
     table, uniform = rows.table((*drop, RELEVANCE))

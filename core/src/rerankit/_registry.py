@@ -163,8 +163,8 @@ class Registry:
                 name: str, factory: Any, config: type[RerankerConfig] | None = None, *, _d=dist, _v=version
             ) -> None:
                 model = config if config is not None else getattr(factory, "Config", RerankerConfig)
-                if kind == "scorer":  # every scorer gets the scoring path's options (passages, cache, ...)
-                    model = scoring_config(model)
+                if kind == "scorer" and not _is_reranker(factory):
+                    model = scoring_config(model)  # every scorer gets the scoring path's options
                 existing = self._entries.get(name)
                 if existing is not None and existing.distribution == "rerankit" and _d != "rerankit":
                     logger.warning("reranker name '%s' is the core's own; %s cannot replace it", name, _d)
@@ -207,6 +207,8 @@ class Registry:
         cfg = validate_config(name, info.config, dict(options))
         if info.kind == "fusion":
             return FusionReranker(name, cfg, info.factory, rebuild=_rebuild)
+        if _is_reranker(info.factory):  # a reranker of its own (the core's cascade): built as it is
+            return info.factory(name, cfg, rebuild=_rebuild, build=self.build)
         return ScoringReranker(
             name, cfg, info.factory(cfg), select_text=self.select_text, rebuild=_rebuild, build=self.build
         )
@@ -365,6 +367,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except Exception as exc:
         raise ConfigError(f"config file {path} could not be parsed: {exc}") from None
     raise ConfigError(f"config file {path} must end in .toml or .json")
+
+
+def _is_reranker(factory: Any) -> bool:
+    """Whether a registered factory is a Reranker class (not a Scorer the core wraps)."""
+    return isinstance(factory, type) and issubclass(factory, Reranker)
 
 
 def _rebuild(name: str, config: dict[str, Any]) -> Reranker:

@@ -9,6 +9,7 @@ input checks, merging, ordering, ``top_n`` and ``return_score`` live here once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +17,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ._columns import SCORE_COLUMNS
+from ._columns import RAW_SCORE, RELEVANCE, SCORE_COLUMNS
 from ._config import RerankerConfig, public_dump
 from ._errors import InputError, ScoringError
 from ._inputs import as_table
 from ._merge import Rows, union_by_rowid
 from ._output import finish
+
+logger = logging.getLogger("rerankit")
 
 
 @dataclass
@@ -34,6 +37,8 @@ class Plan:
     weights: Sequence[float] | None = None
     #: Output columns the scoring path added (name to one value per row, in row order).
     columns: dict[str, pa.Array] = field(default_factory=dict)
+    #: The rows best first, where a reranker ranks by more than its scores (a cascade's stages).
+    order: np.ndarray | None = None
 
     @property
     def inputs(self) -> list[pa.Table]:
@@ -205,7 +210,32 @@ class Reranker:
 
     def _finish(self, plan: Plan, scores: np.ndarray) -> pa.Table:
         drop = SCORE_COLUMNS if self.return_score == "relevance" else ()
-        return finish(plan.rows, scores, top_n=self.top_n, drop=drop, columns=plan.columns)
+        order = plan.order
+        if order is None and RAW_SCORE in plan.columns:  # calibrated: ties on the raw score
+            order = ranking(scores, plan.columns)
+        out = finish(plan.rows, scores, top_n=self.top_n, drop=drop, columns=plan.columns, order=order)
+        return self._threshold(out)
+
+    # -- min_score ---------------------------------------------------------------------------
+    def _calibrated(self) -> bool:
+        """Whether this reranker's scores are probabilities of relevance (``calibration`` set)."""
+        return False
+
+    def _threshold(self, out: pa.Table) -> pa.Table:
+        """``out`` (ranked) without its rows scored below ``min_score``; the order is kept."""
+        min_score = getattr(self.config, "min_score", None)
+        if min_score is None:
+            return out
+        if not self._calibrated() and not self.__dict__.get("_warned_uncalibrated"):
+            self._warned_uncalibrated = True
+            logger.warning(
+                "min_score=%g on reranker '%s', whose scores are not calibrated probabilities: the "
+                "threshold means something else for every model; fit a calibration (rerankit calibrate) "
+                "and set calibration = {...} so that min_score is a probability of relevance",
+                min_score, self.name,
+            )
+        keep = out[RELEVANCE].to_numpy() >= min_score
+        return out if keep.all() else out.filter(pa.array(keep))
 
     # -- identity ----------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -220,4 +250,18 @@ class Reranker:
         return (self._rebuild, (self.name, public_dump(self.config)))
 
 
-__all__ = ["Plan", "Rebuild", "Reranker"]
+def ranking(scores: np.ndarray, columns: dict[str, pa.Array] | None = None) -> np.ndarray:
+    """The rows best first, as every reranker ranks them: by the float32 score, ties in input order.
+
+    With a calibration (``_raw_score`` among the ``columns``), rows tied on the calibrated score (an
+    isotonic map's flat steps, two probabilities equal in float32) keep the order of their raw
+    scores: a calibration never changes the ranking."""
+    raw = (columns or {}).get(RAW_SCORE)
+    if raw is None:
+        return np.argsort(np.negative(np.asarray(scores, dtype=np.float32)), kind="stable")
+    calibrated = np.asarray(scores, dtype=np.float32)
+    raw32 = np.asarray(raw.to_numpy(zero_copy_only=False), dtype=np.float32)
+    return np.lexsort((np.negative(raw32), np.negative(calibrated)))
+
+
+__all__ = ["Plan", "Rebuild", "Reranker", "ranking"]

@@ -72,6 +72,9 @@ class ScoringReranker(Reranker):
         reads it as a flat mapping, ``.reset()`` zeroes it)."""
         return self.path.usage
 
+    def _calibrated(self) -> bool:
+        return getattr(self.config, "calibration", None) is not None
+
     def _multivector(
         self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
     ) -> Plan:

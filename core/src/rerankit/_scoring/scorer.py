@@ -21,9 +21,9 @@ from .length import LengthMeasure
 from .usage import Usage
 
 #: Options that never change a score: how to call (timeouts, retries, concurrency), what to keep
-#: (column, top_n, return_score), where the key is. Left out of :meth:`Scorer.cache_identity`.
+#: (column, top_n, min_score, return_score), where the key is. Left out of :meth:`Scorer.cache_identity`.
 NOT_SCORING = frozenset({
-    "column", "top_n", "return_score", "api_key", "api_key_env", "timeout", "connect_timeout",
+    "column", "top_n", "min_score", "return_score", "api_key", "api_key_env", "timeout", "connect_timeout",
     "max_retries", "deadline", "backoff_base", "backoff_max", "max_concurrency",
 })
 

@@ -72,6 +72,36 @@ def add_commands(commands: Any, positive_int: Any) -> None:
     _index_options(tu)
     tu.set_defaults(func=run_tune_command)
 
+    ca = commands.add_parser(
+        "calibrate",
+        help="fit a reranker's calibration (scores to probabilities of relevance) on judged queries",
+        description="Score the first-stage candidates of the judged queries of one or more collections with a "
+        "scoring reranker, label each candidate relevant when its judgment grade is at least --relevant "
+        "(unjudged: not relevant), fit a calibration (platt or isotonic) cross-validated over queries, report "
+        "the expected calibration error (10 bins), Brier score and precision/recall at --threshold before and "
+        "after on held-out queries, and write the reranker with its calibration as a config from_config reads.",
+    )
+    ca.add_argument("collections", nargs="+", metavar="COLLECTION", help="BEIR-layout folders or 'cranfield'")
+    which = ca.add_mutually_exclusive_group(required=True)
+    which.add_argument("-r", "--reranker", metavar="NAME", help="a registered scoring reranker (its defaults)")
+    which.add_argument("-c", "--config", metavar="FILE", help="a reranker config file (.toml/.json)")
+    ca.add_argument("--method", choices=["platt", "isotonic"], default="platt", help="the map to fit (default platt)")
+    ca.add_argument("--relevant", type=int, default=1, metavar="GRADE",
+                    help="the lowest judgment grade counted relevant (default 1: any positive grade)")
+    ca.add_argument("--retriever", choices=RETRIEVERS, default="bm25", help="first stage (default bm25)")
+    ca.add_argument(
+        "--candidates", type=positive_int, default=100, metavar="K", help="candidates per query (default 100)"
+    )
+    ca.add_argument("--folds", type=positive_int, default=5, metavar="K", help="cross-validation folds (default 5)")
+    ca.add_argument("--seed", type=_seed, default=0, help="shuffles the queries into folds (default 0)")
+    ca.add_argument("--queries", type=positive_int, metavar="N", help="use only the first N judged queries of each")
+    ca.add_argument("--threshold", type=float, default=0.5, metavar="P",
+                    help="the min_score whose precision and recall are reported (default 0.5)")
+    ca.add_argument("-o", "--output", metavar="FILE", help="write the config here (.toml or .json); else print it")
+    ca.add_argument("--plot", metavar="PNG", help="also draw the reliability diagram (matplotlib)")
+    _index_options(ca)
+    ca.set_defaults(func=run_calibrate_command)
+
 
 def _index_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedding-model", metavar="PATH",
@@ -170,6 +200,57 @@ def run_tune_command(args: argparse.Namespace) -> int:
     else:
         print("\n" + result.recipe(), end="")
     return 0
+
+
+def run_calibrate_command(args: argparse.Namespace) -> int:
+    from ._calibrate import calibrate
+
+    check_output(args.output, "--output", (".toml", ".json"))
+    check_output(args.plot, "--plot")
+    result = calibrate(
+        args.collections,
+        args.reranker if args.reranker else Path(args.config),
+        method=args.method,
+        relevant=args.relevant,
+        retriever=args.retriever,
+        candidates=args.candidates,
+        folds=args.folds,
+        seed=args.seed,
+        queries=args.queries,
+        threshold=args.threshold,
+        **_index_options_of(args),
+    )
+    print(calibration_summary(result))
+    if args.output:
+        result.write(args.output)
+        print(f"config written to {args.output}")
+    else:
+        print("\n" + result.recipe(), end="")
+    if args.plot:
+        names = ", ".join(n for n, _ in result.collections)
+        result.plot(args.plot, title=f"{result.config['reranker']} on {names}, {args.retriever} top {args.candidates}")
+        print(f"reliability diagram written to {args.plot}")
+    return 0
+
+
+def calibration_summary(result: Any) -> str:
+    """ECE, Brier and precision/recall at the threshold: raw scores, then held-out probabilities."""
+    names = ", ".join(f"{n} ({q} queries)" for n, q in result.collections)
+    t = f"{result.threshold:g}"
+    lines = [
+        f"calibrated '{result.config['reranker']}' on {names}: {result.retriever} top {result.candidates}, "
+        f"{result.scored} candidates scored, {result.positives} relevant (grade >= {result.relevant})",
+        f"{result.folds}-fold cross-validation over queries; each fold's probabilities come from a "
+        f"{result.method} fit on the other folds",
+        "",
+    ]
+    head = f"{'':<22}  {'ECE':>6}  {'Brier':>6}  {'P@' + t:>8}  {'R@' + t:>8}  {'kept':>6}"
+    lines += [head, "-" * len(head)]
+    for label, q in (("raw score", result.before), (f"{result.method} (held out)", result.after)):
+        lines.append(
+            f"{label:<22}  {q.ece:6.4f}  {q.brier:6.4f}  {q.precision:8.3f}  {q.recall:8.3f}  {q.kept:>6}"
+        )
+    return "\n".join(lines)
 
 
 def summary(result: Any) -> str:

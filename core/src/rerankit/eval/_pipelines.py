@@ -139,15 +139,17 @@ def columns_needed(pipelines: Sequence[Pipeline], available: Sequence[str]) -> l
     ``vector_column`` (the ``embedding`` reranker scoring from the stored ``vector``), checked
     against the index's ``available`` columns."""
     columns = ["text"] if needs_text(pipelines) else []
-    for p in pipelines:
-        if p.reranker is None or isinstance(p.reranker, FusionReranker):
+    # a cascade's stages are rerankers too: each may read its own vector_column
+    rerankers = [(p.label, r) for p in pipelines for r in (p.reranker, *getattr(p.reranker, "stages", ()))]
+    for label, reranker in rerankers:
+        if reranker is None or isinstance(reranker, FusionReranker):
             continue
-        column = getattr(p.reranker.config, "vector_column", None)
+        column = getattr(reranker.config, "vector_column", None)
         if not isinstance(column, str) or column in columns:
             continue
         if column not in available:
             raise EvalError(
-                f"reranker '{p.label}' has vector_column='{column}', which the evaluation index does not "
+                f"reranker '{label}' has vector_column='{column}', which the evaluation index does not "
                 f"hold (it holds {', '.join(available)}); use vector_column = \"vector\" (the documents' "
                 "vectors by the index's --embedding-model) or unset it to encode the text"
             )

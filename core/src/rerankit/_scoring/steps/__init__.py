@@ -1,8 +1,14 @@
 """The scoring path's optional steps and their options, listed in one place, in path order.
 
-    texts -> passages -> fallback -> cache -> rate limit -> scorer -> scores
+    texts -> calibration -> passages -> fallback -> cache -> rate limit -> scorer -> scores
 
-Why this order: ``fallback`` sits outside the cache, so when the primary fails the *whole* list
+Why this order: ``calibration`` maps a *row's* final score to a probability, so it is outermost:
+on the way up it sees each row's score after ``passages`` aggregated its passages (a per-row map
+placed as a step rather than in the reranker, so every entry point, batch and async call takes
+it without code of its own, and it pickles as the option it is); it is also outside the cache,
+which therefore keeps raw scores (a refitted calibration needs no rescoring). A fallback's scores
+pass through the primary's calibration too: when a fallback answers, ``_reranker`` says so.
+``fallback`` sits outside the cache, so when the primary fails the *whole* list
 (every job of the call) is scored again on the fallback reranker's own path (its own cache, rate
 limit, ...): scores from two rerankers are never mixed within one list, and the fallback's scores
 never enter the primary's cache. The ``cache`` sits outside the rate limit, so a hit costs no
@@ -26,12 +32,13 @@ from pydantic import BaseModel, BeforeValidator, Field
 from ..._config import RerankerConfig
 from .base import StepFactory
 from .cache import CacheOptions, make_cache
+from .calibration import CalibrationOptions, make_calibration
 from .fallback import FallbackEntry, make_fallback
 from .passages import PassageOptions, passages_option, passages_step
 from .rate_limit import RateLimitOptions, make_rate_limit
 
 #: The path's steps, outermost (nearest the texts) first.
-STEPS: list[StepFactory] = [passages_step, make_fallback, make_cache, make_rate_limit]
+STEPS: list[StepFactory] = [make_calibration, passages_step, make_fallback, make_cache, make_rate_limit]
 
 
 class ScoringOptions(BaseModel):
@@ -64,6 +71,12 @@ class ScoringOptions(BaseModel):
     )
     fallback_on_auth_error: bool = Field(
         False, description="Also fall back when the provider rejects the API key (401/403)."
+    )
+    calibration: Optional[CalibrationOptions] = Field(
+        None,
+        description="Map each row's final score to a probability of relevance (fitted by rerankit "
+        "calibrate): {method = 'platt', slope, intercept} or {method = 'isotonic', x, y}; the raw "
+        "score goes to _raw_score.",
     )
 
     def __reduce__(self) -> Any:
