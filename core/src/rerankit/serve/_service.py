@@ -25,7 +25,6 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from .._dialects import CohereDialect, Dialect, JinaDialect, Reject, TEIDialect
 from .._errors import InputError, ProviderError, RateLimitError, RerankitError
 from .._fusion import FusionReranker
-from .._scoring.usage import Usage
 from ._batching import Batcher, Overloaded
 from ._metrics import Metrics
 from ._models import (
@@ -137,10 +136,11 @@ class RerankService:
         return self._started and not self.draining and all(v is None for v in self._warm.values())
 
     def _usage(self) -> dict[str, dict[str, float]]:
-        """Per served model with a usage record (every scoring reranker): its counters (requests,
-        billed units, cache, rate limit, fallbacks, what its fallbacks billed included)."""
+        """Per served model with a usage record (every scoring reranker, and a cascade's per-stage
+        record): its counters (requests, billed units, cache, rate limit, fallbacks, what its
+        fallbacks billed included)."""
         records = {name: getattr(m.reranker, "usage", None) for name, m in self.models.items()}
-        return {name: usage.counters() for name, usage in records.items() if isinstance(usage, Usage)}
+        return {name: usage.counters() for name, usage in records.items() if callable(getattr(usage, "counters", None))}
 
     # -- routes --------------------------------------------------------------------------------
     async def dispatch(self, request: Request) -> Response:
