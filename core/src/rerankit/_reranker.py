@@ -53,6 +53,11 @@ class Reranker:
     (``rebuild`` None) pickles by value.
     """
 
+    #: The scoring path this reranker sends its texts down (a ScoringReranker's
+    #: :class:`~rerankit._scoring.path.ScoringPath`), or None for one that scores no texts (fusion).
+    #: What a step that hands jobs to another reranker (``fallback``) uses.
+    scoring_path: Any = None
+
     def __init__(self, name: str, config: RerankerConfig, *, rebuild: Rebuild | None = None) -> None:
         self.name = name
         self.config = config

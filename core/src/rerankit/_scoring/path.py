@@ -20,6 +20,7 @@ import numpy as np
 
 from .._errors import ScoringError
 from . import steps
+from .scorer import scorer_call
 from .steps.base import Build, Job, Step, StepContext
 
 if TYPE_CHECKING:
@@ -73,22 +74,24 @@ class ScoringPath:
     # Jobs with no texts never reach the scorer (an empty list costs no request).
     def _call_scorer(self, jobs: list[Job], max_concurrency: int, batch: bool) -> list[np.ndarray]:
         todo = [j for j in jobs if len(j.texts)]
-        if not todo:
-            raw: list[Sequence[float]] = []
-        elif batch:
-            raw = self.scorer.score_batch([j.query for j in todo], [j.texts for j in todo], max_concurrency)
-        else:
-            raw = [self.scorer.score(j.query, j.texts) for j in todo]
+        with scorer_call(any(j.every_score for j in todo)):
+            if not todo:
+                raw: list[Sequence[float]] = []
+            elif batch:
+                raw = self.scorer.score_batch([j.query for j in todo], [j.texts for j in todo], max_concurrency)
+            else:
+                raw = [self.scorer.score(j.query, j.texts) for j in todo]
         return self._checked(jobs, todo, raw)
 
     async def _acall_scorer(self, jobs: list[Job], max_concurrency: int, batch: bool) -> list[np.ndarray]:
         todo = [j for j in jobs if len(j.texts)]
-        if not todo:
-            raw: list[Sequence[float]] = []
-        elif batch:
-            raw = await self.scorer.ascore_batch([j.query for j in todo], [j.texts for j in todo], max_concurrency)
-        else:
-            raw = [await self.scorer.ascore(j.query, j.texts) for j in todo]
+        with scorer_call(any(j.every_score for j in todo)):
+            if not todo:
+                raw: list[Sequence[float]] = []
+            elif batch:
+                raw = await self.scorer.ascore_batch([j.query for j in todo], [j.texts for j in todo], max_concurrency)
+            else:
+                raw = [await self.scorer.ascore(j.query, j.texts) for j in todo]
         return self._checked(jobs, todo, raw)
 
     def _checked(self, jobs: list[Job], todo: list[Job], raw: Sequence[Sequence[float]]) -> list[np.ndarray]:
