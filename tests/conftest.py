@@ -13,6 +13,17 @@ import rerankit._registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+#: The slow part of the suite, marked ``slow`` here (one place, so no test file changes for it):
+#: ``./dev.sh test -m "not slow"`` is the fast subset for development (every module still has
+#: tests in it), ``./dev.sh test`` and CI run everything. A key is a file, or a file and a test
+#: name (every parametrization of it); the value says what makes it slow.
+SLOW: dict[str, str] = {
+    "tests/kit/test_packaging.py": "builds every wheel and installs each alone into a fresh virtual environment",
+    "tests/integration/test_ray.py": "starts a local Ray runtime",
+    "tests/serve/test_serve_ray.py": "starts Ray Serve with two replicas",
+    "tests/serve/test_serve_load.py": "hundreds of concurrent requests, faults and drains under load",
+}
+
 
 @pytest.fixture(scope="session")
 def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -71,3 +82,15 @@ def _rerankit_logger_restored():
     yield
     logger.handlers[:] = saved[0]
     logger.propagate, _ = saved[1], logger.setLevel(saved[2])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what :data:`SLOW` lists ``slow``; a stale entry (no such file) is a usage error."""
+    root = Path(str(config.rootpath))
+    stale = [key for key in SLOW if not (root / key.split("::")[0]).is_file()]
+    if stale:
+        raise pytest.UsageError(f"tests/conftest.py SLOW lists files that do not exist: {', '.join(stale)}")
+    for item in items:
+        test = item.nodeid.split("[")[0]
+        if test.split("::")[0] in SLOW or test in SLOW:
+            item.add_marker(pytest.mark.slow)

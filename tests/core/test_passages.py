@@ -165,7 +165,7 @@ def test_identical_passages_in_one_call_are_scored_once():
     assert sorted(sent) == ["other", "q"]
     assert sent["q"] == [shared, words(10, 3) + ".", words(10, 5) + "."]
     assert sent["other"] == [shared, words(10, 3) + ".", words(10, 5) + "."]
-    assert reranker.path.steps[0].passages_scored == 6 and reranker.path.steps[0].rows_scored == 6
+    assert reranker.usage.passages_scored == 6 and reranker.usage.passage_rows == 6
 
 
 def test_max_passages_caps_the_cost_and_says_so(caplog):

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..._errors import ConfigError
 from ..length import LengthMeasure
+from ..usage import Usage
 from .base import AsyncNext, Job, Next, Step, StepContext
 from .splitting import split
 
@@ -112,7 +113,7 @@ def passages_step(context: StepContext) -> Optional[Step]:
                 "set passages=True (or passages={...}) to score long texts in passages"
             )
         return None
-    return PassageStep(context.name, options, context.scorer, want)
+    return PassageStep(context.name, options, context.scorer, want, context.usage)
 
 
 @dataclass
@@ -135,17 +136,15 @@ class _Plan:
 class PassageStep(Step):
     """Splits texts into passages on the way down, aggregates their scores on the way up."""
 
-    def __init__(self, name: str, options: PassageOptions, scorer: Any, return_passage: bool) -> None:
+    def __init__(self, name: str, options: PassageOptions, scorer: Any, return_passage: bool, usage: Usage) -> None:
         self.name = name
         self.options = options
         self.scorer = scorer
         self.return_passage = return_passage
         self._measure: Optional[LengthMeasure] = None
         self._lock = threading.Lock()
-        #: Passages sent to the scorer so far (after de-duplication): what ``passages`` costs.
-        self.passages_scored = 0
-        #: Rows seen so far (what those passages were scored for).
-        self.rows_scored = 0
+        #: The reranker's usage record: passages sent on (after de-duplication), rows they came from.
+        self._usage = usage
 
     # -- the measure and the window --------------------------------------------------------------
     def measure(self) -> LengthMeasure:
@@ -234,9 +233,9 @@ class PassageStep(Step):
                 "the limit were not scored (raise passages max_passages, or set it to None, to score them)",
                 self.name, dropped[0], rows_total, limit, dropped[1],
             )
-        with self._lock:
-            self.passages_scored += sum(len(j.texts) for j in plan.down)
-            self.rows_scored += sum(len(r) for r in plan.rows)
+        self._usage.add(
+            passages_scored=sum(len(j.texts) for j in plan.down), passage_rows=sum(len(r) for r in plan.rows)
+        )
         return plan
 
     def _texts(self, job: Job) -> Sequence[str]:
