@@ -120,14 +120,14 @@ class ScoringReranker(Reranker):
 
     def _scores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
         jobs = [self._job(p) for p in plans]
-        scores = self.scoring_path.score(jobs, max_concurrency, batch=True)
+        scores = self.scoring_path.score(jobs, max_concurrency, many_queries=True)
         for plan, job in zip(plans, jobs):
             plan.columns = job.columns
         return scores
 
     async def _ascores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
         jobs = [self._job(p) for p in plans]
-        scores = await self.scoring_path.ascore(jobs, max_concurrency, batch=True)
+        scores = await self.scoring_path.ascore(jobs, max_concurrency, many_queries=True)
         for plan, job in zip(plans, jobs):
             plan.columns = job.columns
         return scores

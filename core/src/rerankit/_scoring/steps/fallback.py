@@ -134,7 +134,7 @@ class FallbackStep(Step):
             reranker, todo = op
             if reranker is None:
                 return call_next(todo)
-            return reranker.scoring_path.score(todo, batch=len(todo) > 1)
+            return reranker.scoring_path.score(todo, many_queries=len(todo) > 1)
 
         return drive(self._plan(jobs), do)
 
@@ -143,7 +143,7 @@ class FallbackStep(Step):
             reranker, todo = op
             if reranker is None:
                 return await call_next(todo)
-            return await reranker.scoring_path.ascore(todo, batch=len(todo) > 1)
+            return await reranker.scoring_path.ascore(todo, many_queries=len(todo) > 1)
 
         return await adrive(self._plan(jobs), do)
 
