@@ -249,12 +249,18 @@ def test_bad_options_are_config_errors_naming_the_option(options, message):
 def test_options_through_the_registry_spellings_and_pickling(monkeypatch):
     import pickle
 
+    from rerankit.testing import FakeRerankServer
+
     monkeypatch.setenv("CO_API_KEY", "k")  # keys are re-read from the environment after pickling
-    reranker = rerankit.get_reranker("cohere", api_key="k", passages={"aggregate": "top-k mean"})
-    assert reranker.config.passages.aggregate == "top_k_mean"
-    assert rerankit.get_reranker("cohere", api_key="k", passages=False).config.passages is None
-    again = pickle.loads(pickle.dumps(reranker))
-    assert again.config.passages == reranker.config.passages and again.path.steps
+    with FakeRerankServer("cohere", api_key="k") as server:
+        options = {"aggregate": "top-k mean", "max_length": 12}
+        reranker = rerankit.get_reranker("cohere", api_key="k", base_url=server.url, passages=options)
+        assert reranker.config.passages.aggregate == "top_k_mean"
+        assert rerankit.get_reranker("cohere", api_key="k", passages=False).config.passages is None
+        again = pickle.loads(pickle.dumps(reranker))
+        assert again.config.passages == reranker.config.passages
+        again.rerank("q", [words(30)])  # the rebuilt reranker still scores in passages
+        assert again.usage.passages_scored > 1 and again.usage.passage_rows == 1
 
 
 def test_rerankit_batch_groups_carry_passages():
