@@ -273,3 +273,23 @@ def test_rerankit_batch_groups_carry_passages():
     assert out["text"].to_pylist() == [LATE, "no marker", EARLY, words(60)]
     assert out["_relevance_score"].to_pylist() == [1.0, 0.0, 1.0, 0.0]
     assert all(MARK in p for p in out["_passage"].to_pylist()[::2])
+
+
+def test_top_n_keeps_the_best_rows_not_the_rows_of_the_best_passages():
+    # The provider scores passages; a top_n sent to it would keep the best passages (here both of
+    # the first row's) and give every other row a stand-in score. The passages step asks for every
+    # passage's own score, so the second row kept is the second best row.
+    from rerankit.testing import FakeRerankServer
+
+    texts = ["pie crust. pie dish", "kiwi melon", "pie tart", "apple cider"]
+    with FakeRerankServer("cohere", api_key="k") as server:
+        def rerank(top_n):
+            return rerankit.get_reranker(
+                "cohere", api_key="k", base_url=server.url, passages={"max_length": 3, "stride": 0}, top_n=top_n
+            ).rerank("pie", texts)
+
+        every = rerank(None)
+        best = rerank(2)
+        assert "top_n" not in server.seen[-1].body
+    assert best["text"].to_pylist() == every["text"].to_pylist()[:2] == ["pie crust. pie dish", "pie tart"]
+    assert best["_relevance_score"].to_pylist() == every["_relevance_score"].to_pylist()[:2]

@@ -205,7 +205,8 @@ class PassageStep(Step):
             index = queries.get(job.query)
             if index is None:
                 index = queries[job.query] = len(plan.down)
-                plan.down.append(Job(job.query, []))
+                # a row's score aggregates its passages', so each needs a real score (no top-k cut)
+                plan.down.append(Job(job.query, [], every_score=True))
                 slots.append({})
             plan.group.append(index)
             room = self._room(measure, job.query)
