@@ -13,15 +13,62 @@ import rerankit._registry
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+def _tests(file: str, *names: str, why: str) -> dict[str, str]:
+    return {f"tests/{file}::{name}": why for name in names}
+
+
+_REFERENCE = "a tiny model scored against a reference implementation, or over many batch sizes or options"
+_SUBPROCESS = "fresh interpreters importing the plugin, torch and a model"
+
 #: The slow part of the suite, marked ``slow`` here (one place, so no test file changes for it):
-#: ``./dev.sh test -m "not slow"`` is the fast subset for development (every module still has
-#: tests in it), ``./dev.sh test`` and CI run everything. A key is a file, or a file and a test
-#: name (every parametrization of it); the value says what makes it slow.
+#: ``./dev.sh test -m "not slow"`` is the fast subset for development (every module keeps tests in
+#: it), ``./dev.sh test`` and CI run everything. A key is a file, a class (``file::Class``) or a
+#: test (``file::test``, every parametrization of it); the value says what makes it slow.
 SLOW: dict[str, str] = {
     "tests/kit/test_packaging.py": "builds every wheel and installs each alone into a fresh virtual environment",
     "tests/integration/test_ray.py": "starts a local Ray runtime",
     "tests/serve/test_serve_ray.py": "starts Ray Serve with two replicas",
     "tests/serve/test_serve_load.py": "hundreds of concurrent requests, faults and drains under load",
+    # model-heavy plugin tests: the fast subset keeps each plugin's cheaper ones
+    **_tests(
+        "plugins/colbert/test_colbert_scoring.py",
+        "test_maxsim_equals_the_naive_reference", "test_vector_fts_hybrid_and_multivector", "test_batch_sizes_agree",
+        "test_lengths_can_be_overridden", "test_attending_to_mask_tokens_follows_the_checkpoint",
+        "test_loads_lazily_once_per_load_options", why=_REFERENCE,
+    ),
+    **_tests(
+        "plugins/colbert/test_colbert_scoring.py",
+        "test_import_and_construction_do_not_import_torch", "test_trust_remote_code_is_off_unless_asked",
+        why=_SUBPROCESS,
+    ),
+    "tests/plugins/colbert/test_colbert_conformance.py::TestAnswerdotaiConformance": "the colbert suite again, "
+    "on the answerdotai checkpoint (TestColbertConformance stays)",
+    **_tests(
+        "plugins/colbert/test_colbert_conformance.py",
+        "TestColbertConformance::test_top_n", "TestColbertConformance::test_deterministic", why=_REFERENCE,
+    ),
+    **_tests(
+        "plugins/colbert/test_colbert_embeddings.py",
+        "test_lancedb_multivector_table_reranks_from_its_vectors", "test_stored_vectors_score_like_encoding_the_text",
+        "test_every_entry_point_reads_the_stored_vectors", "test_the_text_is_not_needed_nor_read", why=_REFERENCE,
+    ),
+    **_tests(
+        "plugins/crossencoder/test_crossencoder_generative.py",
+        "test_batch_sizes_1_and_16_agree_across_queries", "test_qwen3_prompt_ids_and_scores_equal_the_model_card_code",
+        "test_seq_cls_conversion_equals_p_yes_of_the_causal_checkpoint",
+        "test_qwen3_equals_sentence_transformers_logit_score_checkpoint", "test_bge_gemma_prompt_ids_and_raw_yes_logit",
+        "test_mxbai_v2_equals_the_mxbai_rerank_package", why=_REFERENCE,
+    ),
+    **_tests(
+        "plugins/crossencoder/test_crossencoder_scoring.py",
+        "test_concurrent_threads_get_the_same_scores", "test_batch_size_does_not_change_scores", why=_REFERENCE,
+    ),
+    **_tests(
+        "plugins/crossencoder/test_crossencoder_scoring.py",
+        "test_import_and_construction_do_not_import_torch", why=_SUBPROCESS,
+    ),
+    **_tests("plugins/embedding/test_embedding_local.py", "test_packaged_minilm_equals_sentence_transformers",
+             why=_REFERENCE),
 }
 
 
@@ -85,12 +132,20 @@ def _rerankit_logger_restored():
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark what :data:`SLOW` lists ``slow``; a stale entry (no such file) is a usage error."""
+    """Mark what :data:`SLOW` lists ``slow``. A stale entry is a usage error: a file that does not
+    exist, or a class or test that its file, collected whole, no longer has."""
     root = Path(str(config.rootpath))
     stale = [key for key in SLOW if not (root / key.split("::")[0]).is_file()]
-    if stale:
-        raise pytest.UsageError(f"tests/conftest.py SLOW lists files that do not exist: {', '.join(stale)}")
+    files: dict[str, set[str]] = {}
+    matched: set[str] = set()
     for item in items:
-        test = item.nodeid.split("[")[0]
-        if test.split("::")[0] in SLOW or test in SLOW:
+        parts = item.nodeid.split("[")[0].split("::")
+        files.setdefault(parts[0], set()).add(parts[-1])
+        keys = {"::".join(parts[:n]) for n in range(1, len(parts) + 1)} & SLOW.keys()
+        if keys:
+            matched |= keys
             item.add_marker(pytest.mark.slow)
+    if not config.option.keyword and not config.option.deselect and not any("::" in a for a in config.args):
+        stale += [key for key in SLOW if "::" in key and key.split("::")[0] in files and key not in matched]
+    if stale:
+        raise pytest.UsageError(f"tests/conftest.py SLOW names what does not exist: {', '.join(stale)}")
