@@ -19,6 +19,7 @@ def _tests(file: str, *names: str, why: str) -> dict[str, str]:
 
 _REFERENCE = "a tiny model scored against a reference implementation, or over many batch sizes or options"
 _SUBPROCESS = "fresh interpreters importing the plugin, torch and a model"
+_CLI = "fresh interpreters (the command line, a pytest run, a document's code blocks)"
 
 #: The slow part of the suite, marked ``slow`` here (one place, so no test file changes for it):
 #: ``./dev.sh test -m "not slow"`` is the fast subset for development (every module keeps tests in
@@ -69,7 +70,42 @@ SLOW: dict[str, str] = {
     ),
     **_tests("plugins/embedding/test_embedding_local.py", "test_packaged_minilm_equals_sentence_transformers",
              why=_REFERENCE),
+    # the command line, documents and examples run for real, in fresh interpreters
+    **_tests(
+        "integration/test_cli.py",
+        "test_rerank_reads_every_input_format", "test_bad_input_files", "test_rerank_writes_every_output_format",
+        "test_usage_mistakes_are_one_line_too", "test_plugins_lists_installed_rerankers_and_the_broken_plugin",
+        "test_bad_set_values", "test_rerank_writes_text_formats_to_stdout", why=_CLI,
+    ),
+    **_tests(
+        "integration/test_eval.py",
+        "test_a_reranker_config_naming_vector_column_gets_that_index_column",
+        "test_evaluate_equals_ir_measures_on_lancedb_searches_run_directly",
+        "test_eval_cli_prints_the_table_and_writes_json_and_png", why="LanceDB indexes of a collection, evaluated",
+    ),
+    **_tests("integration/test_demo.py", "test_demo_prints_every_pipeline_beside_the_reference",
+             why="the whole demo over Cranfield"),
+    **_tests("integration/test_long_documents.py", "test_rerankit_eval_reads_the_long_collection",
+             why="LanceDB indexes of a collection, evaluated"),
+    **_tests(
+        "integration/test_lancedb_dropin.py",
+        "test_model_class_with_lancedb_arguments_in_real_queries",
+        "test_model_class_top_n_and_return_score_all_in_a_query",
+        why="real LanceDB queries with model rerankers",
+    ),
+    **_tests("integration/test_lancedb.py", "test_importing_rerankit_does_not_import_lancedb", why=_CLI),
+    **_tests("kit/test_local_model_guide.py", "test_every_block_is_python_and_runs", why=_CLI),
+    **_tests("kit/test_guide.py", "test_guide_snippet_runs", why=_CLI),
+    **_tests("kit/test_acme_example.py", "test_example_own_test_suite_passes", why=_CLI),
+    **_tests("kit/test_overlap_example.py", "test_example_own_test_suite_passes", why=_CLI),
+    **_tests("kit/test_suite_catches.py", "test_suite_fails_exactly_the_broken_rule", why=_CLI),
+    **_tests("kit/test_checks.py", "test_import_rerankit_does_not_import_the_kit_or_pytest", why=_CLI),
 }
+
+#: Tests marked slow wherever they are, by name: the conformance kit's check that importing a
+#: plugin stays light runs a fresh interpreter per conformance class (the core's own import checks
+#: stay in the fast subset).
+SLOW_NAMES: dict[str, str] = {"test_import_is_light": "a fresh interpreter per conformance class"}
 
 
 @pytest.fixture(scope="session")
@@ -142,8 +178,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = item.nodeid.split("[")[0].split("::")
         files.setdefault(parts[0], set()).add(parts[-1])
         keys = {"::".join(parts[:n]) for n in range(1, len(parts) + 1)} & SLOW.keys()
-        if keys:
-            matched |= keys
+        matched |= keys
+        if keys or parts[-1] in SLOW_NAMES:
             item.add_marker(pytest.mark.slow)
     if not config.option.keyword and not config.option.deselect and not any("::" in a for a in config.args):
         stale += [key for key in SLOW if "::" in key and key.split("::")[0] in files and key not in matched]
