@@ -100,6 +100,22 @@ SLOW: dict[str, str] = {
     **_tests("kit/test_overlap_example.py", "test_example_own_test_suite_passes", why=_CLI),
     **_tests("kit/test_suite_catches.py", "test_suite_fails_exactly_the_broken_rule", why=_CLI),
     **_tests("kit/test_checks.py", "test_import_rerankit_does_not_import_the_kit_or_pytest", why=_CLI),
+    # the core's exhaustive, real-time and multi-process checks (the core's own import checks stay)
+    **_tests(
+        "core/test_rate_limit_step.py",
+        "test_threads_stay_under_the_rate_and_none_is_lost", "test_asyncio_tasks_stay_under_the_rate_and_none_is_lost",
+        why="hundreds of calls paced by the rate limit, in real time",
+    ),
+    **_tests("core/test_score_cache.py", "test_two_processes_share_a_sqlite_cache", why=_CLI),
+    **_tests("core/test_secrets.py", "test_key_never_shown", why="the key fuzz: every key form through every surface"),
+    **_tests("core/test_nonfinite_scores.py", "test_non_finite_input_score_is_an_input_error",
+             why="every non-finite value at every position of every entry point"),
+    **_tests("core/test_http_layer.py", "test_importing_rerankit_and_plugins_does_not_import_httpx", why=_CLI),
+    **_tests(
+        "adapters/test_choosing_the_reranker.py",
+        "test_bad_arguments_are_config_errors", "test_importing_rerankit_imports_no_framework",
+        why="every framework adapter imported, fresh interpreters",
+    ),
 }
 
 #: Tests marked slow wherever they are, by name: the conformance kit's check that importing a

@@ -177,8 +177,18 @@ def test_explicit_devices_pass_through_and_auto_resolves(caplog):
 
 
 def test_a_gpu_device_torch_cannot_see_is_a_config_error_saying_what_to_use():
-    # In a process where torch sees no CUDA GPU on any machine (CUDA_VISIBLE_DEVICES=""), as on a
-    # CPU-only machine; with or without a GPU here, so the test never skips.
+    import torch
+
+    # Where torch sees no CUDA GPU; on a machine with one, in a fresh process that hides it
+    # (CUDA_VISIBLE_DEVICES=""), so the test never skips.
+    if not torch.cuda.is_available():
+        no_gpu = r"device='cuda:1' but this torch .* sees no CUDA GPU; use device='cpu'"
+        with pytest.raises(rerankit.ConfigError, match=no_gpu):
+            resolve_device("cuda:1")
+        if not torch.backends.mps.is_available():
+            with pytest.raises(rerankit.ConfigError, match=r"device='mps' .* no Apple GPU"):
+                resolve_device("mps")
+        return
     code = """if True:
         import re, torch, rerankit
         from rerankit.local import resolve_device
