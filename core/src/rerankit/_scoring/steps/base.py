@@ -50,15 +50,15 @@ R = TypeVar("R")
 #: listwise ``slide``): it yields what it needs done (call the rest of the path, read a store),
 #: is sent the result or has the error thrown in, and returns the step's answer. The sync and
 #: async shells only carry the operations out: :func:`drive` and :func:`adrive`.
-Plan = Generator[Op, Any, R]
+Decisions = Generator[Op, Any, R]
 
 
-def drive(plan: Plan[Op, R], do: Callable[[Op], Any]) -> R:
-    """Run ``plan``, doing each operation it yields with ``do`` (sync)."""
+def drive(decisions: Decisions[Op, R], do: Callable[[Op], Any]) -> R:
+    """Run ``decisions``, doing each operation it yields with ``do`` (sync)."""
     send, error = None, None
     while True:
         try:
-            op = plan.send(send) if error is None else plan.throw(error)
+            op = decisions.send(send) if error is None else decisions.throw(error)
         except StopIteration as stop:
             return stop.value
         send, error = None, None
@@ -68,12 +68,12 @@ def drive(plan: Plan[Op, R], do: Callable[[Op], Any]) -> R:
             error = exc
 
 
-async def adrive(plan: Plan[Op, R], do: Callable[[Op], Awaitable[Any]]) -> R:
-    """Run ``plan``, awaiting ``do`` for each operation it yields (async)."""
+async def adrive(decisions: Decisions[Op, R], do: Callable[[Op], Awaitable[Any]]) -> R:
+    """Run ``decisions``, awaiting ``do`` for each operation it yields (async)."""
     send, error = None, None
     while True:
         try:
-            op = plan.send(send) if error is None else plan.throw(error)
+            op = decisions.send(send) if error is None else decisions.throw(error)
         except StopIteration as stop:
             return stop.value
         send, error = None, None

@@ -29,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..._errors import ConfigError
-from .base import AsyncNext, Job, Next, Plan, Step, StepContext, adrive, drive
+from .base import AsyncNext, Decisions, Job, Next, Step, StepContext, adrive, drive
 
 
 class CacheOptions(BaseModel):
@@ -117,7 +117,7 @@ class _Score:
 class CacheStep(Step):
     """Answers what the store knows, sends only the misses on; stores the scorer's answers.
 
-    The decisions are made once, in :meth:`_plan`; :meth:`score` and :meth:`ascore` only carry
+    The decisions are made once, in :meth:`_decide`; :meth:`score` and :meth:`ascore` only carry
     out what it asks (a SQLite store is read and written on a worker thread from async code).
     """
 
@@ -146,7 +146,7 @@ class CacheStep(Step):
             h.update(data)
         return h.hexdigest()
 
-    def _plan(self, jobs: list[Job]) -> Plan[Any, list[np.ndarray]]:
+    def _decide(self, jobs: list[Job]) -> Decisions[Any, list[np.ndarray]]:
         if not all(isinstance(t, str) for j in jobs for t in j.texts):
             return (yield _Score(jobs))  # token embeddings a scorer chose: not cached
         keys = [[self.key(j.query, t) for t in j.texts] for j in jobs]
@@ -174,7 +174,7 @@ class CacheStep(Step):
                 return self.store.get_many(op.keys)
             return self.store.put_many(op.scores)
 
-        return drive(self._plan(jobs), do)
+        return drive(self._decide(jobs), do)
 
     async def ascore(self, jobs: list[Job], call_next: AsyncNext) -> list[np.ndarray]:
         blocking = not isinstance(self.store, MemoryStore)  # a file: off the event loop
@@ -188,7 +188,7 @@ class CacheStep(Step):
             )
             return await asyncio.to_thread(call) if blocking else call()
 
-        return await adrive(self._plan(jobs), do)
+        return await adrive(self._decide(jobs), do)
 
     def close(self) -> None:
         self.store.close()

@@ -35,7 +35,7 @@ from ..._errors import (
     ProviderTimeoutError,
     RateLimitError,
 )
-from .base import AsyncNext, Job, Next, Plan, Step, StepContext, adrive, drive
+from .base import AsyncNext, Decisions, Job, Next, Step, StepContext, adrive, drive
 
 if TYPE_CHECKING:
     from ..._reranker import Reranker
@@ -78,7 +78,7 @@ def triggers_fallback(exc: BaseException, on_auth: bool = False) -> bool:
 class FallbackStep(Step):
     """Runs the rest of the primary's path; on a provider failure, each fallback's path in turn.
 
-    The decisions are made once, in :meth:`_plan`, which yields ``(reranker, jobs)``: score
+    The decisions are made once, in :meth:`_decide`, which yields ``(reranker, jobs)``: score
     ``jobs`` on the rest of this path (``reranker`` None) or on that fallback's scoring path;
     :meth:`score` and :meth:`ascore` only carry it out.
     """
@@ -104,7 +104,7 @@ class FallbackStep(Step):
                 )
             self.fallbacks.append(reranker)
 
-    def _plan(self, jobs: list[Job]) -> Plan[tuple[Optional[Reranker], list[Job]], list[np.ndarray]]:
+    def _decide(self, jobs: list[Job]) -> Decisions[tuple[Optional[Reranker], list[Job]], list[np.ndarray]]:
         try:
             scores = yield None, jobs
         except Exception as exc:
@@ -136,7 +136,7 @@ class FallbackStep(Step):
                 return call_next(todo)
             return reranker.scoring_path.score(todo, many_queries=len(todo) > 1)
 
-        return drive(self._plan(jobs), do)
+        return drive(self._decide(jobs), do)
 
     async def ascore(self, jobs: list[Job], call_next: AsyncNext) -> list[np.ndarray]:
         async def do(op: tuple[Optional[Reranker], list[Job]]) -> list[np.ndarray]:
@@ -145,7 +145,7 @@ class FallbackStep(Step):
                 return await call_next(todo)
             return await reranker.scoring_path.ascore(todo, many_queries=len(todo) > 1)
 
-        return await adrive(self._plan(jobs), do)
+        return await adrive(self._decide(jobs), do)
 
     def close(self) -> None:
         for reranker in self.fallbacks:
