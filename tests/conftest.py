@@ -111,6 +111,31 @@ SLOW: dict[str, str] = {
     **_tests("core/test_nonfinite_scores.py", "test_non_finite_input_score_is_an_input_error",
              why="every non-finite value at every position of every entry point"),
     **_tests("core/test_http_layer.py", "test_importing_rerankit_and_plugins_does_not_import_httpx", why=_CLI),
+    **_tests("core/test_registry.py", "test_builtin_names_are_reserved", why=_CLI),
+    **_tests("core/test_http_layer.py", "test_env_key_is_reread_on_unpickling_a_registered_reranker", why=_CLI),
+    **_tests(
+        "core/test_fusion.py",
+        "test_hybrid_matches_lancedb", "test_multivector_matches_lancedb", "test_lancedb_equivalence_at_search_scale",
+        why="LanceDB's own rerankers run as the reference",
+    ),
+    **_tests(
+        "core/test_fusion_settings.py",
+        "test_mrr_and_linear_config_weights_on_three_searches", "test_rrf_config_weights_and_k_equal_reference",
+        why="LanceDB's own rerankers run as the reference",
+    ),
+    **_tests(
+        "integration/test_eval.py",
+        "test_a_damaged_index_cache_is_one_error_line_naming_rebuild",
+        "test_tune_cli_recipe_scores_in_eval_what_tune_reported",
+        why="LanceDB indexes of a collection, evaluated",
+    ),
+    **_tests("integration/test_demo.py", "test_a_second_run_uses_the_cache", why="the whole demo over Cranfield"),
+    **_tests("kit/test_acme_example.py", "test_found_and_reranks_against_its_fake_server", why=_CLI),
+    **_tests("plugins/openai/test_openai_listwise.py", "test_framework_adapters",
+             why="every framework adapter imported"),
+    **_tests("plugins/embedding/test_embedding_remote.py", "test_remote_path_imports_no_torch", why=_SUBPROCESS),
+    **_tests("serve/test_serve.py", "test_cohere_sdk_reranks_like_in_process", why="the Cohere SDK against the server"),
+    **_tests("serve/test_serve_cli.py", "test_the_command_serves_and_stops_on_sigterm", why=_CLI),
     **_tests(
         "adapters/test_choosing_the_reranker.py",
         "test_bad_arguments_are_config_errors", "test_importing_rerankit_imports_no_framework",
@@ -181,6 +206,14 @@ def _rerankit_logger_restored():
     yield
     logger.handlers[:] = saved[0]
     logger.propagate, _ = saved[1], logger.setLevel(saved[2])
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With ``-m "not slow"``, files that are slow as a whole are not even imported (Ray, ...)."""
+    if config.option.markexpr.replace(" ", "") != "notslow":
+        return None
+    relative = collection_path.relative_to(config.rootpath).as_posix()
+    return True if relative in SLOW else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
