@@ -7,8 +7,11 @@ which of its passages the scorer saw; it records every call, so the tests see th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import random
 import re
+import unicodedata
 
 import numpy as np
 import pyarrow as pa
@@ -170,12 +173,16 @@ def test_identical_passages_in_one_call_are_scored_once():
 
 def test_max_passages_caps_the_cost_and_says_so(caplog):
     text = words(50) + f" {MARK}"  # 6 passages of 9 words; the marker in the last
-    reranker = make(passages={"max_length": 10, "stride": 0, "max_passages": 3})
+    reranker = make(passages={"max_length": 10, "stride": 0, "max_passages": 3, "select": "head"})
     with caplog.at_level(logging.WARNING, logger="rerankit"):
         out = reranker.rerank("q", [text, "short"])
     assert out["_relevance_score"].to_pylist() == [0.0, 0.0]  # the marker's passage was not scored
     assert len(reranker.scorer.sent) == 4
-    assert "marker: 1 of 2 texts have more than max_passages=3 passages; the 3 passages past the limit" in caplog.text
+    assert (
+        "marker: 1 of 2 texts have more than max_passages=3 passages; 3 passages chosen by select='head' "
+        "were scored for them and 3 were not" in caplog.text
+    )
+    assert (reranker.usage.passages_selected, reranker.usage.passages_skipped) == (4, 3)
 
 
 def test_async_and_batch_entry_points_agree():
@@ -293,3 +300,126 @@ def test_top_n_keeps_the_best_rows_not_the_rows_of_the_best_passages():
         assert "top_n" not in server.seen[-1].body
     assert best["text"].to_pylist() == every["text"].to_pylist()[:2] == ["pie crust. pie dish", "pie tart"]
     assert best["_relevance_score"].to_pylist() == every["_relevance_score"].to_pylist()[:2]
+
+
+# -- text without spaces: cut by characters, for every script ------------------------------------
+
+NEEDLE = "\u91dd"  # 針, "needle": a character of no other text below
+
+
+def unspaced_texts() -> dict[str, str]:
+    """Texts the word measure once read as one word (no passage repeats): each ends with the needle."""
+    pick = random.Random(0).choice
+    han = "".join(chr(0x4E00 + i) for i in range(1320))  # 1,320 CJK characters
+    token = "".join(pick("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(3000))
+    zwsp = "\u200b".join(f"w{i}" for i in range(700))  # words joined by zero-width spaces
+    thai = "".join(pick("\u0e01\u0e02\u0e04\u0e07\u0e08") + pick("\u0e34\u0e35\u0e38") for _ in range(700))
+    # consonant + virama + consonant (a conjunct), then a consonant with a vowel sign
+    hindi = "".join(
+        "\u0915\u094d" + pick("\u0937\u0924\u0930") + pick("\u0915\u092e\u0928") + "\u093f" for _ in range(300)
+    )
+    return {name: text + NEEDLE for name, text in
+            {"han": han, "token": token, "zwsp": zwsp, "thai": thai, "hindi": hindi}.items()}
+
+
+class Needle(Marker):
+    def score(self, query, texts):
+        self.calls.append((query, list(texts)))
+        return [float(NEEDLE in t) for t in texts]
+
+
+@pytest.mark.parametrize("name", sorted(unspaced_texts()))
+def test_text_without_spaces_is_cut_by_characters_with_exact_offsets(name):
+    text = unspaced_texts()[name]
+    config = Config(passages={"max_length": 101, "stride": 10, "max_passages": None}, return_passage=True)
+    reranker = rerankit.ScoringReranker("needle", config, Needle(config))
+    out = reranker.rerank("q", ["other", text]).to_pylist()
+    sent = reranker.scorer.sent
+    assert len(sent) >= 4 and "other" in sent  # cut, not one passage for the provider to cut
+    measure = rerankit.LengthMeasure()
+    assert max(measure.counts(sent)) <= 100  # each passage fits (the query takes 1 of 101)
+    longest = {"han": 100, "thai": 200, "hindi": 500, "token": 300 + 3, "zwsp": 100 * 5}[name]
+    assert max(len(p) for p in sent) <= longest  # units of a few characters at most
+    # every part of the text is in some passage, and no cut splits a character
+    covered = sorted((text.index(p), text.index(p) + len(p)) for p in sent if p != "other")
+    assert covered[0][0] == 0 and covered[-1][1] == len(text)
+    assert all(b >= c for (_, b), (c, _) in itertools.pairwise(covered))
+    for start, _ in covered[1:]:
+        assert unicodedata.category(text[start])[0] != "M" and unicodedata.combining(text[start - 1]) != 9
+    top = out[0]
+    assert top["text"] == text and top["_relevance_score"] == 1.0  # the needle's passage, the last, found
+    assert text[top["_passage_start"] : top["_passage_end"]] == top["_passage"] and top["_passage"].endswith(NEEDLE)
+
+
+def test_a_long_run_in_spaced_text_is_cut_and_ordinary_words_are_not():
+    url = "https://example.org/" + "".join(f"seg{i}/" for i in range(200))  # one 1,200-character word
+    text = words(40) + " " + url + " " + words(40)
+    units = rerankit.LengthMeasure().spans([text])[0]
+    pieces = [text[a:b] for a, b in units]
+    assert pieces[:40] == text.split()[:40] and pieces[-40:] == text.split()[-40:]  # a word is a unit
+    assert "".join(pieces[40:-40]) == url and max(len(p) for p in pieces[40:-40]) <= 4
+    assert rerankit.LengthMeasure().counts(["東京 tower だ。"]) == [5]  # 東 京 tower だ 。
+
+
+# -- max_passages: which passages a row over the cap has scored ----------------------------------
+
+
+def sentences(needle_at: int | None, n: int = 9) -> str:
+    """``n`` sentences of 9 words (one passage each at max_length 10), the marker in one of them."""
+    parts = []
+    for i in range(n):
+        found = words(9, i).split()
+        if i == needle_at:
+            found[4] = MARK
+        parts.append(" ".join(found) + ".")
+    return " ".join(parts)
+
+
+@pytest.mark.parametrize(("select", "found"), [("lexical", True), ("spread", True), ("head", False)])
+def test_a_needle_in_the_last_passage_of_a_row_three_times_over_the_cap(select, found):
+    needle, others = sentences(8), [sentences(None), "short text", sentences(None, 5)]
+    options = {"max_length": 10, "stride": 0, "max_passages": 3, "select": select}
+    reranker = make(passages=options, return_passage=True)
+    out = reranker.rerank(MARK, [*others, needle]).to_pylist()
+    assert sorted(r["text"] for r in out) == sorted([*others, needle])  # every row kept, once
+    assert all(r["text"][r["_passage_start"] : r["_passage_end"]] == r["_passage"] for r in out)
+    top = out[0]
+    assert (top["text"] == needle and top["_relevance_score"] == 1.0) == found
+    if found:
+        assert top["_passage"] == sentences(8).split(". ")[-1] and top["_passage_end"] == len(needle)
+    # 3 passages for each of the three long rows, 1 for the short one; 6 + 6 + 2 left out
+    assert len(reranker.scorer.sent) <= 10
+    assert (reranker.usage.passages_selected, reranker.usage.passages_skipped) == (10, 14)
+
+
+@pytest.mark.parametrize(("needle_at", "spread_finds"), [(4, True), (2, False), (0, True)])
+def test_spread_scores_evenly_spaced_passages_and_lexical_the_query_s(needle_at, spread_finds):
+    text = sentences(needle_at)
+    options = {"max_length": 10, "stride": 0, "max_passages": 3}
+    spread = make(passages={**options, "select": "spread"})
+    assert spread.rerank(MARK, [text])["_relevance_score"][0].as_py() == float(spread_finds)
+    assert [s.split()[0] for s in spread.scorer.sent] == [sentences(None).split(". ")[i].split()[0] for i in (0, 4, 8)]
+    lexical = make(passages={**options, "select": "lexical"})
+    assert lexical.rerank(MARK, [text])["_relevance_score"][0].as_py() == 1.0
+    # the scored passages go to the scorer in text order
+    sent = lexical.scorer.sent
+    assert sent == sorted(sent, key=text.index) and len(sent) == 3
+
+
+def test_lexical_ranks_passages_by_bm25_over_the_row():
+    # query terms: "rare" is in one passage, "common" in every one: the rare term's passage wins
+    parts = [f"common {words(7, i)} x{i}." for i in range(9)]
+    parts[6] = f"common rare {words(6, 6)} x6."
+    text = " ".join(parts)
+    reranker = make(passages={"max_length": 11, "stride": 0, "max_passages": 1, "select": "lexical"})
+    reranker.rerank("common rare", [text])
+    assert reranker.scorer.sent == [parts[6]]
+
+
+def test_select_is_checked_and_first_always_reads_the_head():
+    with pytest.raises(rerankit.ConfigError, match=r"unknown passages select 'middle'; use one of head, spread"):
+        rerankit.get_reranker("cohere", api_key="k", passages={"select": "middle"})
+    assert Config(passages={"select": " Spread "}).passages.select == "spread"
+    reranker = make(passages={"max_length": 10, "stride": 0, "aggregate": "first", "select": "lexical"})
+    reranker.rerank(MARK, [sentences(8)])
+    assert reranker.scorer.sent == [sentences(8).split(". ")[0] + "."]

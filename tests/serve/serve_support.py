@@ -70,11 +70,6 @@ class WordScorer(Scorer):
         self.largest_batch = 0
         self.lock = threading.Lock()
 
-    @property
-    def usage(self) -> dict:
-        """What a cost-reporting scorer exposes (read through ``ScoringReranker.usage``)."""
-        return {"batches": self.calls, "largest_batch": self.largest_batch}
-
     def __getstate__(self) -> dict:  # pickles to Ray Serve replicas, without its lock
         return {k: v for k, v in self.__dict__.items() if k != "lock"}
 
@@ -92,6 +87,8 @@ class WordScorer(Scorer):
         with self.lock:
             self.calls += 1
             self.largest_batch = max(self.largest_batch, len(queries))
+        # a scorer of its own reports what it costs in the reranker's usage record
+        self.meter.add(requests=1, documents=sum(len(t) for t in texts))
         if any("slow" in q for q in queries):  # one wait per batch, like one slow forward pass
             time.sleep(self.delay)
         return [self.score(q.replace("slow", "late"), t) for q, t in zip(queries, texts)]

@@ -14,11 +14,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ._columns import DISTANCE, SCORE
 from ._config import RerankerConfig
-from ._inputs import call_weights, check_scores
+from ._inputs import call_weights, search_scores
 from ._merge import union_by_rowid
 from ._normalize import normalize
 from ._reranker import Plan, Rebuild, Reranker
@@ -80,13 +79,7 @@ class FusionReranker(Reranker):
         self.fuse = fuse
 
     def _scores(self, plan: Plan) -> np.ndarray:
-        for table, argument in zip(plan.rows.inputs, plan.rows.arguments):
-            check_scores(table, argument)  # NaN/inf scores: an InputError, whatever the method
-        lists = [
-            _ranked(table, pos, source, None if plan.weights is None else plan.weights[i])
-            for i, (table, pos, source) in enumerate(zip(plan.rows.inputs, plan.rows.positions, plan.sources))
-        ]
-        return self._check(self.fuse(lists, plan.rows.size, self.config), plan.rows.size)
+        return self._check(self.fuse(ranked_lists(plan), plan.rows.size, self.config), plan.rows.size)
 
     def _multivector(
         self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
@@ -121,19 +114,21 @@ class FusionReranker(Reranker):
         return union.output(self.fuse(lists, union.size, self.config), self.top_n)
 
 
-def _ranked(table: pa.Table, positions: np.ndarray, source: str, weight: float | None) -> RankedList:
+def ranked_lists(plan: Plan) -> list[RankedList]:
+    """One :class:`RankedList` per result set of ``plan``, its search scores checked first (NaN or
+    infinite scores: an InputError, whatever the method), and read once for the methods that use them."""
+    rows = plan.rows
+    found = [search_scores(table, argument) for table, argument in zip(rows.inputs, rows.arguments)]
+    weights = [None] * len(found) if plan.weights is None else plan.weights
+    return [_ranked(*each) for each in zip(found, rows.positions, plan.sources, weights)]
+
+
+def _ranked(found: dict[str, np.ndarray], positions: np.ndarray, source: str, weight: float | None) -> RankedList:
     def scores() -> np.ndarray | None:
-        names = table.column_names
-        if source in ("vector", "docs") and DISTANCE in names:
-            return 1.0 - _floats(table[DISTANCE])
-        if source in ("fts", "docs") and SCORE in names:
-            return _floats(table[SCORE])
+        if source in ("vector", "docs") and DISTANCE in found:
+            return 1.0 - np.asarray(found[DISTANCE], dtype=np.float64)
+        if source in ("fts", "docs") and SCORE in found:
+            return np.asarray(found[SCORE], dtype=np.float64)
         return None
 
     return RankedList(positions, scores, source, weight)
-
-
-def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    if column.null_count:
-        column = pc.fill_null(column.cast(pa.float64()), float("nan"))
-    return column.to_numpy().astype(np.float64, copy=False)

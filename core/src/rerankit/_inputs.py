@@ -7,7 +7,6 @@ query builders, lists of strings or dicts are all accepted; every failure is an
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -83,9 +82,19 @@ def _without_view_types(table: pa.Table) -> pa.Table:
     return table
 
 
-@functools.lru_cache(maxsize=256)
+#: The schemas seen last and their view columns: a hybrid call alternates two schemas, and
+#: ``Schema.equals`` costs a tenth of hashing a schema for a dict lookup.
+_RECENT: tuple[tuple[pa.Schema, tuple[int, ...]], ...] = ()
+
+
 def _view_columns(schema: pa.Schema) -> tuple[int, ...]:
-    return tuple(i for i, dtype in enumerate(schema.types) if dtype.id in _VIEW_TYPES)
+    global _RECENT
+    for seen, columns in _RECENT:
+        if seen.equals(schema):
+            return columns
+    columns = tuple(i for i, dtype in enumerate(schema.types) if dtype.id in _VIEW_TYPES)
+    _RECENT = ((schema, columns), *_RECENT[:7])
+    return columns
 
 
 def _is_pandas(data: Any) -> bool:
@@ -94,13 +103,14 @@ def _is_pandas(data: Any) -> bool:
 
 def require_column(table: pa.Table, column: str, argument: str, fix: str) -> pa.ChunkedArray:
     """Return ``table[column]`` or raise MissingColumnError naming the argument and the fix."""
-    if table.schema.get_field_index(column) < 0:
+    i = table.schema.get_field_index(column)
+    if i < 0:
         raise MissingColumnError(
             f"{argument} has no column '{column}' (columns: {', '.join(table.column_names)}); {fix}",
             column=column,
             argument=argument,
         )
-    return table[column]
+    return table.column(i)
 
 
 def rowids(table: pa.Table, argument: str) -> np.ndarray:
@@ -118,10 +128,24 @@ SCORE_FIX = (
 )
 
 
-def score_values(column: pa.Array | pa.ChunkedArray, name: str, argument: str) -> np.ndarray:
-    """A score column as float64 (NaN where null), or InputError if it is not numeric or holds
-    NaN or an infinity: non-finite input scores are refused the same way wherever they arrive."""
+#: Score types whose numpy view is taken as is (no cast) when they hold no null.
+_NATIVE_FLOATS = frozenset({pa.float32().id, pa.float64().id})
+
+
+def score_array(column: pa.Array | pa.ChunkedArray, name: str, argument: str) -> np.ndarray:
+    """A score column as numpy floats, NaN where null, or InputError if it is not numeric or holds
+    NaN or an infinity: non-finite input scores are refused the same way wherever they arrive.
+
+    ``float32``/``float64`` columns without nulls come back as their own numpy view (no cast, no
+    copy: one scan checks them); anything else is cast to ``float64``. Callers that compute with the
+    values convert with ``np.asarray(values, np.float64)``, exact for both.
+    """
     dtype = column.type
+    if dtype.id in _NATIVE_FLOATS and not column.null_count:
+        values = column.to_numpy() if isinstance(column, pa.ChunkedArray) else column.to_numpy(zero_copy_only=False)
+        if not np.isfinite(values).all():
+            _refuse(values, None, name, argument)
+        return values
     if not (pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)):
         raise InputError(
             f"{argument} column '{name}' has type {dtype}, not numbers; cast it to float64 "
@@ -130,16 +154,28 @@ def score_values(column: pa.Array | pa.ChunkedArray, name: str, argument: str) -
     nulls = np.asarray(column.is_null()) if column.null_count else None
     values = pc.fill_null(column.cast(pa.float64()), float("nan")) if column.null_count else column.cast(pa.float64())
     values = values.to_numpy() if isinstance(values, pa.ChunkedArray) else values.to_numpy(zero_copy_only=False)
+    finite = np.isfinite(values)
+    if nulls is not None:
+        finite |= nulls
+    if not finite.all():
+        _refuse(values, nulls, name, argument)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _refuse(values: np.ndarray, nulls: np.ndarray | None, name: str, argument: str) -> None:
     bad = ~np.isfinite(values)
     if nulls is not None:
         bad &= ~nulls
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise InputError(
-            f"{argument} column '{name}' has {len(rows)} non-finite value(s) ({values[rows[0]]} in row "
-            f"{int(rows[0])}); {SCORE_FIX}"
-        )
-    return np.asarray(values, dtype=np.float64)
+    rows = np.flatnonzero(bad)
+    raise InputError(
+        f"{argument} column '{name}' has {len(rows)} non-finite value(s) ({float(values[rows[0]])} in row "
+        f"{int(rows[0])}); {SCORE_FIX}"
+    )
+
+
+def score_values(column: pa.Array | pa.ChunkedArray, name: str, argument: str) -> np.ndarray:
+    """:func:`score_array` as ``float64``."""
+    return np.asarray(score_array(column, name, argument), dtype=np.float64)
 
 
 def call_weights(weights: Any, count: int, what: str) -> list[float] | None:
@@ -160,11 +196,16 @@ def call_weights(weights: Any, count: int, what: str) -> list[float] | None:
     return [float(w) for w in weights]
 
 
-def check_scores(table: pa.Table, argument: str) -> None:
-    """Check the search scores a table carries (``_distance``, ``_score``) with :func:`score_values`."""
+def search_scores(table: pa.Table, argument: str) -> dict[str, np.ndarray]:
+    """The search scores a table carries (``_distance``, ``_score``), each checked and read once
+    with :func:`score_array`: what fusion computes with is what was checked."""
+    found = {}
+    schema = table.schema
     for name in SCORE_COLUMNS:
-        if table.schema.get_field_index(name) >= 0:
-            score_values(table[name], name, argument)
+        i = schema.get_field_index(name)
+        if i >= 0:
+            found[name] = score_array(table.column(i), name, argument)
+    return found
 
 
 def _is_text(dtype: pa.DataType) -> bool:

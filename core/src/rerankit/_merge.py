@@ -25,6 +25,9 @@ def concat(tables: Sequence[pa.Table], arguments: Sequence[str]) -> pa.Table:
     """Concatenate tables whose schemas may differ by columns; a clash of types is an InputError."""
     if len(tables) == 1:
         return tables[0]
+    first = tables[0].schema
+    if all(t.schema.equals(first, check_metadata=True) for t in tables[1:]):
+        return pa.concat_tables(tables)  # nothing to promote
     tables = _large_where_mixed(tables)
     try:
         return pa.concat_tables(tables, promote_options="default")
@@ -94,10 +97,21 @@ class Rows:
     def concatenated(self) -> pa.Table:
         return concat(self.inputs, self.arguments)
 
-    def table(self, drop: Sequence[str]) -> pa.Table:
-        """``concatenated`` without the ``drop`` columns (dropped before concatenating: less to copy)."""
-        parts = [t.drop_columns([c for c in drop if t.schema.get_field_index(c) >= 0]) for t in self.inputs]
-        return concat(parts, self.arguments)
+    def table(self, drop: Sequence[str]) -> tuple[pa.Table, bool]:
+        """``concatenated`` without the ``drop`` columns (dropped before concatenating: less to copy),
+        and whether every result set has the same columns (then none is only in some of them)."""
+        parts = []
+        for t in self.inputs:
+            schema = t.schema
+            gone = [c for c in drop if schema.get_field_index(c) >= 0]
+            parts.append(t.drop_columns(gone) if gone else t)
+        if len(parts) == 1:
+            return parts[0], True
+        first = parts[0].schema
+        for p in parts[1:]:
+            if not p.schema.equals(first, check_metadata=True):
+                return concat(parts, self.arguments), all(p.schema.equals(first) for p in parts[1:])
+        return pa.concat_tables(parts), True  # one schema: nothing to promote
 
     @property
     def size(self) -> int:
@@ -126,18 +140,21 @@ def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows
     A row takes its columns from its first appearance (earlier tables win); ``_distance``,
     ``_score`` and any column only some tables have take the first non-null value across all
     appearances (``_output.finish``), so a row found by both the vector and the full-text search
-    keeps both scores and the columns only one of them returns. One stable sort of all ids, then O(n) numpy.
+    keeps both scores and the columns only one of them returns. O(n) numpy over all the ids at once.
     """
     ids = [rowids(t, a) for t, a in zip(tables, arguments)]
-    if len({i.dtype for i in ids}) > 1:  # numpy would silently mix them as floats
-        raise InputError(_schema_clash(tables, arguments) or "_rowid has different types across result sets")
-    bounds = [0, *itertools.accumulate(len(i) for i in ids)]
-    positions_all, firsts = first_appearance(np.concatenate(ids))
-    positions = [positions_all[bounds[i] : bounds[i + 1]] for i in range(len(ids))]
-    for k, (pos, argument, values) in enumerate(zip(positions, arguments, ids)):
-        # the first list is duplicate-free exactly when each of its rows opens a new id
-        if k > 0 or np.searchsorted(firsts, bounds[1]) != bounds[1]:
-            check_unique(pos, len(firsts), values, f"{argument} has duplicate _rowid values", DUPLICATE_FIX)
+    bounds = [0]
+    for i in ids:
+        if i.dtype != ids[0].dtype:  # numpy would silently mix them as floats
+            raise InputError(_schema_clash(tables, arguments) or "_rowid has different types across result sets")
+        bounds.append(bounds[-1] + len(i))
+    positions_all, firsts = first_appearance(ids[0] if len(ids) == 1 else np.concatenate(ids))
+    positions = [positions_all[start:end] for start, end in itertools.pairwise(bounds)]
+    # the first list is duplicate-free exactly when each of its rows opens a new id
+    n = bounds[1]
+    check = range(1, len(ids)) if not n or (len(firsts) >= n and firsts[n - 1] == n - 1) else range(len(ids))
+    for k in check:
+        check_unique(positions[k], len(firsts), ids[k], f"{arguments[k]} has duplicate _rowid values", DUPLICATE_FIX)
     return Rows(list(tables), list(arguments), positions, firsts, bounds[:-1])
 
 
@@ -151,21 +168,31 @@ def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Number distinct keys in order of first appearance, in O(n).
 
     Returns ``codes`` (the number of each key's distinct value) and ``firsts`` (for each distinct
-    value, the index of its first appearance in ``keys``). Small non-negative integer keys (dense
-    ids, composite query/document codes) use direct addressing; any others, one hash pass.
+    value, the index of its first appearance in ``keys``). Integer keys within a small range (dense
+    ids, composite query/document codes, LanceDB row ids of one fragment) use direct addressing;
+    any others, one hash pass.
     """
     n = len(keys)
     if n == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    if keys.dtype.kind in "iu" and keys.min() >= 0 and keys.max() < 4 * n + 1024:
-        space = int(keys.max()) + 1
-        rows = np.arange(n)
-        first = np.full(space, n, dtype=np.int64)
-        np.minimum.at(first, keys, rows)
-        firsts = np.flatnonzero(first[keys] == rows)
-        number = np.empty(space, dtype=np.int64)
-        number[keys[firsts]] = np.arange(len(firsts))
-        return number[keys], firsts
+    if keys.dtype.kind in "iu":
+        high = keys.max()
+        low = 0 if keys.dtype.kind == "u" and high < 4 * n + 1024 else keys.min()
+        if int(high) - int(low) < 4 * n + 1024:
+            if low:
+                keys = keys - low
+            space = int(high - low) + 1
+            rows = np.arange(n)
+            first = np.empty(space, dtype=np.int64)
+            first.fill(n)
+            np.minimum.at(first, keys, rows)
+            seen = first[keys]  # the row where each key first appears
+            firsts = (seen == rows).nonzero()[0]
+            if n <= 256:  # one call numbers them (O(n log n): the few rows of a search)
+                return firsts.searchsorted(seen), firsts
+            number = first  # reused: each key's number among the distinct ones
+            number[keys[firsts]] = np.arange(len(firsts))
+            return number[keys], firsts
     codes = pc.dictionary_encode(pa.array(keys)).indices.to_numpy().astype(np.int64)
     seen = np.maximum.accumulate(codes)
     opens = np.empty(n, dtype=bool)  # a code larger than all before it opens a new value

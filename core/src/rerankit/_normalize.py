@@ -46,6 +46,10 @@ def normalize(
     """
     if method not in NORMALIZATIONS:
         raise ValueError(f"unknown normalization {method!r}; choose one of {', '.join(NORMALIZATIONS)}")
+    if method == "none":
+        if scores is None:
+            raise ValueError("scores are required")
+        return np.array(scores, dtype=np.float64)  # a copy, as given
     n = len(ranks)
     codes = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
     size = int(codes.max()) + 1 if n else 0
@@ -55,7 +59,7 @@ def normalize(
     if scores is None:
         raise ValueError("scores are required")
     values = np.asarray(scores, dtype=np.float64)
-    if method == "none" or n == 0:
+    if n == 0:
         return values.copy()
     stats = _GroupStats(values, codes, size)
     if method == "min-max":

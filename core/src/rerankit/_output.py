@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ._columns import RELEVANCE, SCORE_COLUMNS
 from ._merge import Rows
@@ -28,33 +29,63 @@ def finish(
     Ties keep input order (a stable sort on the float32 score), the same rule as LanceDB's
     ``sort_by``. Score columns a row never had are null, never invented. ``columns`` (one value
     per row, in row order) are appended after ``_relevance_score``, ordered like the rows.
+    One list whose scores are already in descending order (fused by rank, say) skips the sort
+    and the ``take``.
     """
     scores32 = np.asarray(scores, dtype=np.float32)
-    order = np.argsort(np.negative(scores32), kind="stable")
+    if rows.index is None and (len(scores32) < 2 or (scores32[1:] <= scores32[:-1]).all()):
+        order = np.arange(len(scores32))  # one list already in order: what the stable sort returns
+    else:
+        order = np.negative(scores32).argsort(kind="stable")
     if top_n is not None:
         order = order[:top_n]
-    table = rows.table((*drop, RELEVANCE))
+    table, uniform = rows.table((*drop, RELEVANCE))
     src = order if rows.index is None else rows.index[order]
-    out = table if _is_identity(src, table.num_rows) else table.take(src)
-    if rows.index is not None:
-        # the scores, and a column only some result sets have (e.g. one only the full-text search
-        # returns): a row found by several takes the first value it has, so no column is lost
-        partial = [
-            n for n in table.column_names
-            if n not in SCORE_COLUMNS and any(t.schema.get_field_index(n) < 0 for t in rows.inputs)
-        ]
-        for name in (*SCORE_COLUMNS, *partial):
-            if table.schema.get_field_index(name) >= 0 and table[name].null_count:
-                first = rows.first_valid(table[name])[order]
-                fixed = table[name].take(pa.array(first, mask=first < 0))
-                out = out.set_column(out.schema.get_field_index(name), out.schema.field(name), fixed)
-    out = out.append_column(pa.field(RELEVANCE, pa.float32()), pa.array(scores32[order], pa.float32()))
+    out = table if _is_identity(src, table.num_rows) else _TAKE.call([table, _arrow(src, np.int64)])
+    if rows.index is not None and not (uniform and _no_score_columns(table.schema)):
+        out = _first_values(rows, table, out, order, uniform)
+    out = out.append_column(_RELEVANCE_FIELD, _arrow(scores32[order], np.float32))
     for name, values in (columns or {}).items():
         out = out.append_column(name, values.take(pa.array(order)))
     return out
 
 
+def _first_values(rows: Rows, table: pa.Table, out: pa.Table, order: np.ndarray, uniform: bool) -> pa.Table:
+    """The scores, and a column only some result sets have (e.g. one only the full-text search
+    returns): a row found by several takes the first value it has, so no column is lost."""
+    schema = table.schema
+    partial = () if uniform else [
+        n for n in schema.names
+        if n not in SCORE_COLUMNS and any(t.schema.get_field_index(n) < 0 for t in rows.inputs)
+    ]
+    for name in (*SCORE_COLUMNS, *partial):
+        i = schema.get_field_index(name)
+        if i >= 0 and table.column(i).null_count:
+            first = rows.first_valid(table.column(i))[order]
+            fixed = table.column(i).take(pa.array(first, mask=first < 0))
+            out = out.set_column(out.schema.get_field_index(name), out.schema.field(name), fixed)
+    return out
+
+
+_RELEVANCE_FIELD = pa.field(RELEVANCE, pa.float32())
+_TAKE = pc.get_function("take")
+
+
+def _no_score_columns(schema: pa.Schema) -> bool:
+    """True for the relevance output (score columns dropped): then, with every result set's
+    columns the same, there is no value to fill in from a later appearance."""
+    return schema.get_field_index(SCORE_COLUMNS[0]) < 0 and schema.get_field_index(SCORE_COLUMNS[1]) < 0
+
+
+def _arrow(values: np.ndarray, dtype: type[np.generic]) -> pa.Array:
+    """``values`` as an Arrow array of ``dtype`` (int64 or float32), zero-copy where they already
+    are (``pa.array`` would first probe for pandas' datetime types)."""
+    values = np.ascontiguousarray(values, dtype=dtype)
+    return pa.Array.from_buffers(_ARROW_TYPES[dtype], len(values), [None, pa.py_buffer(values)])
+
+
+_ARROW_TYPES = {np.int64: pa.int64(), np.float32: pa.float32()}
+
+
 def _is_identity(src: np.ndarray, n: int) -> bool:
-    return len(src) == n and bool(np.all(src == np.arange(n)))
-
-
+    return len(src) == n and bool((src == np.arange(n)).all())

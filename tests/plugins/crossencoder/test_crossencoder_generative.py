@@ -288,6 +288,21 @@ def test_options_are_checked(bge_model):
         detected.rerank(QUERY, TEXTS)
 
 
+@pytest.mark.parametrize("fixture", ["qwen3_model", "mxbai_model", "bge_model", "qwen3_seq_cls_model"])
+def test_max_length_above_the_model_positions_is_a_config_error(fixture, request):
+    """As for cross-encoders: a max_length the model cannot take is refused, not silently lowered."""
+    path = request.getfixturevalue(fixture)
+    positions = 512  # the tiny models' max_position_embeddings
+    reranker = rerankit.get_reranker("crossencoder", model_name=path, max_length=positions + 1)
+    with pytest.raises(rerankit.ConfigError, match=rf"max_length={positions + 1} is above the {positions} token "
+                       r"positions of model .*; set max_length to at most \d+"):
+        reranker.rerank(QUERY, TEXTS)
+    fits = rerankit.get_reranker("crossencoder", model_name=path, max_length=256)
+    assert len(fits.rerank(QUERY, TEXTS)) == len(TEXTS)
+    unset = rerankit.get_reranker("crossencoder", model_name=path)  # the recipe's default, capped
+    assert unset.scorer.model.max_length <= positions
+
+
 def test_recipe_and_instruction_are_part_of_the_config(qwen3_model):
     options = {"recipe": "qwen3", "instruction": INSTRUCTION}
     config = rerankit.get_reranker("crossencoder", model_name=qwen3_model, **options).config

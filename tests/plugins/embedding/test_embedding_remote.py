@@ -112,3 +112,20 @@ def test_remote_path_imports_no_torch(server: FakeRerankServer) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.split() == ["2", "False", "False"]
+
+
+def test_the_rate_limit_charges_the_requests_actually_sent(server: FakeRerankServer) -> None:
+    # 100 requests a second, an allowance of one at a time: a call of k requests waits (k - 1) / 100 s
+    limit = {"requests_per_minute": 6000, "burst_seconds": 0.01}
+    r = make(server, batch_size=2, rate_limit=limit)
+    r.rerank("solar", ["a", "b", "c", "d", "e"])  # the query and 5 texts: 3 requests of 2 inputs
+    assert server.attempts == 3 and r.usage.requests == 3
+    assert r.usage.rate_limit_waits == 1 and r.usage.rate_limit_wait_seconds == pytest.approx(0.02, abs=0.002)
+    # many queries share batches: the call is charged what it sends, not one request per query
+    server.reset()
+    queries, lists = ["solar", "wind", "solar"], [["a"], ["b", "c"], ["d"]]
+    r = make(server, batch_size=8)
+    r.rerank_batch(queries, lists)
+    assert server.attempts == 1 == r.scorer.requests_for_batch(queries, lists)
+    assert r.scorer.requests_for("solar", ["a", "b", "c"]) == 1
+    assert make(server, batch_size=2).scorer.requests_for("solar", ["a", "b", "c"]) == 2

@@ -317,58 +317,54 @@ def test_the_fake_model_does_obey_unquoted_instructions(server: FakeRerankServer
 
 
 # -- usage, truncation -------------------------------------------------------------------------------------
-def test_token_usage_is_summed_per_rerank_and_logged(
+def billed(server: FakeRerankServer) -> tuple[int, int, int]:
+    """(requests, prompt tokens, completion tokens) the fake server's answers reported."""
+    usage = [a["usage"] for a in server.answers]
+    return len(usage), sum(u["prompt_tokens"] for u in usage), sum(u["completion_tokens"] for u in usage)
+
+
+def test_token_usage_is_counted_once_in_the_rerankers_record_and_logged(
     server: FakeRerankServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="rerankit")
-    r = make(server, window_size=4)
-    assert r.usage.requests == r.scorer.usage.requests == 0
+    # one request at a time, so the scripted refusal always meets the second window (of 4)
+    r = make(server, window_size=4, max_concurrency=1)
+    assert r.usage.requests == 0 and not hasattr(r.scorer, "usage") and not hasattr(r.scorer, "last_usage")
     server.script(Fault.change(lambda a: a), Fault.change(refuse()))  # a bad answer costs tokens too
     r.rerank("solar", docs(10))
     assert server.attempts == 5  # 4 + 4 (refused, asked again as 2 + 2) + 2
-    first = r.scorer.last_usage
-    assert first.requests == 5 and first.prompt_tokens > 0 and first.completion_tokens > 0
-    assert first.total_tokens == first.prompt_tokens + first.completion_tokens
-    assert "openai: 10 documents in 5 requests: " in caplog.text
-    assert caplog.text.count(" prompt + ") == 6  # five answers and the rerank's sum
+    requests, prompt, completion = billed(server)
+    assert requests == 5 and prompt > 0 and completion > 0
+    assert (r.usage.requests, r.usage.prompt_tokens, r.usage.completion_tokens) == (requests, prompt, completion)
+    assert r.usage.total_tokens == prompt + completion and r.usage.documents == 4 + 4 + 2 + 2 + 2
+    assert caplog.text.count("openai: answered a request of ") == 5  # one DEBUG line per answer
     r.rerank("wind", docs(3))
-    second = r.scorer.last_usage
-    assert second.requests == 1 and r.scorer.usage == first + second
-    # the reranker's usage record (the core's, every scorer's) counts the same tokens
-    total = first + second
-    assert (r.usage.requests, r.usage.prompt_tokens, r.usage.completion_tokens) == (
-        total.requests, total.prompt_tokens, total.completion_tokens
-    )
+    requests, prompt, completion = billed(server)
+    assert (r.usage.requests, r.usage.prompt_tokens, r.usage.completion_tokens) == (requests, prompt, completion)
 
 
-async def test_async_calls_tally_their_own_usage(server: FakeRerankServer) -> None:
+async def test_async_calls_count_in_the_same_record(server: FakeRerankServer) -> None:
     import asyncio
 
     server.latency = 0.02
     r = make(server, window_size=2)
     await asyncio.gather(r.arerank("q", docs(2)), r.arerank_batch(["a", "b"], [docs(4), docs(6)]))
     assert r.usage.requests == 1 + 2 + 3
-    assert r.scorer.last_usage.requests in (1, 5)  # whichever call finished last
+    assert (r.usage.requests, r.usage.prompt_tokens, r.usage.completion_tokens) == billed(server)
     await r.aclose()
 
 
-def test_usage_is_per_call_under_concurrency(server: FakeRerankServer, caplog: pytest.LogCaptureFixture) -> None:
-    """Calls running at once on several threads each sum their own requests' usage."""
+def test_usage_under_concurrency(server: FakeRerankServer) -> None:
+    """Calls running at once on several threads all add to the one record, each answer once."""
     import concurrent.futures
 
-    caplog.set_level(logging.DEBUG, logger="rerankit")
     server.latency = 0.02
     r = make(server, window_size=2)
     sizes = (2, 4, 6, 8)
     with concurrent.futures.ThreadPoolExecutor(len(sizes)) as pool:
         list(pool.map(lambda n: r.rerank("q", docs(n)), sizes))
-    assert server.max_in_flight > 1 and r.usage.requests == 10
-    sums = sorted(m for m in caplog.messages if " documents in " in m)
-    assert [m.split(":")[1].strip() for m in sums] == [
-        f"{n} documents in {n // 2} requests" for n in sorted(sizes, key=str)
-    ]
-    logged = sum(int(m.split(": ")[2].split(" prompt")[0]) for m in sums)
-    assert logged == r.usage.prompt_tokens
+    assert server.max_in_flight > 1 and r.usage.requests == 10 and r.usage.documents == sum(sizes)
+    assert (r.usage.requests, r.usage.prompt_tokens, r.usage.completion_tokens) == billed(server)
 
 
 def test_long_documents_are_cut_counted_and_logged(server: FakeRerankServer, caplog: pytest.LogCaptureFixture) -> None:

@@ -85,7 +85,7 @@ def test_the_head_is_the_true_best_for_any_count(server: FakeRerankServer, judge
         assert order == best
     # one window per step back from the end, the head included; a lone document needs no request
     windows = {1: 0, 5: 1, 19: 1, 20: 1, 21: 2, 95: 9, 100: 9}[n]
-    assert server.attempts == windows == r.scorer.last_usage.requests
+    assert server.attempts == windows == r.usage.requests
     sent = [list(read_prompt(s.body).documents.values()) for s in server.seen]
     if n > 20:
         assert sent[0] == texts[n - 20 :]  # the first window is the end of the list, as given
@@ -158,6 +158,9 @@ def test_request_body(server: FakeRerankServer, form: str) -> None:
         ({"method": "scores", "step": 5}, "step applies to method='listwise' only"),
         ({"method": "yes_no", "answer_format": "text"}, "option 'answer_format'"),
         ({"method": "listwise", "on_bad_answer": "skip"}, "option 'on_bad_answer'"),
+        ({"method": "scores", "on_bad_answer": "raise"}, "option 'on_bad_answer': on_bad_answer='raise' applies"),
+        ({"on_bad_answer": "raise"}, "on_bad_answer='raise' applies to method='listwise' only (method is 'scores')"),
+        ({"method": "yes_no", "on_bad_answer": "raise"}, "option 'on_bad_answer'"),
         ({"method": "listwise", "answer_format": "xml"}, "option 'answer_format'"),
     ],
 )
@@ -249,6 +252,26 @@ def test_answer_forms_that_are_read_without_repair(server: FakeRerankServer, jud
     assert server.attempts == 1 and r.scorer.last_repairs == Repairs()
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[-1] > [3] > [1] > [2]",
+        "-1 > 3 > 1 > 2",
+        '{"ranking": ["[-1]", "[3]", "[1]", "[2]"]}',
+        '{"ranking": [-1, 3, 1, 2]}',
+    ],
+)
+def test_a_negative_label_is_unknown_not_its_absolute_value(
+    server: FakeRerankServer, judge: FakeJudge, content: str
+) -> None:
+    texts = docs(3, 4)
+    server.script(Fault.change(replace_content(content)))
+    r = make(server, answer_format="text")
+    # [-1] is no label of the window: dropped as unknown, so [1] keeps the place the answer gave it
+    assert r.rerank("q", texts)["text"].to_pylist() == [texts[2], texts[0], texts[1]]
+    assert r.scorer.last_repairs == Repairs(answers=1, unknown=1)
+
+
 def test_a_cut_off_answer_keeps_what_it_ranked(server: FakeRerankServer, judge: FakeJudge) -> None:
     texts, best = candidates(judge, 12)
     server.script(Fault.change(truncate(0.4)))  # '{"ranking": ["[7]", "[2]", ... cut mid-way
@@ -333,7 +356,7 @@ def test_windows_in_sequence_queries_concurrently(server: FakeRerankServer) -> N
     for q, texts, out in zip(queries, lists, outs):
         assert out["text"].to_pylist() == by_fake_score(q, texts)[:10] + out["text"].to_pylist()[10:]
         assert sorted(out["text"].to_pylist()) == sorted(texts)
-    assert r.scorer.last_usage.requests == 6
+    assert r.usage.requests == 4 + 6  # the single query's windows, then the batch's
 
 
 async def test_async_windows_in_sequence_queries_concurrently(server: FakeRerankServer) -> None:

@@ -79,6 +79,11 @@ class Scorer:
             if name not in NOT_SCORING and not isinstance(getattr(self.config, name), SecretStr)
         }
 
+    @meter.setter
+    def meter(self, usage: Usage) -> None:
+        # a scorer sending its requests through an inner scorer gives it its own record
+        self.__dict__["_meter"] = usage
+
     @staticmethod
     def every_score_needed() -> bool:
         """Whether the call being scored needs this scorer's own score for every text.
@@ -93,6 +98,13 @@ class Scorer:
     def requests_for(self, query: str, texts: Sequence[Any]) -> int:
         """How many requests scoring ``texts`` takes (what the ``rate_limit`` option charges); 1 by default."""
         return 1
+
+    def requests_for_batch(self, queries: Sequence[str], texts: Sequence[Sequence[Any]]) -> int:
+        """How many requests scoring these queries' texts in one call takes (what ``rate_limit``
+        charges a call); by default :meth:`requests_for` summed over the queries. Override it when
+        :meth:`score_batch` shares requests across queries (an embeddings server encoding every
+        query and text of the call in common batches)."""
+        return sum(self.requests_for(q, t) for q, t in zip(queries, texts))
 
     def score(self, query: str, texts: Sequence[str]) -> Sequence[float]:
         """Return one relevance score per text, in the order of ``texts`` (higher is better)."""

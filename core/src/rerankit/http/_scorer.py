@@ -14,6 +14,10 @@ Set ``top_n_field = None`` for an API without such a field: then every row is al
 Requests hold at most ``batch_size`` documents; a plugin whose provider has other per-request
 limits (a token or byte budget) overrides :meth:`HTTPScorer.split`, usually with :func:`pack`.
 
+Every request goes through :meth:`HTTPScorer.request` (or :meth:`~HTTPScorer.arequest`), which
+adds it to the reranker's ``usage`` once answered; a plugin sends any request of its own through
+it too, and many at once with :func:`~rerankit.http.fan_out` / :func:`~rerankit.http.afan_out`.
+
 Two hooks serve APIs whose answers can be wrong in ways worth asking again (LLM rerankers):
 :meth:`HTTPScorer.read_answer` sees the documents a request carried, and with
 ``split_bad_answers = True`` a part whose answer fails the checks is asked once more as two halves
@@ -22,9 +26,6 @@ before a :class:`~rerankit.ProviderResponseError` naming the documents is raised
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextvars
 import logging
 import os
 import threading
@@ -39,6 +40,7 @@ from .._errors import AuthenticationError, InputError, ProviderResponseError
 from .._scoring.scorer import Scorer
 from .._scoring.usage import billed_units
 from ._config import HTTPConfig
+from ._fanout import afan_out, fan_out
 from ._responses import check_ranking
 from ._retry import Backoff
 
@@ -235,18 +237,10 @@ class HTTPScorer(Scorer):
             return None, exc
 
     def _post(self, part: _Part) -> Any:
-        data = self._get_transport().post(self._body(part))
-        self._count(part, data)
-        return data
+        return self.request(self._body(part), documents=len(part.texts))
 
     async def _apost(self, part: _Part) -> Any:
-        data = await self._get_transport().apost(self._body(part))
-        self._count(part, data)
-        return data
-
-    def _count(self, part: _Part, data: Any) -> None:
-        """Add an answered request, its documents and what the provider billed to :attr:`meter`."""
-        self.meter.add(requests=1, documents=len(part.texts), billed=self.billed_units(data))
+        return await self.arequest(self._body(part), documents=len(part.texts))
 
     def _send(self, part: _Part) -> tuple[np.ndarray, np.ndarray]:
         answer, first = self._first(part, self._post(part))
@@ -273,7 +267,7 @@ class HTTPScorer(Scorer):
                 raise self._bad_twice(part, again, problem, exc) from None
 
         retry = self._retry_plan(part, problem)
-        return _joined(await _gather_bounded(one, retry, len(retry)))
+        return _joined(await afan_out(one, retry, len(retry)))
 
     def _retry_plan(self, part: _Part, problem: ProviderResponseError) -> list[_Part]:
         retry = _halves(part)
@@ -309,6 +303,29 @@ class HTTPScorer(Scorer):
             result.append(scores.tolist())
         return result
 
+    # -- one request: every request of a hosted scorer goes through here --------------------------
+    def request(self, body: Mapping[str, Any], *, documents: int = 0) -> Any:
+        """POST ``body`` (JSON) to :attr:`url` and return the parsed answer: the one way a hosted
+        scorer sends anything, so use it for any request of a plugin's own (a listwise loop, an
+        embeddings batch). Pooled, retried and typed like every request; once answered, it is
+        added to the reranker's ``usage`` (:attr:`meter`): one request, ``documents`` documents
+        and the units the provider billed for it (:meth:`billed_units`), also when the answer
+        then fails a check. Attempts that failed and were retried are neither billed nor counted."""
+        data = self._get_transport().post(body)
+        self._count(documents, data)
+        return data
+
+    async def arequest(self, body: Mapping[str, Any], *, documents: int = 0) -> Any:
+        """Async twin of :meth:`request`."""
+        data = await self._get_transport().apost(body)
+        self._count(documents, data)
+        return data
+
+    def _count(self, documents: int, data: Any) -> None:
+        billed = self.billed_units(data)
+        logger.debug("%s: answered a request of %d documents; billed %s", self.provider, documents, billed or "nothing")
+        self.meter.add(requests=1, documents=documents, billed=billed)
+
     # -- the Scorer interface ------------------------------------------------------------------
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         """One score per text; long lists are split at ``batch_size`` and the parts sent concurrently."""
@@ -330,10 +347,7 @@ class HTTPScorer(Scorer):
         parts = self._plan(queries, texts)
         if not parts:
             return [[] for _ in queries]
-        if len(parts) == 1:
-            answers = [self._send(parts[0])]
-        else:
-            answers = _in_threads(self._send, parts, max(1, max_concurrency), self.provider)
+        answers = fan_out(self._send, parts, max_concurrency, name=f"rerankit-{self.provider}")
         return self._merge([len(t) for t in texts], parts, answers)
 
     async def ascore_batch(
@@ -343,7 +357,7 @@ class HTTPScorer(Scorer):
         parts = self._plan(queries, texts)
         if not parts:
             return [[] for _ in queries]
-        answers = await _gather_bounded(self._asend, parts, max(1, max_concurrency))
+        answers = await afan_out(self._asend, parts, max_concurrency)
         return self._merge([len(t) for t in texts], parts, answers)
 
     def _plan(self, queries: Sequence[str], texts: Sequence[Sequence[str]]) -> list[_Part]:
@@ -392,46 +406,6 @@ def _span(part: _Part) -> str:
     last = part.offset + len(part.texts) - 1
     docs = f"document {part.offset}" if last == part.offset else f"documents {part.offset}-{last}"
     return f"{docs} of query {part.item}"
-
-
-def _in_threads(fn: Any, parts: Sequence[_Part], limit: int, provider: str) -> list[Any]:
-    """Run ``fn`` over ``parts`` on worker threads, each in a copy of the caller's context, so that
-    per-call state a subclass keeps in a :class:`contextvars.ContextVar` follows its requests."""
-    pool = concurrent.futures.ThreadPoolExecutor(
-        max_workers=min(limit, len(parts)), thread_name_prefix=f"rerankit-{provider}"
-    )
-    futures = [pool.submit(contextvars.copy_context().run, fn, p) for p in parts]
-    try:
-        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
-        for f in futures:
-            if f.done() and f.exception() is not None:
-                raise f.exception()
-        return [f.result() for f in futures]
-    finally:
-        # On failure, queued requests are dropped and running ones finish in the background.
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-async def _gather_bounded(fn: Any, parts: Sequence[_Part], limit: int) -> list[Any]:
-    gate = asyncio.Semaphore(limit)
-
-    async def one(part: _Part) -> Any:
-        async with gate:
-            return await fn(part)
-
-    tasks = [asyncio.ensure_future(one(p)) for p in parts]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        pending = [t for t in tasks if not t.done()]
-        for t in pending:
-            t.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-    errors = [t.exception() for t in tasks if not t.cancelled() and t.exception() is not None]
-    if errors:
-        raise errors[0]
-    return [t.result() for t in tasks]
 
 
 def _user_agent() -> str:

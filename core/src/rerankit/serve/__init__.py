@@ -10,7 +10,7 @@ command line; in Python::
 
 Routes: ``POST /v2/rerank`` (Cohere v2), ``POST /v1/rerank`` (Jina, vLLM, Infinity),
 ``POST /rerank`` (text-embeddings-inference), ``GET /v1/models``, ``GET /health`` (live),
-``GET /ready`` (models loaded), ``GET /metrics`` (Prometheus). :func:`ray_app` builds the same
+``GET /ready`` (models loaded), ``GET /metrics`` (Prometheus), ``GET /openapi.json``. :func:`ray_app` builds the same
 app as a Ray Serve deployment with N replicas.
 """
 
@@ -81,6 +81,7 @@ def create_app(models: Models, settings: Optional[ServeSettings] = None, *, warm
         Route("/health", service.health, methods=["GET"]),
         Route("/ready", service.readiness, methods=["GET"]),
         Route("/metrics", service.metrics_text, methods=["GET"]),
+        Route("/openapi.json", service.openapi, methods=["GET"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service

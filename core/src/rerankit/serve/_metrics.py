@@ -2,7 +2,8 @@
 
 A handful of counters, gauges and histograms with labels is all the server needs, so it writes
 the format itself rather than depend on ``prometheus_client`` (one registry per app, so two apps
-in one process, as in tests, never share numbers).
+in one process, as in tests, never share numbers). Each served reranker's usage record comes as
+its ``Usage.counters()``, one flat mapping of numbers.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import fields, is_dataclass
-from typing import Any
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -125,33 +124,10 @@ class Histogram(_Metric):
         return lines
 
 
-def usage_numbers(usage: Any) -> dict[str, float]:
-    """The numeric fields of what ``reranker.usage`` returns: rerankit's usage record (its
-    ``counters()``: requests, documents, billed units, cache hits, rate-limit waits, fallbacks),
-    or a mapping, dataclass or object a scorer reports on its own."""
-    if usage is None:
-        return {}
-    if callable(getattr(usage, "counters", None)):
-        items = usage.counters().items()
-    elif isinstance(usage, Mapping):
-        items = usage.items()
-    elif is_dataclass(usage) and not isinstance(usage, type):
-        items = ((f.name, getattr(usage, f.name)) for f in fields(usage))
-    elif hasattr(usage, "model_dump"):
-        items = usage.model_dump().items()
-    elif hasattr(usage, "__dict__"):
-        items = vars(usage).items()
-    else:
-        return {}
-    return {
-        str(k): float(v) for k, v in items if isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
-
-
 class Metrics:
     """Everything ``GET /metrics`` reports for one app."""
 
-    def __init__(self, usage: Callable[[], Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, usage: Callable[[], Mapping[str, Mapping[str, float]]] | None = None) -> None:
         self.requests = Counter("rerankit_requests_total", "Rerank requests answered, by API, model and status.")
         self.errors = Counter("rerankit_errors_total", "Rerank requests refused or failed, by API and error type.")
         self.latency = Histogram(
@@ -178,13 +154,14 @@ class Metrics:
         if self._usage is not None:
             usage = Gauge(
                 "rerankit_reranker_usage",
-                "What each reranker's calls cost so far, as its `usage` reports it (tokens, requests), by field.",
+                "Each reranker's usage record so far (requests, billed units, cache, rate limit, "
+                "fallbacks), by field.",
             )
-            for model, value in self._usage().items():
-                for key, number in usage_numbers(value).items():
+            for model, counters in self._usage().items():
+                for key, number in counters.items():
                     usage.set(number, model=model, field=key)
             lines.extend(usage.render())
         return "\n".join(lines) + "\n"
 
 
-__all__ = ["Counter", "Gauge", "Histogram", "Metrics", "usage_numbers"]
+__all__ = ["Counter", "Gauge", "Histogram", "Metrics"]

@@ -23,8 +23,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from .._dialects import CohereDialect, Dialect, JinaDialect, Reject, TEIDialect
 from .._errors import InputError, ProviderError, RateLimitError, RerankitError
+from .._scoring.usage import Usage
 from ._batching import Batcher, Overloaded
-from ._metrics import Metrics, usage_numbers
+from ._metrics import Metrics
 from ._models import ServedModel, arerank_one, ranking, request_table, rerank_one, truncate_words
 from ._settings import ServeSettings
 
@@ -119,15 +120,11 @@ class RerankService:
     def ready(self) -> bool:
         return self._started and not self.draining and all(v is None for v in self._warm.values())
 
-    def _usage(self) -> dict[str, Any]:
-        """Per served model: the reranker's usage record (requests, billed units, cache, rate
-        limit, fallbacks) over what its scorer reports on its own (an LLM scorer's tokens)."""
-        usage = {}
-        for name, m in self.models.items():
-            numbers = usage_numbers(getattr(getattr(m.reranker, "scorer", None), "usage", None))
-            numbers.update(usage_numbers(getattr(m.reranker, "usage", None)))
-            usage[name] = numbers
-        return usage
+    def _usage(self) -> dict[str, dict[str, float]]:
+        """Per served model with a usage record (every scoring reranker): its counters (requests,
+        billed units, cache, rate limit, fallbacks, what its fallbacks billed included)."""
+        records = {name: getattr(m.reranker, "usage", None) for name, m in self.models.items()}
+        return {name: usage.counters() for name, usage in records.items() if isinstance(usage, Usage)}
 
     # -- routes --------------------------------------------------------------------------------
     async def dispatch(self, request: Request) -> Response:
@@ -138,10 +135,16 @@ class RerankService:
             return await self.rerank(ROUTES[path], request)
         if method == "GET":
             route = {"/v1/models": self.list_models, "/health": self.health, "/ready": self.readiness,
-                     "/metrics": self.metrics_text}.get(path)
+                     "/metrics": self.metrics_text, "/openapi.json": self.openapi}.get(path)
             if route is not None:
                 return await route(request)
         return JSONResponse({"detail": "Not Found"}, status_code=404)
+
+    async def openapi(self, request: Request) -> Response:
+        """The OpenAPI document of this server (its models' names in ``model``)."""
+        from ._openapi import openapi_document
+
+        return JSONResponse(openapi_document(ROUTES, list(self.models)))
 
     async def health(self, request: Request) -> Response:
         """Liveness: the process answers."""

@@ -149,6 +149,8 @@ class FakeRerankServer:
         self._lock = threading.Lock()
         self._script: deque[Fault] = deque()
         self.seen: list[Seen] = []
+        #: The JSON body of every 200 answer, in order: what the server billed is in these.
+        self.answers: list[Any] = []
         self.faults_injected = 0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -178,6 +180,7 @@ class FakeRerankServer:
         """Forget recorded requests and queued faults."""
         with self._lock:
             self.seen.clear()
+            self.answers.clear()
             self._script.clear()
             self.faults_injected = 0
             self.max_in_flight = 0
@@ -279,6 +282,8 @@ class FakeRerankServer:
         answer = self.dialect.answer(body, ranking, docs)
         if fault is not None and fault.kind == "change" and fault.mutate is not None:
             answer = fault.mutate(answer)
+        with self._lock:
+            self.answers.append(answer)
         return self._json(200, answer)
 
     @staticmethod

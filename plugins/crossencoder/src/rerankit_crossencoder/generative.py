@@ -75,6 +75,16 @@ class GenerativeModel:
         positions = _positions(config)
         fixed = len(self.prefix_ids) + len(self.suffix_ids) + len(self.eos_ids)
         requested = key.max_length or recipe.default_max_length
+        if key.max_length is not None and positions is not None:
+            # as for cross-encoders, a max_length the model cannot take is refused, never lowered
+            room = positions if recipe.length_counts == "total" else positions - fixed
+            if key.max_length > room:
+                within = "" if room == positions else f" ({fixed} of them taken by the {recipe.name} template)"
+                raise ConfigError(
+                    f"max_length={key.max_length} is above the {positions} token positions of model "
+                    f"{key.model_name!r}{within}; set max_length to at most {room}, or leave it unset "
+                    "to use the model's own limit"
+                )
         self.max_length = requested if positions is None else min(requested, positions)
         if recipe.length_counts == "total":
             # max_length bounds the whole row; the middle gets what prefix and suffix leave

@@ -5,7 +5,8 @@ OpenAI, vLLM, Infinity, text-embeddings-inference and Ollama all serve this form
 answer ``{"data": [{"index", "embedding"}, ...]}``. Pooled clients, timeouts, retries on 408, 409,
 429 (honouring ``retry-after``) and 5xx, typed errors and key handling are
 :class:`rerankit.http.HTTPScorer`'s; this module plans the requests (every text once, at most
-``batch_size`` inputs per request, sent concurrently) and checks every answer: one vector per
+``batch_size`` inputs per request, sent concurrently through :meth:`HTTPScorer.request`, so each
+is counted in the reranker's ``usage``) and checks every answer: one vector per
 input, each index once, every vector finite and of one length (``dimensions`` when set), or a
 :class:`~rerankit.ProviderResponseError`. No torch is imported on this path.
 
@@ -16,10 +17,8 @@ server. A self-hosted server needs no key.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import concurrent.futures
 import math
 from collections.abc import Sequence
 from typing import Any, Optional
@@ -28,7 +27,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rerankit import AuthenticationError, ProviderResponseError
-from rerankit.http import HTTPScorer
+from rerankit.http import HTTPScorer, afan_out, fan_out
 
 from .config import EmbeddingConfig
 
@@ -71,45 +70,33 @@ class RemoteEncoder(HTTPScorer):
         return [texts[i : i + size] for i in range(0, len(texts), size)]
 
     def embed(self, texts: Sequence[str], max_concurrency: Optional[int] = None) -> np.ndarray:
-        """float32 ``[len(texts), dim]``: requests of ``batch_size`` inputs, sent concurrently."""
+        """float32 ``[len(texts), dim]``: requests of ``batch_size`` inputs, sent concurrently
+        (:func:`~rerankit.http.fan_out`: the first failure cancels the rest and is raised at once)."""
         chunks = self._chunks(texts)
         if not chunks:
             return np.empty((0, self.config.dimensions or 0), dtype=np.float32)
-        transport = self._get_transport()
 
         def one(chunk: Sequence[str]) -> np.ndarray:
-            return self.read(transport.post(self.body(chunk)), len(chunk))
+            return self.read(self.request(self.body(chunk), documents=len(chunk)), len(chunk))
 
-        if len(chunks) == 1:
-            return one(chunks[0])
-        limit = min(len(chunks), max_concurrency or self.config.max_concurrency)
-        with concurrent.futures.ThreadPoolExecutor(limit, thread_name_prefix="rerankit-embedding") as pool:
-            futures = [pool.submit(one, c) for c in chunks]
-            try:
-                return self._joined([f.result() for f in futures])
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        limit = max_concurrency or self.config.max_concurrency
+        return self._joined(fan_out(one, chunks, limit, name="rerankit-embedding"))
 
     async def aembed(self, texts: Sequence[str], max_concurrency: Optional[int] = None) -> np.ndarray:
-        """Async twin of :meth:`embed`."""
+        """Async twin of :meth:`embed` (:func:`~rerankit.http.afan_out`: the first failure cancels
+        the other requests and awaits their cancellation)."""
         chunks = self._chunks(texts)
         if not chunks:
             return np.empty((0, self.config.dimensions or 0), dtype=np.float32)
-        transport = self._get_transport()
-        gate = asyncio.Semaphore(max_concurrency or self.config.max_concurrency)
 
         async def one(chunk: Sequence[str]) -> np.ndarray:
-            async with gate:
-                return self.read(await transport.apost(self.body(chunk)), len(chunk))
+            return self.read(await self.arequest(self.body(chunk), documents=len(chunk)), len(chunk))
 
-        tasks = [asyncio.ensure_future(one(c)) for c in chunks]
-        try:
-            return self._joined(await asyncio.gather(*tasks))
-        finally:
-            for task in tasks:
-                task.cancel()
+        return self._joined(await afan_out(one, chunks, max_concurrency or self.config.max_concurrency))
+
+    def requests_for_inputs(self, count: int) -> int:
+        """How many requests embedding ``count`` inputs takes (``batch_size`` inputs each)."""
+        return -(-count // self.config.texts_per_batch())
 
     def _joined(self, parts: Sequence[np.ndarray]) -> np.ndarray:
         dims = {p.shape[1] for p in parts}

@@ -54,6 +54,7 @@ class EmbeddingScorer(rerankit.Scorer):
             from .remote import RemoteEncoder  # the HTTP layer only; httpx loads on the first request
 
             self._remote = RemoteEncoder(config)
+            self._remote.meter = self.meter  # its requests count in this reranker's usage
 
     def __repr__(self) -> str:
         where = f"base_url={self.config.base_url!r}" if self.config.remote else "local"
@@ -102,6 +103,21 @@ class EmbeddingScorer(rerankit.Scorer):
             with model.lock:
                 extra = len(model.tokenizer(prompt, add_special_tokens=False)["input_ids"])
         return TokenLength(model.tokenizer, model.max_length, query_in_window=False, extra=extra, lock=model.lock)
+
+    # -- what the rate limit charges -------------------------------------------------------------
+    def requests_for(self, query: str, texts: Sequence[Any]) -> int:
+        """With ``base_url``: the requests embedding the query and ``texts`` takes."""
+        return self.requests_for_batch([query], [texts])
+
+    def requests_for_batch(self, queries: Sequence[str], texts: Sequence[Sequence[Any]]) -> int:
+        """With ``base_url``: the requests of one call, which embeds every distinct query and
+        every text (none with ``vector_column``) in common batches of ``batch_size`` inputs."""
+        if self._remote is None:
+            return super().requests_for_batch(queries, texts)
+        todo = [(q, t) for q, t in zip(queries, texts) if len(t)]
+        stored = any(isinstance(t, (pa.Array, pa.ChunkedArray)) for _, t in todo)
+        inputs = len(dict.fromkeys(q for q, _ in todo)) + (0 if stored else sum(len(t) for _, t in todo))
+        return self._remote.requests_for_inputs(inputs)
 
     # -- which values rows are scored by -------------------------------------------------------
     def select_inputs(self, table: pa.Table) -> Optional[Union[pa.Array, pa.ChunkedArray]]:

@@ -17,7 +17,7 @@ import rerankit
 
 from ._config import DEFAULT_MODEL, DEFAULT_PROMPT, OpenAIConfig
 from ._ranking import Repairs
-from ._scorer import OpenAIScorer, Usage
+from ._scorer import OpenAIScorer
 
 __version__ = "0.1.0"
 
@@ -27,4 +27,4 @@ def register_scorers(register: Callable[..., None]) -> None:
     register("openai", OpenAIScorer)
 
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_PROMPT", "OpenAIConfig", "OpenAIScorer", "Repairs", "Usage"]
+__all__ = ["DEFAULT_MODEL", "DEFAULT_PROMPT", "OpenAIConfig", "OpenAIScorer", "Repairs"]

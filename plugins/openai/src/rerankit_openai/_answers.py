@@ -23,18 +23,6 @@ _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
 _WORD = re.compile(r"[^a-z]")
 
 
-def usage_of(data: Any) -> tuple[int, int]:
-    """``(prompt_tokens, completion_tokens)`` from an answer's ``usage`` (0 where it has none)."""
-    usage = data.get("usage") if isinstance(data, Mapping) else None
-    if not isinstance(usage, Mapping):
-        return 0, 0
-    return _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens"))
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
 def choice_of(data: Any) -> Mapping[str, Any]:
     """``choices[0]`` of a chat completion; a refusal or a filtered answer is a ProviderResponseError."""
     if not isinstance(data, Mapping):
@@ -149,4 +137,4 @@ def short(text: str, tail: bool = False, limit: int = 80) -> str:
     return repr("..." + text[-limit:]) if tail else repr(text[:limit] + "...")
 
 
-__all__ = ["choice_of", "read_scores", "read_yes_no", "short", "usage_of"]
+__all__ = ["choice_of", "read_scores", "read_yes_no", "short"]

@@ -147,6 +147,18 @@ class OpenAIConfig(HTTPConfig):
             )
         return value
 
+    @field_validator("on_bad_answer")
+    @classmethod
+    def _on_bad_answer(cls, value: str, info: ValidationInfo) -> str:
+        method = info.data.get("method")
+        if value == "raise" and method is not None and method != "listwise":
+            raise ValueError(
+                f"on_bad_answer='raise' applies to method='listwise' only (method is {method!r}); "
+                f"a bad {method!r} answer is always asked again split in half, then raises; leave "
+                "on_bad_answer out"
+            )
+        return value
+
     @property
     def listwise_step(self) -> int:
         """The step of the listwise window: ``step``, or half of ``window_size``."""

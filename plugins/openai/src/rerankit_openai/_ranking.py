@@ -29,10 +29,11 @@ from rerankit import ProviderResponseError
 from ._answers import choice_of, short
 
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
-_ID = r"(?:\[\s*[dD]?(\d+)\s*\]|\b[dD]?(\d+)\b)"
+# A sign is read with the number, so ``[-1]`` is the unknown label -1, never ``[1]``.
+_ID = r"(?:\[\s*[dD]?(-?\d+)\s*\]|(?<![\w-])[dD]?(-?\d+)\b)"
 _CHAIN = re.compile(_ID + r"(?:\s*>\s*" + _ID + r")+")
-_BRACKETED = re.compile(r"\[\s*[dD]?(\d+)\s*\]")
-_NUMBER = re.compile(r"\d+")
+_BRACKETED = re.compile(r"\[\s*[dD]?(-?\d+)\s*\]")
+_NUMBER = re.compile(r"-?\d+")
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,17 @@ asked one after another (:mod:`._listwise`), the queries of a call concurrently,
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import contextvars
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from rerankit import InputError
-from rerankit.http import HTTPScorer
+from rerankit.http import HTTPScorer, afan_out, fan_out
 
-from ._answers import read_scores, read_yes_no, usage_of
+from ._answers import read_scores, read_yes_no
 from ._config import OpenAIConfig
 from ._listwise import slide
 from ._prompt import request_body
@@ -35,39 +32,18 @@ from ._ranking import Repairs, windows
 logger = logging.getLogger("rerankit")
 
 
-@dataclass(frozen=True)
-class Usage:
-    """Tokens spent: ``requests`` answered, ``prompt_tokens`` and ``completion_tokens`` as the
-    server reported them in each answer's ``usage`` (bad answers that were asked again included)."""
-
-    requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.requests + other.requests,
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
-        )
-
-
 class _Tally:
-    """The usage (and listwise repairs) of one call (``score`` / ``score_batch``), added to from
-    its worker threads."""
+    """The listwise repairs of one call (``score`` / ``score_batch``) and the answers they were
+    found in, added to from its worker threads."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.usage = Usage()
+        self.answers = 0
         self.repairs = Repairs()
 
-    def add(self, usage: Usage) -> None:
+    def answered(self) -> None:
         with self.lock:
-            self.usage = self.usage + usage
+            self.answers += 1
 
     def repaired(self, repairs: Repairs) -> None:
         with self.lock:
@@ -80,10 +56,11 @@ _CALL: contextvars.ContextVar[Optional[_Tally]] = contextvars.ContextVar("rerank
 class OpenAIScorer(HTTPScorer):
     """Scores documents with a chat model under a strict JSON schema (or yes/no logprobs).
 
-    ``usage`` is the :class:`Usage` of every call so far, ``last_usage`` that of the most recent
-    call to finish (a rerank is one call); both are logged at DEBUG. With ``method="listwise"``,
-    ``repairs`` and ``last_repairs`` count what was repaired in the answers (:class:`Repairs`),
-    logged at WARNING once per call that needed any repair.
+    What the calls cost (requests, documents, the ``prompt_tokens``, ``completion_tokens`` and
+    ``total_tokens`` of every answer, asked-again ones included) is the reranker's ``usage``, the
+    record every reranker keeps. With ``method="listwise"``, ``repairs`` and ``last_repairs``
+    count what was repaired in the answers (:class:`Repairs`), logged at WARNING once per call
+    that needed any repair.
     """
 
     Config = OpenAIConfig
@@ -97,22 +74,14 @@ class OpenAIScorer(HTTPScorer):
 
     def __init__(self, config: OpenAIConfig) -> None:
         super().__init__(config)
-        self._usage_lock = threading.Lock()
-        self._usage = Usage()
+        self._repairs_lock = threading.Lock()
         self._repairs = Repairs()
-        self.last_usage = Usage()
         self.last_repairs = Repairs()
-
-    @property
-    def usage(self) -> Usage:
-        """Tokens spent by this scorer since it was made."""
-        with self._usage_lock:
-            return self._usage
 
     @property
     def repairs(self) -> Repairs:
         """Listwise answers repaired by this scorer since it was made."""
-        with self._usage_lock:
+        with self._repairs_lock:
             return self._repairs
 
     # -- what the scoring path asks -------------------------------------------------------------
@@ -137,28 +106,16 @@ class OpenAIScorer(HTTPScorer):
         return request_body(self.config, query, texts)
 
     def read_answer(self, data: Any, texts: Sequence[str]) -> Iterable[tuple[int, float]]:
-        self._spent(data, len(texts))
         if self.config.method == "yes_no":
             return read_yes_no(data)
         return read_scores(data, len(texts), self.config.score_range)
 
-    def _spent(self, data: Any, documents: int) -> None:
-        """Count an answer's tokens towards this scorer and the call it belongs to."""
-        prompt, completion = usage_of(data)
-        spent = Usage(1, prompt, completion)
-        logger.debug("%s: %d documents: %d prompt + %d completion tokens", self.provider, documents, prompt, completion)
-        tally = _CALL.get()
-        if tally is not None:
-            tally.add(spent)
-        with self._usage_lock:
-            self._usage = self._usage + spent
-
-    # -- one call: truncation and usage --------------------------------------------------------
+    # -- one call: truncation and listwise repairs --------------------------------------------------------
     def score_batch(
         self, queries: Sequence[str], texts: Sequence[Sequence[str]], max_concurrency: int = 16
     ) -> list[list[float]]:
         texts = self._cut(texts)
-        with self._call(texts):
+        with self._call():
             if self.config.method == "listwise":
                 return self._listwise(queries, texts, max_concurrency)
             return super().score_batch(queries, texts, max_concurrency)
@@ -167,7 +124,7 @@ class OpenAIScorer(HTTPScorer):
         self, queries: Sequence[str], texts: Sequence[Sequence[str]], max_concurrency: int = 16
     ) -> list[list[float]]:
         texts = self._cut(texts)
-        with self._call(texts):
+        with self._call():
             if self.config.method == "listwise":
                 return await self._alistwise(queries, texts, max_concurrency)
             return await super().ascore_batch(queries, texts, max_concurrency)
@@ -175,40 +132,12 @@ class OpenAIScorer(HTTPScorer):
     # -- listwise: windows of a query in sequence, queries concurrently ----------------------
     def _listwise(self, queries: Sequence[str], texts: Sequence[Sequence[str]], limit: int) -> list[list[float]]:
         jobs = self._jobs(queries, texts)
-        if len(jobs) <= 1:
-            return [self._rank(*job) for job in jobs]
-        pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=min(max(1, limit), len(jobs)), thread_name_prefix=f"rerankit-{self.provider}"
-        )
-        # each query on a worker thread in a copy of this context, so its requests add to this call
-        futures = [pool.submit(contextvars.copy_context().run, self._rank, *job) for job in jobs]
-        try:
-            concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
-            for future in futures:
-                if future.done() and future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
-            return [future.result() for future in futures]
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+        return fan_out(lambda job: self._rank(*job), jobs, limit, name=f"rerankit-{self.provider}")
 
     async def _alistwise(
         self, queries: Sequence[str], texts: Sequence[Sequence[str]], limit: int
     ) -> list[list[float]]:
-        gate = asyncio.Semaphore(max(1, limit))
-
-        async def one(job: tuple[int, str, Sequence[str]]) -> list[float]:
-            async with gate:
-                return await self._arank(*job)
-
-        tasks = [asyncio.ensure_future(one(job)) for job in self._jobs(queries, texts)]
-        try:
-            return list(await asyncio.gather(*tasks))
-        finally:
-            pending = [t for t in tasks if not t.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        return await afan_out(lambda job: self._arank(*job), self._jobs(queries, texts), limit)
 
     @staticmethod
     def _jobs(queries: Sequence[str], texts: Sequence[Sequence[str]]) -> list[tuple[int, str, Sequence[str]]]:
@@ -221,9 +150,8 @@ class OpenAIScorer(HTTPScorer):
         try:
             body, count = next(loop)
             while True:
-                answer = self._get_transport().post(body)
-                self._spent(answer, count)
-                self.meter.add(requests=1, documents=count, billed=self.billed_units(answer))
+                answer = self.request(body, documents=count)
+                self._answered()
                 body, count = loop.send(answer)
         except StopIteration as done:
             return self._ranked(done.value)
@@ -233,12 +161,17 @@ class OpenAIScorer(HTTPScorer):
         try:
             body, count = next(loop)
             while True:
-                answer = await self._get_transport().apost(body)
-                self._spent(answer, count)
-                self.meter.add(requests=1, documents=count, billed=self.billed_units(answer))
+                answer = await self.arequest(body, documents=count)
+                self._answered()
                 body, count = loop.send(answer)
         except StopIteration as done:
             return self._ranked(done.value)
+
+    @staticmethod
+    def _answered() -> None:
+        tally = _CALL.get()
+        if tally is not None:
+            tally.answered()
 
     def _ranked(self, result: Any) -> list[float]:
         scores, repairs = result
@@ -246,30 +179,24 @@ class OpenAIScorer(HTTPScorer):
             tally = _CALL.get()
             if tally is not None:
                 tally.repaired(repairs)
-            with self._usage_lock:
+            with self._repairs_lock:
                 self._repairs = self._repairs + repairs
         return scores
 
     @contextlib.contextmanager
-    def _call(self, texts: Sequence[Sequence[str]]) -> Iterator[None]:
-        """One call's tally: its requests (on any thread or task it starts) add to it."""
+    def _call(self) -> Iterator[None]:
+        """One call's tally: its listwise requests (on any thread or task it starts) add to it."""
         tally = _Tally()
         token = _CALL.set(tally)
         try:
             yield
         finally:
             _CALL.reset(token)
-            used = tally.usage
-            self.last_usage = used
             self.last_repairs = tally.repairs
-            logger.debug(
-                "%s: %d documents in %d requests: %d prompt + %d completion tokens", self.provider,
-                sum(len(t) for t in texts), used.requests, used.prompt_tokens, used.completion_tokens,
-            )
             if tally.repairs:
                 logger.warning(
                     "%s: listwise answers repaired in this call (%d of %d answers): %s", self.provider,
-                    tally.repairs.answers, used.requests, tally.repairs.describe(),
+                    tally.repairs.answers, tally.answers, tally.repairs.describe(),
                 )
 
     def _cut(self, texts: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -291,4 +218,4 @@ class OpenAIScorer(HTTPScorer):
         return out
 
 
-__all__ = ["OpenAIScorer", "Usage"]
+__all__ = ["OpenAIScorer"]

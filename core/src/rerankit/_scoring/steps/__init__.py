@@ -45,7 +45,7 @@ class ScoringOptions(BaseModel):
     passages: Annotated[Optional[PassageOptions], BeforeValidator(passages_option)] = Field(
         None,
         description="Score long texts in passages that fit the scorer and aggregate their scores "
-        "(True: the scorer's defaults; or {max_length, stride, aggregate, top_k, max_passages}).",
+        "(True: the scorer's defaults; or {max_length, stride, aggregate, top_k, max_passages, select}).",
     )
     return_passage: bool = Field(
         False, description="With passages: add _passage, _passage_start, _passage_end (best passage)."

@@ -102,6 +102,7 @@ class FallbackStep(Step):
                 raise ConfigError(
                     f"fallback '{name}' of '{context.name}' is a fusion reranker; a fallback must score texts"
                 )
+            reranker.usage.reports_to(context.usage)  # what a fallback's provider bills is the primary's cost too
             self.fallbacks.append(reranker)
 
     def _decide(self, jobs: list[Job]) -> Decisions[tuple[Optional[Reranker], list[Job]], list[np.ndarray]]:

@@ -9,6 +9,9 @@ each distinct passage once (the cache, rate limit and scorer see passages, not r
 come back up and each row gets the aggregate of its own passages' scores: ``max`` (MaxP),
 ``first`` (FirstP: only the first passage is scored), ``mean``, ``sum`` or ``top_k_mean``.
 With ``return_passage=True`` each row also gets its best passage and its character offsets.
+A row with more passages than ``max_passages`` has that many of them scored, chosen over its whole
+text by ``select`` (:mod:`.selection`); the passages chosen and skipped are counted in the
+reranker's usage record.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -25,9 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..._errors import ConfigError
 from ..length import LengthMeasure
-from ..usage import Usage
 from .base import AsyncNext, Job, Next, Step, StepContext
+from .selection import SELECTS, Select, select
 from .splitting import split
+
+if TYPE_CHECKING:
+    from ..usage import Usage
 
 logger = logging.getLogger("rerankit")
 
@@ -37,6 +43,8 @@ AGGREGATES: tuple[str, ...] = ("max", "first", "mean", "sum", "top_k_mean")
 DEFAULT_MAX_LENGTH = 256
 #: Output columns of ``return_passage=True``.
 PASSAGE, PASSAGE_START, PASSAGE_END = "_passage", "_passage_start", "_passage_end"
+#: How a row over ``max_passages`` chooses its passages unless told (see the core README's figures).
+DEFAULT_SELECT = "lexical"
 
 
 class PassageOptions(BaseModel):
@@ -66,8 +74,14 @@ class PassageOptions(BaseModel):
     max_passages: Optional[int] = Field(
         16,
         ge=1,
-        description="Passages scored per row at most (the first ones); the rest are counted in a "
-        "WARNING, not scored. None: no limit.",
+        description="Passages scored per row at most, chosen by select; the rest are counted in a "
+        "WARNING and the usage record, not scored. None: no limit.",
+    )
+    select: Select = Field(
+        DEFAULT_SELECT,
+        description="Which passages a row over max_passages has scored: 'spread' (evenly over the "
+        "whole text), 'lexical' (the best by BM25 against the query, over all the row's passages) "
+        "or 'head' (the first ones).",
     )
 
     @field_validator("aggregate", mode="before")
@@ -79,6 +93,17 @@ class PassageOptions(BaseModel):
             raise ValueError(
                 f"unknown passages aggregate {value!r}; use one of {', '.join(AGGREGATES)} "
                 "('max', MaxP, is the default)"
+            )
+        return name
+
+    @field_validator("select", mode="before")
+    @classmethod
+    def _known_select(cls, value: Any) -> Any:
+        name = str(value).strip().lower() if isinstance(value, str) else value
+        if name not in SELECTS:
+            raise ValueError(
+                f"unknown passages select {value!r}; use one of {', '.join(SELECTS)} "
+                f"({DEFAULT_SELECT!r} is the default)"
             )
         return name
 
@@ -136,15 +161,16 @@ class _Plan:
 class PassageStep(Step):
     """Splits texts into passages on the way down, aggregates their scores on the way up."""
 
-    def __init__(self, name: str, options: PassageOptions, scorer: Any, return_passage: bool, usage: Usage) -> None:
+    def __init__(
+        self, name: str, options: PassageOptions, scorer: Any, return_passage: bool, usage: Optional[Usage] = None
+    ) -> None:
         self.name = name
+        self.usage = usage
         self.options = options
         self.scorer = scorer
         self.return_passage = return_passage
         self._measure: Optional[LengthMeasure] = None
         self._lock = threading.Lock()
-        #: The reranker's usage record: passages sent on (after de-duplication), rows they came from.
-        self._usage = usage
 
     # -- the measure and the window --------------------------------------------------------------
     def measure(self) -> LengthMeasure:
@@ -201,6 +227,7 @@ class PassageStep(Step):
         queries: dict[str, int] = {}
         slots: list[dict[str, int]] = []
         dropped = [0, 0]  # rows over the limit, passages not scored
+        selected = 0
         for job in jobs:
             index = queries.get(job.query)
             if index is None:
@@ -213,10 +240,11 @@ class PassageStep(Step):
             overlap = options.stride if options.stride is not None else room // 8
             down, seen, rows = plan.down[index], slots[index], []
             for text in job.texts:
-                ranges, more = self._split(measure, text, spans[text], room, overlap, limit)
+                ranges, more = self._split(measure, text, spans[text], room, overlap, job.query, limit)
                 if more:
                     dropped[0] += 1
                     dropped[1] += more
+                selected += len(ranges)
                 row = _Row(ranges, [])
                 for a, b in ranges:
                     passage = text[a:b] if (a, b) != (0, len(text)) else text
@@ -230,13 +258,16 @@ class PassageStep(Step):
         if dropped[0] and limit == options.max_passages:
             rows_total = sum(len(r) for r in plan.rows)
             logger.warning(
-                "%s: %d of %d texts have more than max_passages=%d passages; the %d passages past "
-                "the limit were not scored (raise passages max_passages, or set it to None, to score them)",
-                self.name, dropped[0], rows_total, limit, dropped[1],
+                "%s: %d of %d texts have more than max_passages=%d passages; %d passages chosen by "
+                "select=%r were scored for them and %d were not (raise passages max_passages, or set it "
+                "to None, to score them all)",
+                self.name, dropped[0], rows_total, limit, dropped[0] * limit, options.select, dropped[1],
             )
-        self._usage.add(
-            passages_scored=sum(len(j.texts) for j in plan.down), passage_rows=sum(len(r) for r in plan.rows)
-        )
+        if self.usage is not None:
+            self.usage.add(
+                passages_selected=selected, passages_skipped=dropped[1],
+                passages_scored=sum(len(j.texts) for j in plan.down), passage_rows=sum(len(r) for r in plan.rows),
+            )
         return plan
 
     def _texts(self, job: Job) -> Sequence[str]:
@@ -250,20 +281,31 @@ class PassageStep(Step):
         return texts
 
     def _split(
-        self, measure: LengthMeasure, text: str, spans: np.ndarray, room: int, overlap: int, limit: Optional[int]
+        self, measure: LengthMeasure, text: str, spans: np.ndarray, room: int, overlap: int, query: str,
+        limit: Optional[int],
     ) -> tuple[list[tuple[int, int]], int]:
-        """``split``, then checked with the measure's own count: a passage whose units do not add
-        up (a tokenizer reading a cut-out passage differently) is split again with less room."""
-        ranges, more = split(text, spans, room, overlap, limit)
-        for _ in range(8):
+        """``split``, at most ``limit`` passages chosen by ``select``, and how many more there were;
+        the chosen ones checked with the measure's own count: a passage whose units do not add up
+        (a tokenizer reading a cut-out passage differently) is split again with less room."""
+        for _ in range(9):
+            ranges, _ = split(text, spans, room, overlap)
+            chosen = self._choose(query, text, ranges, limit)
             if len(ranges) == 1 and ranges[0] == (0, len(text)):
-                return ranges, more
-            over = max(c - room for c in measure.counts([text[a:b] for a, b in ranges]))
+                break
+            over = max(c - room for c in measure.counts([text[a:b] for a, b in chosen]))
             if over <= 0:
-                return ranges, more
+                break
             room = max(1, room - over)
-            ranges, more = split(text, spans, room, min(overlap, room // 2), limit)
-        return ranges, more
+            overlap = min(overlap, room // 2)
+        return chosen, len(ranges) - len(chosen)
+
+    def _choose(
+        self, query: str, text: str, ranges: list[tuple[int, int]], limit: Optional[int]
+    ) -> list[tuple[int, int]]:
+        if limit is None or len(ranges) <= limit:
+            return ranges
+        how = "head" if self.options.aggregate == "first" else self.options.select
+        return [ranges[i] for i in select(how, query, [text[a:b] for a, b in ranges], limit)]
 
     # -- up: passage scores to row scores --------------------------------------------------------
     def _gather(self, jobs: list[Job], plan: _Plan, scores: list[np.ndarray]) -> list[np.ndarray]:

@@ -9,9 +9,10 @@ than the bucket is let through after waiting for its whole cost.
 The buckets are shared process-wide by every reranker (every thread and task) with the same
 identity: registered name, ``base_url`` (when the scorer has one) and the limits themselves.
 
-What is charged: the requests the scorer will send for the call (:meth:`~rerankit.Scorer.requests_for`:
-a hosted scorer splits a long list at ``batch_size``, so 2,500 documents are 3 requests) and the
-documents. Charging per scorer call, before it starts, rather than per HTTP attempt inside the
+What is charged: the requests the scorer will send for the call
+(:meth:`~rerankit.Scorer.requests_for_batch`: a hosted scorer splits a long list at ``batch_size``,
+so 2,500 documents are 3 requests; an embeddings server gets the queries and texts of a call in
+common batches) and the documents. Charging per scorer call, before it starts, rather than per HTTP attempt inside the
 transport keeps the limit a property of the scoring path (any scorer, local or third-party, gets
 it) and never stalls a request halfway through its retries. Retries are not charged: they are
 paced by the server itself, and a ``retry-after`` it sends is honoured by the HTTP layer whatever
@@ -104,7 +105,8 @@ class RateLimitStep(Step):
             return 0.0
         wait = 0.0
         if self.requests is not None:
-            wait = self.requests.reserve(sum(self._scorer.requests_for(j.query, j.texts) for j in jobs))
+            sent = self._scorer.requests_for_batch([j.query for j in jobs], [j.texts for j in jobs])
+            wait = self.requests.reserve(sent)
         if self.documents is not None:
             wait = max(wait, self.documents.reserve(sum(len(j.texts) for j in jobs)))
         if wait > 0:

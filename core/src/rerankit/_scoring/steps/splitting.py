@@ -4,9 +4,10 @@ The text arrives with its units' character spans (words or tokens, see
 :class:`rerankit.LengthMeasure`). A text of at most ``room`` units is one passage, the text
 unchanged. A longer one is cut into windows of ``room`` units; each cut moves back to the
 strongest boundary in the last quarter of its window (a paragraph break, then a sentence end,
-then any space between words) and is never made inside a word, unless one word alone is longer
-than a window. Consecutive passages share up to ``overlap`` units, the next one starting at a
-word. Passages are character ranges into the text, with surrounding whitespace left out.
+then any space between words, then a place between two characters of a script written without
+spaces) and is never made inside a word, unless one word alone is longer than a window.
+Consecutive passages share up to ``overlap`` units, the next one starting at a word.
+Passages are character ranges into the text, with surrounding whitespace left out.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from typing import Optional
 
 import numpy as np
 
-#: Cut strengths, weakest first: none (inside a word), between words, after a sentence, paragraph.
-NONE, WORD, SENTENCE, PARAGRAPH = 0, 1, 2, 3
+from ..length import ZERO_WIDTH_SPACE, no_space_boundary
+
+#: Cut strengths, weakest first: none (inside a word), between two characters of a script written
+#: without spaces (Chinese, Thai, ...), between words, after a sentence, at a paragraph break.
+NONE, CHARACTER, WORD, SENTENCE, PARAGRAPH = 0, 1, 2, 3, 4
 _SENTENCE_END = ".!?\u3002\uff01\uff1f"
 _CLOSERS = "\"')]}\u201d\u2019\u00bb"
 
@@ -48,12 +52,15 @@ class Splitter:
         while lead < len(text) and lead < self.ends[k] and text[lead].isspace():
             lead += 1
         gap += text[start:lead]
-        if not gap or not any(c.isspace() for c in gap):
+        spaced = any(c.isspace() or c == ZERO_WIDTH_SPACE for c in gap)
+        if not spaced and not (0 < start < len(text) and no_space_boundary(text, start)):
             return NONE
         if "\n" in gap:
             return PARAGRAPH
         tail = text[:prev_end].rstrip(_CLOSERS)
-        return SENTENCE if tail and tail[-1] in _SENTENCE_END else WORD
+        if tail and tail[-1] in _SENTENCE_END:
+            return SENTENCE
+        return WORD if spaced else CHARACTER
 
     def units(self, room: int, overlap: int) -> list[tuple[int, int]]:
         """Unit ranges ``[first, last)`` of each passage, in order; ``overlap`` < ``room``."""
