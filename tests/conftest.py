@@ -23,13 +23,16 @@ _CLI = "fresh interpreters (the command line, a pytest run, a document's code bl
 
 #: The slow part of the suite, marked ``slow`` here (one place, so no test file changes for it):
 #: ``./dev.sh test -m "not slow"`` is the fast subset for development (every module keeps tests in
-#: it), ``./dev.sh test`` and CI run everything. A key is a file, a class (``file::Class``) or a
-#: test (``file::test``, every parametrization of it); the value says what makes it slow.
+#: it), ``./dev.sh test`` and CI run everything. A key is a file, a class (``file::Class``), a
+#: test (``file::test``, every parametrization of it) or one parametrization (``file::test[id]``);
+#: the value says what makes it slow.
 SLOW: dict[str, str] = {
     "tests/kit/test_packaging.py": "builds every wheel and installs each alone into a fresh virtual environment",
     "tests/integration/test_ray.py": "starts a local Ray runtime",
     "tests/serve/test_serve_ray.py": "starts Ray Serve with two replicas",
     "tests/serve/test_serve_load.py": "hundreds of concurrent requests, faults and drains under load",
+    "tests/docs/test_browser.py": "the documentation site in a headless browser",
+    "tests/docs/test_code_blocks.py::test_python_blocks_of_the_page_run[guides/ray.md]": "starts a local Ray runtime",
     # model-heavy plugin tests: the fast subset keeps each plugin's cheaper ones
     **_tests(
         "plugins/colbert/test_colbert_scoring.py",
@@ -235,7 +238,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         parts = item.nodeid.split("[")[0].split("::")
         files.setdefault(parts[0], set()).add(parts[-1])
-        keys = {"::".join(parts[:n]) for n in range(1, len(parts) + 1)} & SLOW.keys()
+        keys = {item.nodeid, *("::".join(parts[:n]) for n in range(1, len(parts) + 1))} & SLOW.keys()
         matched |= keys
         if keys or parts[-1] in SLOW_NAMES:
             item.add_marker(pytest.mark.slow)
