@@ -33,6 +33,11 @@ SLOW: dict[str, str] = {
     "tests/serve/test_serve_load.py": "hundreds of concurrent requests, faults and drains under load",
     "tests/docs/test_browser.py": "the documentation site in a headless browser",
     "tests/docs/test_code_blocks.py::test_python_blocks_of_the_page_run[guides/ray.md]": "starts a local Ray runtime",
+    "tests/docs/test_site_build.py": "builds the whole documentation site",
+    **{
+        f"tests/docs/test_code_blocks.py::test_python_blocks_of_the_page_run[{page}]": "the page's code, with models"
+        for page in ("get-started/tour.md", "guides/using-a-reranker.md")
+    },
     # model-heavy plugin tests: the fast subset keeps each plugin's cheaper ones
     **_tests(
         "plugins/colbert/test_colbert_scoring.py",
