@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's two set-up commands (see README):
 #   ./dev.sh demo   runs the main job
-#   ./dev.sh test   runs the whole test suite (extra arguments go to pytest)
+#   ./dev.sh test   runs the whole test suite (extra arguments go to pytest;
+#                   -m "not slow" runs the fast subset, see CONTRIBUTING.md)
 #   ./dev.sh docs   builds the documentation site into site/ (offline, --strict); --serve previews it
 # Each creates or reuses the virtual environment in .venv (override with RERANKIT_VENV) and
 # installs every package of the repo in editable mode plus the dev requirements when they change.

@@ -122,3 +122,10 @@ def test_a_pickled_reranker_keeps_its_fallbacks_but_not_their_inline_keys(server
     assert again.config.fallback[0]["reranker"] == "jina" and "api_key" not in again.config.fallback[0]
     servers[0].script(*[Fault.error(503)] * 2)
     assert again.rerank("apple pie", DOCS)["_reranker"].to_pylist() == ["jina"] * 3
+
+
+def test_a_fusion_reranker_is_refused_as_a_fallback():
+    # a fallback must score the texts itself: a reranker with a scoring path, which fusion has not
+    with pytest.raises(rerankit.ConfigError, match="fallback 'rrf' of 'cohere' is a fusion reranker"):
+        rerankit.get_reranker("cohere", api_key="k", fallback=[{"reranker": "rrf"}])
+    assert rerankit.get_reranker("rrf").scoring_path is None

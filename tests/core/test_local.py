@@ -8,6 +8,7 @@ contracts without loading any model.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -178,14 +179,37 @@ def test_explicit_devices_pass_through_and_auto_resolves(caplog):
 def test_a_gpu_device_torch_cannot_see_is_a_config_error_saying_what_to_use():
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("needs a machine without a CUDA GPU (the CPU build this project's CI uses)")
-    no_gpu = r"device='cuda:1' but this torch .* sees no CUDA GPU; use device='cpu'"
-    with pytest.raises(rerankit.ConfigError, match=no_gpu):
-        resolve_device("cuda:1")
-    if not torch.backends.mps.is_available():
-        with pytest.raises(rerankit.ConfigError, match=r"device='mps' .* no Apple GPU"):
-            resolve_device("mps")
+    # Where torch sees no CUDA GPU; on a machine with one, in a fresh process that hides it
+    # (CUDA_VISIBLE_DEVICES=""), so the test never skips.
+    if not torch.cuda.is_available():
+        no_gpu = r"device='cuda:1' but this torch .* sees no CUDA GPU; use device='cpu'"
+        with pytest.raises(rerankit.ConfigError, match=no_gpu):
+            resolve_device("cuda:1")
+        if not torch.backends.mps.is_available():
+            with pytest.raises(rerankit.ConfigError, match=r"device='mps' .* no Apple GPU"):
+                resolve_device("mps")
+        return
+    code = """if True:
+        import re, torch, rerankit
+        from rerankit.local import resolve_device
+        assert not torch.cuda.is_available()
+        try:
+            resolve_device("cuda:1")
+            raise SystemExit("no error for cuda:1")
+        except rerankit.ConfigError as exc:
+            no_gpu = r"device='cuda:1' but this torch .* sees no CUDA GPU; use device='cpu'"
+            assert re.search(no_gpu, str(exc)), str(exc)
+        if not torch.backends.mps.is_available():
+            try:
+                resolve_device("mps")
+                raise SystemExit("no error for mps")
+            except rerankit.ConfigError as exc:
+                assert re.search(r"device='mps' .* no Apple GPU", str(exc)), str(exc)
+        print("refused")
+    """
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0 and done.stdout.strip() == "refused", done.stderr
 
 
 def test_float16_on_cpu_is_refused_with_advice():

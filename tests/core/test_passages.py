@@ -168,7 +168,7 @@ def test_identical_passages_in_one_call_are_scored_once():
     assert sorted(sent) == ["other", "q"]
     assert sent["q"] == [shared, words(10, 3) + ".", words(10, 5) + "."]
     assert sent["other"] == [shared, words(10, 3) + ".", words(10, 5) + "."]
-    assert reranker.path.steps[0].passages_scored == 6 and reranker.path.steps[0].rows_scored == 6
+    assert reranker.usage.passages_scored == 6 and reranker.usage.passage_rows == 6
 
 
 def test_max_passages_caps_the_cost_and_says_so(caplog):
@@ -256,12 +256,18 @@ def test_bad_options_are_config_errors_naming_the_option(options, message):
 def test_options_through_the_registry_spellings_and_pickling(monkeypatch):
     import pickle
 
+    from rerankit.testing import FakeRerankServer
+
     monkeypatch.setenv("CO_API_KEY", "k")  # keys are re-read from the environment after pickling
-    reranker = rerankit.get_reranker("cohere", api_key="k", passages={"aggregate": "top-k mean"})
-    assert reranker.config.passages.aggregate == "top_k_mean"
-    assert rerankit.get_reranker("cohere", api_key="k", passages=False).config.passages is None
-    again = pickle.loads(pickle.dumps(reranker))
-    assert again.config.passages == reranker.config.passages and again.path.steps
+    with FakeRerankServer("cohere", api_key="k") as server:
+        options = {"aggregate": "top-k mean", "max_length": 12}
+        reranker = rerankit.get_reranker("cohere", api_key="k", base_url=server.url, passages=options)
+        assert reranker.config.passages.aggregate == "top_k_mean"
+        assert rerankit.get_reranker("cohere", api_key="k", passages=False).config.passages is None
+        again = pickle.loads(pickle.dumps(reranker))
+        assert again.config.passages == reranker.config.passages
+        again.rerank("q", [words(30)])  # the rebuilt reranker still scores in passages
+        assert again.usage.passages_scored > 1 and again.usage.passage_rows == 1
 
 
 def test_rerankit_batch_groups_carry_passages():
@@ -274,6 +280,26 @@ def test_rerankit_batch_groups_carry_passages():
     assert out["text"].to_pylist() == [LATE, "no marker", EARLY, words(60)]
     assert out["_relevance_score"].to_pylist() == [1.0, 0.0, 1.0, 0.0]
     assert all(MARK in p for p in out["_passage"].to_pylist()[::2])
+
+
+def test_top_n_keeps_the_best_rows_not_the_rows_of_the_best_passages():
+    # The provider scores passages; a top_n sent to it would keep the best passages (here both of
+    # the first row's) and give every other row a stand-in score. The passages step asks for every
+    # passage's own score, so the second row kept is the second best row.
+    from rerankit.testing import FakeRerankServer
+
+    texts = ["pie crust. pie dish", "kiwi melon", "pie tart", "apple cider"]
+    with FakeRerankServer("cohere", api_key="k") as server:
+        def rerank(top_n):
+            return rerankit.get_reranker(
+                "cohere", api_key="k", base_url=server.url, passages={"max_length": 3, "stride": 0}, top_n=top_n
+            ).rerank("pie", texts)
+
+        every = rerank(None)
+        best = rerank(2)
+        assert "top_n" not in server.seen[-1].body
+    assert best["text"].to_pylist() == every["text"].to_pylist()[:2] == ["pie crust. pie dish", "pie tart"]
+    assert best["_relevance_score"].to_pylist() == every["_relevance_score"].to_pylist()[:2]
 
 
 # -- text without spaces: cut by characters, for every script ------------------------------------

@@ -82,8 +82,14 @@ def test_documents_per_minute_counts_documents(server):
 
 
 def test_rerankers_with_the_same_identity_share_one_bucket(server):
-    a, b = limited(server, requests_per_minute=600), limited(server, requests_per_minute=600)
-    assert a.path.steps[0].requests is b.path.steps[0].requests
+    # one request every 2 s, one at once (limits no other test uses, so the buckets start full)
+    a, b = (limited(server, requests_per_minute=30, burst_seconds=2) for _ in range(2))
+    other = limited(server, requests_per_minute=29, burst_seconds=2)  # another limit: its own bucket
+    for r in (a, b, other):
+        r.rerank("q", ["a doc"])
+    # what a spent, b waits for; the reranker with other limits does not
+    assert (a.usage.rate_limit_waits, b.usage.rate_limit_waits, other.usage.rate_limit_waits) == (0, 1, 0)
+    assert b.usage.rate_limit_wait_seconds > 0
 
 
 def test_a_retry_after_longer_than_the_bucket_is_honoured(server):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import rerankit
+from rerankit._scoring.steps import scoring_config
 from rerankit.testing import FakeRerankServer, Fault
 
 DOCS = ["apple pie recipe", "pie crust", "banana bread", "apple cider"]
@@ -159,3 +160,30 @@ def test_cache_options_are_validated():
         rerankit.get_reranker("cohere", api_key="k", cache={"ttl": -1})
     with pytest.raises(rerankit.ConfigError, match=r"unknown option.*size"):
         rerankit.get_reranker("cohere", api_key="k", cache={"size": 3})
+
+
+def test_no_two_query_text_pairs_share_a_key(server):
+    # The key's fields are length-prefixed: moving a NUL-joined piece from the text to the query
+    # (or back) makes another key, so the second pair is scored, not answered with the first's score.
+    r = cohere(server, cache={"backend": "memory"})
+    first = r.rerank("heat\0transfer", ["wing"])
+    second = r.rerank("heat", ["transfer\0wing"])
+    assert server.attempts == 2 and r.usage.cache_hits == 0
+    assert server.seen[-1].body["query"] == "heat" and server.seen[-1].body["documents"] == ["transfer\0wing"]
+    assert first["text"].to_pylist() == ["wing"] and second["text"].to_pylist() == ["transfer\0wing"]
+
+
+def test_a_scorer_is_told_when_every_text_needs_its_own_score():
+    # What a step needs of the scorer reaches it through the path, never through the path's options:
+    # with a cache, the scorer is asked for every text's own score (so it must not cut to a top k).
+    seen: list[bool] = []
+
+    class Told(rerankit.Scorer):
+        def score(self, query, texts):
+            seen.append(self.every_score_needed())
+            return [float(len(t)) for t in texts]
+
+    for cache in (None, {"backend": "memory"}):
+        config = scoring_config(rerankit.RerankerConfig)(cache=cache, top_n=1)
+        rerankit.ScoringReranker("told", config, Told(config)).rerank("q", ["a", "bb"])
+    assert seen == [False, True] and not rerankit.Scorer.every_score_needed()

@@ -1,82 +1,69 @@
 """The scoring path: the seam every scoring reranker's calls pass through (passages, cache, rate
-limits and fallbacks plug in here). These tests put a step of their own on the path and check what
-the seam promises any step: jobs in call order, scores mapped back, added columns ordered with the
-rows, every entry point and the async twins alike, and nothing built when no option asks for it."""
+limits and fallbacks plug in here). Through a step users turn on (``passages``, which changes texts,
+scores and output), these tests check what the seam promises any step: jobs in call order, scores
+mapped back, added columns ordered with the rows, every entry point and the async twins alike, the
+steps in their documented order, and nothing counted when no option asks for a step."""
 
 from __future__ import annotations
 
 import asyncio
 import pickle
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
 import rerankit
 from rerankit._scoring import steps as _steps
-from rerankit._scoring.steps.base import Job, Step
 
 
 class Length(rerankit.Scorer):
-    """Scores a text by its length; counts calls so tests see what reached it."""
+    """Scores a text by its length; records calls and batches so tests see what reached it."""
 
     def __init__(self, config: rerankit.RerankerConfig) -> None:
         super().__init__(config)
         self.calls: list[tuple[str, list[str]]] = []
+        self.batches: list[list[str]] = []
 
     def score(self, query, texts):
         self.calls.append((query, list(texts)))
         return [float(len(t)) for t in texts]
 
+    def score_batch(self, queries, texts, max_concurrency=16):
+        self.batches.append(list(queries))
+        return super().score_batch(queries, texts, max_concurrency)
 
-class Upper(Step):
-    """Scores the upper-cased texts, negates the scores and adds a column: a step that changes
-    the jobs on the way down, the scores on the way up and the output."""
-
-    def __init__(self) -> None:
-        self.seen: list[list[str]] = []
-
-    def _down(self, jobs):
-        self.seen.append([j.query for j in jobs])
-        for job in jobs:
-            job.columns["_upper"] = pa.array([t.upper() for t in job.texts])
-        return [Job(j.query, [t.upper() + "!" for t in j.texts]) for j in jobs]
-
-    def score(self, jobs, call_next):
-        return [-s for s in call_next(self._down(jobs))]
-
-    async def ascore(self, jobs, call_next):
-        return [-s for s in await call_next(self._down(jobs))]
+    async def ascore_batch(self, queries, texts, max_concurrency=16):
+        self.batches.append(list(queries))
+        return await super().ascore_batch(queries, texts, max_concurrency)
 
 
-@pytest.fixture
-def with_step(monkeypatch):
-    step = Upper()
-    monkeypatch.setattr(_steps, "STEPS", [lambda ctx: step])
-    return step
+#: The ``passages`` step as the step under test: it changes the texts on the way down (one word per
+#: passage, the query taking the other), the scores on the way up (a row scores its best passage)
+#: and adds output columns (the best passage).
+SPLIT = {"passages": {"max_length": 2, "stride": 0}, "return_passage": True}
 
 
-def make(config=None) -> rerankit.ScoringReranker:
-    config = config or rerankit.RerankerConfig()
+def make(**options) -> rerankit.ScoringReranker:
+    config = _steps.scoring_config(rerankit.RerankerConfig)(**options)
     return rerankit.ScoringReranker("length", config, Length(config))
 
 
-def test_a_step_changes_the_texts_the_scores_and_the_output(with_step):
-    reranker = make()
-    out = reranker.rerank("q", ["ccc", "a", "bb"])
-    # the scorer saw the step's texts; the step negated the scores, so the shortest text wins
-    assert reranker.scorer.calls == [("q", ["CCC!", "A!", "BB!"])]
-    assert out["text"].to_pylist() == ["a", "bb", "ccc"]
-    assert out["_relevance_score"].to_pylist() == [-2.0, -3.0, -4.0]
-    # the column the step added sits after _relevance_score and follows the rows' new order
-    assert out.column_names[-2:] == ["_relevance_score", "_upper"]
-    assert out["_upper"].to_pylist() == ["A", "BB", "CCC"]
+def test_a_step_changes_the_texts_the_scores_and_the_output():
+    reranker = make(**SPLIT)
+    out = reranker.rerank("q", ["a bb ccc dddd", "eeeee f", "gg"])
+    # the scorer saw the step's texts; the step mapped their scores back to the rows
+    assert reranker.scorer.calls == [("q", ["a", "bb", "ccc", "dddd", "eeeee", "f", "gg"])]
+    assert out["text"].to_pylist() == ["eeeee f", "a bb ccc dddd", "gg"]
+    assert out["_relevance_score"].to_pylist() == [5.0, 4.0, 2.0]
+    # the columns the step added sit after _relevance_score and follow the rows' new order
+    assert out.column_names[1:] == ["_relevance_score", "_passage", "_passage_start", "_passage_end"]
+    assert out["_passage"].to_pylist() == ["eeeee", "dddd", "gg"]
 
 
-def test_every_entry_point_goes_through_the_path(with_step):
-    reranker = make(rerankit.RerankerConfig(top_n=1))
-    vec = pa.table({"_rowid": pa.array([1, 2], pa.uint64()), "text": ["xx", "y"], "_distance": [0.1, 0.2]})
-    fts = pa.table({"_rowid": pa.array([2, 3], pa.uint64()), "text": ["y", "zzz"], "_score": [1.0, 2.0]})
+def test_every_entry_point_goes_through_the_path():
+    reranker = make(top_n=1, **SPLIT)
+    vec = pa.table({"_rowid": pa.array([1, 2], pa.uint64()), "text": ["xx y", "y"], "_distance": [0.1, 0.2]})
+    fts = pa.table({"_rowid": pa.array([2, 3], pa.uint64()), "text": ["y", "z zzz"], "_score": [1.0, 2.0]})
     outs = [
         reranker.rerank_vector("q", vec),
         reranker.rerank_hybrid("q", vec, fts),
@@ -85,43 +72,41 @@ def test_every_entry_point_goes_through_the_path(with_step):
         *reranker.rerank_batch(["a", "b"], [vec, fts]),
         *asyncio.run(reranker.arerank_batch(["a", "b"], [vec, fts])),
     ]
-    assert [o["_upper"].to_pylist() for o in outs] == [["Y"]] * 8
-    # a batch is one trip down the path, its jobs in the order of the queries
-    assert with_step.seen[-2:] == [["a", "b"], ["a", "b"]]
+    assert [o["_passage"].to_pylist() for o in outs] == [["xx"], ["zzz"], ["zzz"], ["zzz"], *[["xx"], ["zzz"]] * 2]
+    # a batch is one trip down the path to the scorer, its jobs in the order of the queries
+    assert reranker.scorer.batches == [["a", "b"], ["a", "b"]]
 
 
-def test_jobs_without_texts_never_reach_the_scorer(with_step):
-    reranker = make()
+def test_jobs_without_texts_never_reach_the_scorer():
+    reranker = make(**SPLIT)
     empty = pa.table({"text": pa.array([], pa.string())})
-    outs = reranker.rerank_batch(["a", "b", "c"], [empty, ["x", "yy"], empty])
+    outs = reranker.rerank_batch(["a", "b", "c"], [empty, ["x", "yy z"], empty])
     assert [o.num_rows for o in outs] == [0, 2, 0]
-    assert reranker.scorer.calls == [("b", ["X!", "YY!"])]  # only the job with texts
+    assert reranker.scorer.calls == [("b", ["x", "yy", "z"])]  # only the job with texts
     assert reranker.rerank("q", empty).num_rows == 0
     assert len(reranker.scorer.calls) == 1
 
 
-def test_steps_run_outermost_first(monkeypatch):
-    order: list[str] = []
-
-    class Named(Step):
-        def __init__(self, name):
-            self.name = name
-
-        def score(self, jobs, call_next):
-            order.append(self.name)
-            scores = call_next(jobs)
-            order.append("/" + self.name)
-            return scores
-
-    monkeypatch.setattr(_steps, "STEPS", [lambda c: Named("outer"), lambda c: None, lambda c: Named("inner")])
-    make().rerank("q", ["a"])
-    assert order == ["outer", "inner", "/inner", "/outer"]
+def test_the_steps_run_in_the_documented_order():
+    # passages -> cache -> rate limit -> scorer (steps/__init__.py says why); one request a minute
+    reranker = make(passages={"max_length": 2, "stride": 0}, cache={"backend": "memory"},
+                    rate_limit={"requests_per_minute": 1})
+    reranker.rerank("q", ["a bb", "ccc"])
+    # the cache sits inside passages: it keys passages, not rows
+    assert (reranker.usage.passages_scored, reranker.usage.passage_rows) == (3, 2)
+    assert (reranker.usage.cache_misses, reranker.usage.cache_hits) == (3, 0)
+    reranker.rerank("q", ["ccc", "a bb"])
+    # ... and outside the rate limit: hits spend no request, so nothing waits for the next minute
+    assert (reranker.usage.cache_hits, reranker.usage.rate_limit_waits) == (3, 0)
+    assert len(reranker.scorer.calls) == 1
 
 
-def test_no_step_is_built_without_its_option():
+def test_without_step_options_the_scorer_answers_alone():
     reranker = make()
-    assert reranker.path.steps == []
-    assert np.array_equal(reranker.path.score([Job("q", ["ab", "c"])])[0], [2.0, 1.0])
+    out = reranker.rerank("q", ["ab", "c"])
+    assert out.column_names == ["text", "_relevance_score"]
+    assert out["_relevance_score"].to_pylist() == [2.0, 1.0] and reranker.scorer.calls == [("q", ["ab", "c"])]
+    assert not any(reranker.usage.counters().values())  # no step counted anything
 
 
 def test_a_scorer_answering_too_few_lists_is_a_scoring_error():

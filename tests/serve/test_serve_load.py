@@ -117,15 +117,13 @@ def test_hundreds_of_concurrent_requests_with_faults(server: LiveServer) -> None
         time.sleep(0.1)
     assert gone == 8
     assert metric_sum(text, "rerankit_requests_in_flight") == 0
-    assert metric_sum(text, "rerankit_queue_depth{") == 0
+    assert metric_sum(text, "rerankit_queue_depth{") == 0  # the requests waiting for a batch: none left behind
     assert metric_sum(text, 'rerankit_requests_total{api="cohere",model="words",status="200"}') == 180
     assert metric_sum(text, 'rerankit_requests_total{api="cohere",model="words",status="500"}') == 30
     batches = metric_sum(text, 'rerankit_batch_requests_count{model="words"}')
     assert batches < 210  # requests shared batches
     assert httpx.get(f"{server.url}/health").json() == {"status": "ok"}
-    service = server.service
-    assert all(not b._pending for b in service._batchers.values())  # nothing left behind
-    scorer = service.models["words"].reranker.scorer
+    scorer = server.service.models["words"].reranker.scorer
     assert scorer.largest_batch > 1
     usage = httpx.get(f"{server.url}/metrics").text  # the reranker's `usage`, per field
     assert metric_sum(usage, 'rerankit_reranker_usage{field="requests",model="words"}') == scorer.calls

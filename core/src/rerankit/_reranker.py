@@ -58,6 +58,11 @@ class Reranker:
     (``rebuild`` None) pickles by value.
     """
 
+    #: The scoring path this reranker sends its texts down (a ScoringReranker's
+    #: :class:`~rerankit._scoring.path.ScoringPath`), or None for one that scores no texts (fusion).
+    #: What a step that hands jobs to another reranker (``fallback``) uses.
+    scoring_path: Any = None
+
     def __init__(self, name: str, config: RerankerConfig, *, rebuild: Rebuild | None = None) -> None:
         self.name = name
         self.config = config
@@ -107,7 +112,7 @@ class Reranker:
         self, queries: Sequence[str], results: Sequence[Any], max_concurrency: int = 16
     ) -> list[pa.Table]:
         """Rerank many ``(query, results)`` pairs at once; one output table per pair, in order."""
-        plans = self._batch(queries, results)
+        plans = self._plans_per_query(queries, results)
         return [self._finish(p, s) for p, s in zip(plans, self._scores_batch(plans, max_concurrency))]
 
     # -- async twins -------------------------------------------------------------------------
@@ -135,7 +140,7 @@ class Reranker:
     async def arerank_batch(
         self, queries: Sequence[str], results: Sequence[Any], max_concurrency: int = 16
     ) -> list[pa.Table]:
-        plans = self._batch(queries, results)
+        plans = self._plans_per_query(queries, results)
         scores = await self._ascores_batch(plans, max_concurrency)
         return [self._finish(p, s) for p, s in zip(plans, scores)]
 
@@ -193,7 +198,7 @@ class Reranker:
         arguments = [f"vector_results[{i}]" for i in range(len(results))]
         return [as_table(r, a, self.column) for r, a in zip(results, arguments)], arguments
 
-    def _batch(self, queries: Sequence[str], results: Sequence[Any]) -> list[Plan]:
+    def _plans_per_query(self, queries: Sequence[str], results: Sequence[Any]) -> list[Plan]:
         if isinstance(queries, str):
             raise InputError("queries must be a list of strings, one per result set; got a single string")
         if len(queries) != len(results):

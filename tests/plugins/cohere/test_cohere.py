@@ -40,9 +40,12 @@ def test_defaults_and_key_order(monkeypatch: pytest.MonkeyPatch) -> None:
         "rerank-v3.5", "https://api.cohere.com", 1000, None
     )
     assert r.scorer.url == "https://api.cohere.com/v2/rerank"
-    assert r.scorer._api_key.get_secret_value() == "first"
-    monkeypatch.delenv("CO_API_KEY")
-    assert rerankit.get_reranker("cohere").scorer._api_key.get_secret_value() == "second"
+    # the key the server receives: CO_API_KEY first, then COHERE_API_KEY
+    with FakeRerankServer("cohere", api_key=None) as server:
+        rerankit.get_reranker("cohere", base_url=server.url).rerank("solar", docs(2))
+        monkeypatch.delenv("CO_API_KEY")
+        rerankit.get_reranker("cohere", base_url=server.url).rerank("solar", docs(2))
+        assert [s.headers["Authorization"] for s in server.seen] == ["Bearer first", "Bearer second"]
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,8 @@ def test_passages_fit_max_length_and_score_as_their_best_passage(request, caplog
         prompt = {"prompt_name": "passage"} if fixture == "prompted_model" else {}
         (want,) = cosine(query, ref.encode([passage], **prompt))
         np.testing.assert_allclose(row["_relevance_score"], want, rtol=1e-5, atol=1e-6)
-    step = r.path.steps[0]
-    assert step.passages_scored > len(TEXTS)  # the long texts went as several passages
+    # the long texts went as several passages
+    assert r.usage.passages_scored > len(TEXTS) and r.usage.passage_rows == len(TEXTS)
 
 
 def test_remote_embedding_sends_passages_counted_in_words(embeddings_server) -> None:

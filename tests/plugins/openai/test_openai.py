@@ -106,20 +106,28 @@ def test_defaults_key_and_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert (cfg.temperature, cfg.score_range, cfg.max_doc_chars) == (0.0, (0.0, 10.0), 4000)
     assert r.scorer.url == "https://api.openai.com/v1/chat/completions"
-    assert r.scorer._api_key.get_secret_value() == "env-key"
-    assert rerankit.get_reranker("openai", api_key="arg-key").scorer._api_key.get_secret_value() == "arg-key"
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1/")
-    monkeypatch.delenv("OPENAI_API_KEY")
-    local = rerankit.get_reranker("openai", model_name="Qwen/Qwen3-8B")  # a local server needs no key
-    assert local.scorer.url == "http://127.0.0.1:8000/v1/chat/completions" and local.scorer._api_key is None
     assert rerankit.get_reranker("openai", base_url="http://x:1/v1").config.base_url == "http://x:1/v1"
+    # the key the server receives: OPENAI_API_KEY, the argument winning; a local server needs none
+    with FakeRerankServer(ChatDialect(FakeJudge()), api_key=None) as keyless:
+        v1 = keyless.url + "/v1"
+        rerankit.get_reranker("openai", base_url=v1, **FAST).rerank("q", docs(2))
+        rerankit.get_reranker("openai", base_url=v1, api_key="arg-key", **FAST).rerank("q", docs(2))
+        monkeypatch.setenv("OPENAI_BASE_URL", v1 + "/")
+        monkeypatch.delenv("OPENAI_API_KEY")
+        local = rerankit.get_reranker("openai", model_name="Qwen/Qwen3-8B", **FAST)
+        assert local.scorer.url == v1 + "/chat/completions"
+        local.rerank("q", docs(2))
+        sent = [s.headers.get("Authorization") for s in keyless.seen]
+    assert sent == ["Bearer env-key", "Bearer arg-key", None]
 
 
 def test_lancedb_names_map_onto_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """OpenaiReranker(model_name=..., column=..., return_score=..., api_key=...) keeps its names."""
     r = rerankit.get_reranker("openai", model_name="gpt-4.1-mini", column="body", return_score="all", api_key="k")
     assert (r.config.model_name, r.column, r.return_score) == ("gpt-4.1-mini", "body", "all")
-    assert r.scorer._api_key.get_secret_value() == "k"
+    with FakeRerankServer(ChatDialect(FakeJudge()), api_key=None) as keyless:
+        rerankit.get_reranker("openai", api_key="k", base_url=keyless.url + "/v1", **FAST).rerank("q", docs(1))
+        assert keyless.seen[0].headers["Authorization"] == "Bearer k"
 
 
 @pytest.mark.parametrize(

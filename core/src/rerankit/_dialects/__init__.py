@@ -3,7 +3,10 @@
 :mod:`rerankit.testing` answers tests with these dialects (``FakeRerankServer``) and
 :mod:`rerankit.serve` answers clients with the three it serves: ``cohere`` (``/v2/rerank``),
 ``jina`` (``/v1/rerank``, the shape vLLM and Infinity also serve) and ``tei`` (``/rerank``). A new
-wire format is a new module here and an entry in :data:`DIALECTS`.
+wire format is a new module here and an entry in :data:`DIALECTS`. OpenAI's chat completions and
+embeddings (:mod:`.openai_chat`, :mod:`.openai_embeddings`, sharing :mod:`.openai`'s error shape)
+live here too, outside :data:`DIALECTS`: each answers with a fake model, so it is made with one
+(``rerankit.testing.chat`` / ``rerankit.testing.embeddings`` re-export them with their mutators).
 """
 
 from __future__ import annotations

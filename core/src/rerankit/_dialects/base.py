@@ -45,7 +45,6 @@ class Request:
     documents: list[Any] = field(default_factory=list)
     top_n: Optional[int] = None
     model: Optional[str] = None
-    return_documents: bool = False
     max_tokens_per_doc: Optional[int] = None
 
 

@@ -66,8 +66,7 @@ class JinaDialect(Dialect):
 
     def request(self, body: Any) -> Request:
         query, texts, top_n = self.parse(body)
-        echo = body.get("return_documents", True)
-        return Request(query, texts, list(body["documents"]), top_n, body["model"], echo is not False)
+        return Request(query, texts, list(body["documents"]), top_n, str(body["model"]))
 
     def failure(self, status: int, message: str, headers: Optional[Mapping[str, str]] = None) -> Reject:
         return Reject(status, self.error(status, message), headers)

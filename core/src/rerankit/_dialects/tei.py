@@ -68,7 +68,7 @@ class TEIDialect(Dialect):
 
     def request(self, body: Any) -> Request:
         query, texts, _ = self.parse(body)
-        return Request(query, texts, texts, None, None, bool(body.get("return_text")))
+        return Request(query, texts, texts)
 
     def too_long(self, index: int, length: int, limit: int) -> Reject:
         what = "query" if index < 0 else f"text at index {index}"

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._errors import ScoringError
 from . import steps
+from .scorer import scorer_call
 from .steps.base import Build, Job, Step, StepContext
 
 if TYPE_CHECKING:
@@ -50,45 +51,50 @@ class ScoringPath:
         context = StepContext(name, config, scorer, self.usage, build, options)
         self.steps: list[Step] = [s for s in (factory(context) for factory in steps.STEPS) if s is not None]
 
-    def score(self, jobs: list[Job], max_concurrency: int = 16, *, batch: bool = False) -> list[np.ndarray]:
-        """One array of scores per job. ``batch``: the call came from a many-queries entry point,
-        so the scorer's ``score_batch`` answers it (else its ``score``, once per job)."""
+    def score(self, jobs: list[Job], max_concurrency: int = 16, *, many_queries: bool = False) -> list[np.ndarray]:
+        """One array of scores per job. ``many_queries``: the call came from a many-queries entry
+        point (``rerank_batch``), so the scorer's ``score_batch`` answers it (else its ``score``,
+        once per job)."""
 
         def call(i: int, jobs: list[Job]) -> list[np.ndarray]:
             if i == len(self.steps):
-                return self._call_scorer(jobs, max_concurrency, batch)
+                return self._call_scorer(jobs, max_concurrency, many_queries)
             return self.steps[i].score(jobs, functools.partial(call, i + 1))
 
         return call(0, jobs)
 
-    async def ascore(self, jobs: list[Job], max_concurrency: int = 16, *, batch: bool = False) -> list[np.ndarray]:
+    async def ascore(
+        self, jobs: list[Job], max_concurrency: int = 16, *, many_queries: bool = False
+    ) -> list[np.ndarray]:
         async def call(i: int, jobs: list[Job]) -> list[np.ndarray]:
             if i == len(self.steps):
-                return await self._acall_scorer(jobs, max_concurrency, batch)
+                return await self._acall_scorer(jobs, max_concurrency, many_queries)
             return await self.steps[i].ascore(jobs, functools.partial(call, i + 1))
 
         return await call(0, jobs)
 
     # -- the scorer, at the end of the path -------------------------------------------------
     # Jobs with no texts never reach the scorer (an empty list costs no request).
-    def _call_scorer(self, jobs: list[Job], max_concurrency: int, batch: bool) -> list[np.ndarray]:
+    def _call_scorer(self, jobs: list[Job], max_concurrency: int, many_queries: bool) -> list[np.ndarray]:
         todo = [j for j in jobs if len(j.texts)]
-        if not todo:
-            raw: list[Sequence[float]] = []
-        elif batch:
-            raw = self.scorer.score_batch([j.query for j in todo], [j.texts for j in todo], max_concurrency)
-        else:
-            raw = [self.scorer.score(j.query, j.texts) for j in todo]
+        with scorer_call(any(j.every_score for j in todo)):
+            if not todo:
+                raw: list[Sequence[float]] = []
+            elif many_queries:
+                raw = self.scorer.score_batch([j.query for j in todo], [j.texts for j in todo], max_concurrency)
+            else:
+                raw = [self.scorer.score(j.query, j.texts) for j in todo]
         return self._checked(jobs, todo, raw)
 
-    async def _acall_scorer(self, jobs: list[Job], max_concurrency: int, batch: bool) -> list[np.ndarray]:
+    async def _acall_scorer(self, jobs: list[Job], max_concurrency: int, many_queries: bool) -> list[np.ndarray]:
         todo = [j for j in jobs if len(j.texts)]
-        if not todo:
-            raw: list[Sequence[float]] = []
-        elif batch:
-            raw = await self.scorer.ascore_batch([j.query for j in todo], [j.texts for j in todo], max_concurrency)
-        else:
-            raw = [await self.scorer.ascore(j.query, j.texts) for j in todo]
+        with scorer_call(any(j.every_score for j in todo)):
+            if not todo:
+                raw: list[Sequence[float]] = []
+            elif many_queries:
+                raw = await self.scorer.ascore_batch([j.query for j in todo], [j.texts for j in todo], max_concurrency)
+            else:
+                raw = [await self.scorer.ascore(j.query, j.texts) for j in todo]
         return self._checked(jobs, todo, raw)
 
     def _checked(self, jobs: list[Job], todo: list[Job], raw: Sequence[Sequence[float]]) -> list[np.ndarray]:

@@ -54,23 +54,28 @@ class ScoringReranker(Reranker):
         self.scorer = scorer
         self.select_text = select_text or default_select_text
         self._build = build
-        self.path = ScoringPath(name, config, scorer, self._check, build)
+        self.scoring_path = ScoringPath(name, config, scorer, self._check, build)
+
+    @property
+    def path(self) -> ScoringPath:
+        """The same as :attr:`scoring_path` (the earlier name, kept)."""
+        return self.scoring_path
 
     def __getstate__(self) -> dict[str, Any]:
         # Pickled by value (built by hand): the path's steps hold locks, open cache files and
         # fallback rerankers, so the path is left behind and rebuilt from the options on arrival.
-        return {k: v for k, v in self.__dict__.items() if k != "path"}
+        return {k: v for k, v in self.__dict__.items() if k != "scoring_path"}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.path = ScoringPath(self.name, self.config, self.scorer, self._check, self._build)
+        self.scoring_path = ScoringPath(self.name, self.config, self.scorer, self._check, self._build)
 
     @property
     def usage(self) -> Usage:
         """What this reranker's calls have cost: requests, documents, billed units, cache hits and
         misses, rate-limit waits, fallbacks (a :class:`~rerankit._scoring.usage.Usage`; ``.counters()``
         reads it as a flat mapping, ``.reset()`` zeroes it)."""
-        return self.path.usage
+        return self.scoring_path.usage
 
     def _calibrated(self) -> bool:
         return getattr(self.config, "calibration", None) is not None
@@ -106,35 +111,35 @@ class ScoringReranker(Reranker):
 
     def _scores(self, plan: Plan) -> np.ndarray:
         job = self._job(plan)
-        (scores,) = self.path.score([job])
+        (scores,) = self.scoring_path.score([job])
         plan.columns = job.columns
         return scores
 
     async def _ascores(self, plan: Plan) -> np.ndarray:
         job = self._job(plan)
-        (scores,) = await self.path.ascore([job])
+        (scores,) = await self.scoring_path.ascore([job])
         plan.columns = job.columns
         return scores
 
     def _scores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
         jobs = [self._job(p) for p in plans]
-        scores = self.path.score(jobs, max_concurrency, batch=True)
+        scores = self.scoring_path.score(jobs, max_concurrency, many_queries=True)
         for plan, job in zip(plans, jobs):
             plan.columns = job.columns
         return scores
 
     async def _ascores_batch(self, plans: list[Plan], max_concurrency: int) -> list[np.ndarray]:
         jobs = [self._job(p) for p in plans]
-        scores = await self.path.ascore(jobs, max_concurrency, batch=True)
+        scores = await self.scoring_path.ascore(jobs, max_concurrency, many_queries=True)
         for plan, job in zip(plans, jobs):
             plan.columns = job.columns
         return scores
 
     def close(self) -> None:
-        self.path.close()
+        self.scoring_path.close()
         self.scorer.close()
 
     async def aclose(self) -> None:
-        self.path.close()
+        self.scoring_path.close()
         await self.scorer.aclose()
 

@@ -11,7 +11,9 @@ a text, for the ``passages`` option (whitespace words unless a scorer says other
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, ClassVar, Optional, Union
 
 import pyarrow as pa
@@ -26,6 +28,21 @@ NOT_SCORING = frozenset({
     "column", "top_n", "min_score", "return_score", "api_key", "api_key_env", "timeout", "connect_timeout",
     "max_retries", "deadline", "backoff_base", "backoff_max", "max_concurrency",
 })
+
+
+#: Whether the scorer call running in this context must score every text itself (see
+#: :meth:`Scorer.every_score_needed`); set by the scoring path from its jobs, nowhere else.
+_EVERY_SCORE: ContextVar[bool] = ContextVar("rerankit_every_score", default=False)
+
+
+@contextmanager
+def scorer_call(every_score: bool) -> Iterator[None]:
+    """What the scoring path wraps each scorer call in: states what its steps need of the scorer."""
+    token = _EVERY_SCORE.set(every_score)
+    try:
+        yield
+    finally:
+        _EVERY_SCORE.reset(token)
 
 
 class Scorer:
@@ -66,6 +83,17 @@ class Scorer:
     def meter(self, usage: Usage) -> None:
         # a scorer sending its requests through an inner scorer gives it its own record
         self.__dict__["_meter"] = usage
+
+    @staticmethod
+    def every_score_needed() -> bool:
+        """Whether the call being scored needs this scorer's own score for every text.
+
+        True when a step of the scoring path keeps each score (the ``cache``): a scorer that
+        could answer with only the best k (a provider's ``top_n``) must then score them all.
+        The path states it from the jobs it sends (``Job.every_score``); a scorer reads it here
+        and never the path's options. False outside a scoring-path call.
+        """
+        return _EVERY_SCORE.get()
 
     def requests_for(self, query: str, texts: Sequence[Any]) -> int:
         """How many requests scoring ``texts`` takes (what the ``rate_limit`` option charges); 1 by default."""

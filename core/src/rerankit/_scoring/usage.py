@@ -2,7 +2,7 @@
 
 The HTTP layer adds every answered request, the documents it carried and the units the provider
 billed for it (Cohere's ``meta.billed_units``, the ``usage`` tokens of Jina, Voyage, OpenAI and
-alike); the scoring path's steps add cache hits and misses, time waited on the rate limit and who
+alike); the scoring path's steps add passage counts, cache hits and misses, time waited on the rate limit and who
 answered when a fallback was tried. ``reranker.usage.counters()`` reads it all as one flat mapping
 of numbers (what a metrics endpoint or ``rerankit rerank --verbose`` prints); ``reset()`` zeroes it.
 
@@ -31,6 +31,8 @@ COUNTERS = (
     "fallbacks",
     "passages_selected",
     "passages_skipped",
+    "passages_scored",
+    "passage_rows",
 )
 
 
@@ -47,6 +49,8 @@ class Usage:
       rate limit, and for how long in all.
     - ``fallbacks``: calls handed to a fallback reranker; ``answered_by``: calls answered, by
       reranker name (the primary's included).
+    - ``passages_scored`` / ``passage_rows``: with ``passages``, the passages sent on to be
+      scored (each distinct one once per call) and the rows they were split from.
     - ``passages_selected`` / ``passages_skipped``: with ``passages``, the passages chosen for
       scoring (per row, before identical ones are merged) and those a row's ``max_passages`` left out.
 
@@ -93,6 +97,8 @@ class Usage:
         self.fallbacks = 0
         self.passages_selected = 0
         self.passages_skipped = 0
+        self.passages_scored = 0
+        self.passage_rows = 0
         self.billed: dict[str, float] = {}
         self.answered_by: dict[str, int] = {}
 

@@ -190,10 +190,9 @@ class HTTPScorer(Scorer):
 
     # -- planning and checking -----------------------------------------------------------------
     def _parts(self, item: int, query: str, texts: Sequence[str]) -> list[_Part]:
-        # With a score cache every score must be the provider's own (rows outside a top k get
-        # stand-in scores), so top_n is not sent: the provider bills per request, not per row.
-        cached = getattr(self.config, "cache", None) is not None
-        top_n = self.config.top_n if self.top_n_field and not cached else None
+        # When the path needs every score to be the provider's own (a cache keeps them; rows
+        # outside a top k get stand-in scores), top_n is not sent: the provider bills per request.
+        top_n = self.config.top_n if self.top_n_field and not self.every_score_needed() else None
         sizes = list(self.split(query, texts)) if texts else []
         if any(not isinstance(n, int) or n < 1 for n in sizes) or sum(sizes) != len(texts):
             raise ValueError(

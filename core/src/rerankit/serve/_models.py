@@ -25,16 +25,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._columns import RELEVANCE, ROWID, SCORE_COLUMNS
 from .._errors import ConfigError, InputError
 from .._fusion import FusionReranker
 from .._reranker import Reranker
 from .._scoring.reranker import ScoringReranker
 from ._settings import Batching
 
-ROWID = "_rowid"
-SCORE = "_relevance_score"
 #: Fields of a document object that carry a search's score, for fusion rerankers.
-FUSION_FIELDS = ("_distance", "_score")
+FUSION_FIELDS = SCORE_COLUMNS
 
 
 @dataclass
@@ -246,7 +245,7 @@ async def arerank_one(reranker: Reranker, query: str, table: pa.Table) -> pa.Tab
 def ranking(table: pa.Table, top_n: int | None) -> list[tuple[int, float]]:
     """``(document index, score)`` best first, from a reranked table, cut to ``top_n``."""
     ids = table.column(ROWID).to_numpy()
-    scores = table.column(SCORE).to_numpy().astype(np.float64)
+    scores = table.column(RELEVANCE).to_numpy().astype(np.float64)
     pairs = [(int(i), float(s)) for i, s in zip(ids, scores)]
     return pairs[:top_n] if top_n is not None else pairs
 

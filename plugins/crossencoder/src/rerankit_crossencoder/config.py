@@ -16,12 +16,14 @@ from pydantic import Field, model_validator
 
 from rerankit.local import LocalModelConfig
 
+from .recipes import RECIPES
+
 DEFAULT_MODEL = "cross-encoder/ms-marco-TinyBERT-L-6"
 
 Activation = Literal["auto", "raw", "sigmoid"]
 RecipeName = Literal["qwen3", "mxbai-v2", "bge-gemma", "monot5", "sequence-classification"]
-#: Recipes that read an instruction (see recipes.py).
-INSTRUCTION_RECIPES = ("qwen3", "mxbai-v2")
+#: Recipes that read an instruction (``Recipe.takes_instruction``, in recipes.py).
+INSTRUCTION_RECIPES = tuple(name for name, recipe in RECIPES.items() if recipe.takes_instruction)
 
 
 class CrossEncoderConfig(LocalModelConfig):

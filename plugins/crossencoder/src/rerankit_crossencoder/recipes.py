@@ -25,10 +25,6 @@ from typing import Literal, Optional
 
 ScoreFormula = Literal["p_true", "difference", "true_logit"]
 
-#: Names a user can give as ``recipe=``.
-RECIPE_NAMES = ("qwen3", "mxbai-v2", "bge-gemma", "monot5", "sequence-classification")
-
-
 @dataclass(frozen=True)
 class Recipe:
     """One family's prompt layout, label tokens, score formula, padding and truncation."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -26,16 +26,61 @@ class Job:
 
     ``columns`` are output columns a step adds for this job's rows: name to an Arrow array with
     one value per text, in the order of ``texts`` as the reranker sent them.
+
+    ``every_score``: what a step needs of the scorer. True when every text needs the scorer's own
+    score (the cache keeps each one), so a scorer that could answer with only the best k (a
+    provider's ``top_n``) must not; the path tells the scorer (:meth:`~rerankit.Scorer.every_score_needed`).
     """
 
     query: str
     texts: Sequence[Any]
     columns: dict[str, pa.Array] = field(default_factory=dict)
+    every_score: bool = False
 
 
 #: The rest of the path as a step sees it: jobs in, one float64 array per job out (same order).
 Next = Callable[[list[Job]], list[np.ndarray]]
 AsyncNext = Callable[[list[Job]], Awaitable[list[np.ndarray]]]
+
+
+Op = TypeVar("Op")
+R = TypeVar("R")
+
+#: A step's decisions as one generator, written once for sync and async (as the openai plugin's
+#: listwise ``slide``): it yields what it needs done (call the rest of the path, read a store),
+#: is sent the result or has the error thrown in, and returns the step's answer. The sync and
+#: async shells only carry the operations out: :func:`drive` and :func:`adrive`.
+Decisions = Generator[Op, Any, R]
+
+
+def drive(decisions: Decisions[Op, R], do: Callable[[Op], Any]) -> R:
+    """Run ``decisions``, doing each operation it yields with ``do`` (sync)."""
+    send, error = None, None
+    while True:
+        try:
+            op = decisions.send(send) if error is None else decisions.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        send, error = None, None
+        try:
+            send = do(op)
+        except Exception as exc:
+            error = exc
+
+
+async def adrive(decisions: Decisions[Op, R], do: Callable[[Op], Awaitable[Any]]) -> R:
+    """Run ``decisions``, awaiting ``do`` for each operation it yields (async)."""
+    send, error = None, None
+    while True:
+        try:
+            op = decisions.send(send) if error is None else decisions.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        send, error = None, None
+        try:
+            send = await do(op)
+        except Exception as exc:
+            error = exc
 
 
 class Step:
@@ -64,7 +109,7 @@ class StepContext:
     name: str
     config: RerankerConfig
     scorer: Scorer
-    usage: Optional[Usage] = None
+    usage: Usage
     build: Optional[Build] = None
     #: The names of the scoring path's own options (never part of a score's identity).
     path_options: frozenset[str] = frozenset()

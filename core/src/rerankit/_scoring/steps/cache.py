@@ -14,12 +14,14 @@ Backends: ``memory`` (an LRU of ``max_entries`` in this process, for this rerank
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -27,7 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..._errors import ConfigError
-from .base import AsyncNext, Job, Next, Step, StepContext
+from .base import AsyncNext, Decisions, Job, Next, Step, StepContext, adrive, drive
 
 
 class CacheOptions(BaseModel):
@@ -91,8 +93,33 @@ class MemoryStore:
         pass
 
 
+@dataclass(frozen=True)
+class _Read:
+    """Look ``keys`` up in the store; sent back: the scores it knows, by key."""
+
+    keys: list[str]
+
+
+@dataclass(frozen=True)
+class _Write:
+    """Keep ``scores`` (by key) in the store."""
+
+    scores: dict[str, float]
+
+
+@dataclass(frozen=True)
+class _Score:
+    """Send ``jobs`` on down the path; sent back: their scores."""
+
+    jobs: list[Job]
+
+
 class CacheStep(Step):
-    """Answers what the store knows, sends only the misses on; stores the scorer's answers."""
+    """Answers what the store knows, sends only the misses on; stores the scorer's answers.
+
+    The decisions are made once, in :meth:`_decide`; :meth:`score` and :meth:`ascore` only carry
+    out what it asks (a SQLite store is read and written on a worker thread from async code).
+    """
 
     def __init__(self, context: StepContext, options: CacheOptions, identity: Mapping[str, Any]) -> None:
         identity = {k: v for k, v in identity.items() if k not in context.path_options}
@@ -107,68 +134,61 @@ class CacheStep(Step):
             self.store = MemoryStore(options.max_entries, options.ttl)
 
     def key(self, query: str, text: str) -> str:
+        """The store's key for ``text`` scored against ``query`` by this scorer.
+
+        Each field goes in with its length first, so no two (query, text) pairs share a key
+        whatever characters they hold (``("a\\0b", "c")`` and ``("a", "b\\0c")`` included).
+        """
         h = hashlib.blake2b(self._prefix, digest_size=16)
-        h.update(query.encode("utf-8", "surrogatepass"))
-        h.update(b"\x00")
-        h.update(text.encode("utf-8", "surrogatepass"))
+        for value in (query, text):
+            data = value.encode("utf-8", "surrogatepass")
+            h.update(len(data).to_bytes(8, "big"))
+            h.update(data)
         return h.hexdigest()
 
-    @staticmethod
-    def _misses(
-        jobs: list[Job], keys: list[list[str]], known: Mapping[str, float]
-    ) -> tuple[list[Job], list[list[str]]]:
+    def _decide(self, jobs: list[Job]) -> Decisions[Any, list[np.ndarray]]:
+        if not all(isinstance(t, str) for j in jobs for t in j.texts):
+            return (yield _Score(jobs))  # token embeddings a scorer chose: not cached
+        keys = [[self.key(j.query, t) for t in j.texts] for j in jobs]
+        known: dict[str, float] = yield _Read([k for ks in keys for k in ks])
+        hits = sum(k in known for ks in keys for k in ks)
+        self._usage.add(cache_hits=hits, cache_misses=sum(map(len, keys)) - hits)
         todo, todo_keys = [], []
         for job, ks in zip(jobs, keys):
-            seen: dict[str, str] = {}
-            for text, k in zip(job.texts, ks):
-                if k not in known and k not in seen:
-                    seen[k] = text
-            if seen:
-                todo.append(Job(job.query, list(seen.values())))
-                todo_keys.append(list(seen))
-        return todo, todo_keys
-
-    def _count(self, keys: list[list[str]], known: Mapping[str, float]) -> None:
-        if self._usage is not None:
-            hits = sum(k in known for ks in keys for k in ks)
-            self._usage.add(cache_hits=hits, cache_misses=sum(map(len, keys)) - hits)
-
-    @staticmethod
-    def _answer(keys: list[list[str]], known: dict[str, float], todo_keys, scores) -> list[np.ndarray]:
-        for ks, s in zip(todo_keys, scores):
-            known.update(zip(ks, np.asarray(s, dtype=np.float64).tolist()))
+            misses = {k: text for text, k in zip(job.texts, ks) if k not in known}  # each distinct text once
+            if misses:
+                todo.append(Job(job.query, list(misses.values()), every_score=True))
+                todo_keys.append(list(misses))
+        if todo:
+            scores = yield _Score(todo)
+            fresh = {k: float(s) for ks, ss in zip(todo_keys, scores) for k, s in zip(ks, ss)}
+            yield _Write(fresh)
+            known.update(fresh)
         return [np.array([known[k] for k in ks], dtype=np.float64) for ks in keys]
 
     def score(self, jobs: list[Job], call_next: Next) -> list[np.ndarray]:
-        if not all(isinstance(t, str) for j in jobs for t in j.texts):
-            return call_next(jobs)
-        keys = [[self.key(j.query, t) for t in j.texts] for j in jobs]
-        known = self.store.get_many([k for ks in keys for k in ks])
-        self._count(keys, known)
-        todo, todo_keys = self._misses(jobs, keys, known)
-        scores = call_next(todo) if todo else []
-        fresh = {k: float(s) for ks, ss in zip(todo_keys, scores) for k, s in zip(ks, ss)}
-        if fresh:
-            self.store.put_many(fresh)
-        return self._answer(keys, known, todo_keys, scores)
+        def do(op: Any) -> Any:
+            if isinstance(op, _Score):
+                return call_next(op.jobs)
+            if isinstance(op, _Read):
+                return self.store.get_many(op.keys)
+            return self.store.put_many(op.scores)
+
+        return drive(self._decide(jobs), do)
 
     async def ascore(self, jobs: list[Job], call_next: AsyncNext) -> list[np.ndarray]:
-        if not all(isinstance(t, str) for j in jobs for t in j.texts):
-            return await call_next(jobs)
-        keys = [[self.key(j.query, t) for t in j.texts] for j in jobs]
-        flat = [k for ks in keys for k in ks]
-        blocking = isinstance(self.store, MemoryStore)
-        known = self.store.get_many(flat) if blocking else await asyncio.to_thread(self.store.get_many, flat)
-        self._count(keys, known)
-        todo, todo_keys = self._misses(jobs, keys, known)
-        scores = await call_next(todo) if todo else []
-        fresh = {k: float(s) for ks, ss in zip(todo_keys, scores) for k, s in zip(ks, ss)}
-        if fresh:
-            if blocking:
-                self.store.put_many(fresh)
-            else:
-                await asyncio.to_thread(self.store.put_many, fresh)
-        return self._answer(keys, known, todo_keys, scores)
+        blocking = not isinstance(self.store, MemoryStore)  # a file: off the event loop
+
+        async def do(op: Any) -> Any:
+            if isinstance(op, _Score):
+                return await call_next(op.jobs)
+            call = (
+                functools.partial(self.store.get_many, op.keys) if isinstance(op, _Read)
+                else functools.partial(self.store.put_many, op.scores)
+            )
+            return await asyncio.to_thread(call) if blocking else call()
+
+        return await adrive(self._decide(jobs), do)
 
     def close(self) -> None:
         self.store.close()

@@ -34,7 +34,7 @@ class SQLiteStore:
     """Scores in a SQLite file: ``key -> (score, stored_at)``."""
 
     def __init__(self, path: Path, max_entries: int, ttl: Optional[float]) -> None:
-        self.path = path
+        self.file = path
         self._max = max_entries
         self._ttl = ttl
         self._lock = threading.Lock()
@@ -44,9 +44,9 @@ class SQLiteStore:
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.file.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
-                str(self.path), timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None
+                str(self.file), timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None
             )
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -67,7 +67,7 @@ class SQLiteStore:
         if not self._failing:
             logger.warning(
                 "score cache %s is unusable (%s: %s); scoring without it until it works again",
-                self.path, type(exc).__name__, exc,
+                self.file, type(exc).__name__, exc,
             )
         self._failing = True
         if self._conn is not None:
@@ -79,7 +79,7 @@ class SQLiteStore:
 
     def _ok(self) -> None:
         if self._failing:
-            logger.info("score cache %s works again", self.path)
+            logger.info("score cache %s works again", self.file)
         self._failing = False
 
     def get_many(self, keys: Sequence[str]) -> dict[str, float]:

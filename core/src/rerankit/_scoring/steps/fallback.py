@@ -20,7 +20,7 @@ primary is, so a mistake in their config is a :class:`~rerankit.ConfigError` at 
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -37,7 +37,10 @@ from ..._errors import (
     RateLimitError,
     UnknownRerankerError,
 )
-from .base import AsyncNext, Job, Next, Step, StepContext
+from .base import AsyncNext, Decisions, Job, Next, Step, StepContext, adrive, drive
+
+if TYPE_CHECKING:
+    from ..._reranker import Reranker
 
 logger = logging.getLogger("rerankit")
 
@@ -87,7 +90,12 @@ def triggers_fallback(exc: BaseException, on_auth: bool = False) -> bool:
 
 
 class FallbackStep(Step):
-    """Runs the rest of the primary's path; on a provider failure, each fallback's path in turn."""
+    """Runs the rest of the primary's path; on a provider failure, each fallback's path in turn.
+
+    The decisions are made once, in :meth:`_decide`, which yields ``(reranker, jobs)``: score
+    ``jobs`` on the rest of this path (``reranker`` None) or on that fallback's scoring path;
+    :meth:`score` and :meth:`ascore` only carry it out.
+    """
 
     def __init__(self, context: StepContext, entries: list[dict[str, Any]], on_auth: bool) -> None:
         if context.build is None:
@@ -98,7 +106,7 @@ class FallbackStep(Step):
         self.name = context.name
         self.on_auth = on_auth
         self._usage = context.usage
-        self.fallbacks: list[Any] = []
+        self.fallbacks: list[Reranker] = []
         for i, entry in enumerate(entries):
             options = dict(entry)
             name = str(options.pop("reranker", None) or options.pop("name"))
@@ -110,70 +118,55 @@ class FallbackStep(Step):
                 raise UnknownRerankerError(where, name=exc.name, available=exc.available) from None
             except ConfigError as exc:
                 raise ConfigError(f"fallback[{i}] ('{name}') of '{context.name}': {exc}") from None
-            if not hasattr(reranker, "path"):
+            if reranker.scoring_path is None:
                 raise ConfigError(
                     f"fallback[{i}] ('{name}') of '{context.name}' is a fusion reranker; a fallback must score texts"
                 )
-            if context.usage is not None:  # what a fallback's provider bills is the primary's cost too
-                reranker.usage.reports_to(context.usage)
+            reranker.usage.reports_to(context.usage)  # what a fallback's provider bills is the primary's cost too
             self.fallbacks.append(reranker)
+
+    def _decide(self, jobs: list[Job]) -> Decisions[tuple[Optional[Reranker], list[Job]], list[np.ndarray]]:
+        try:
+            scores = yield None, jobs
+        except Exception as exc:
+            if not triggers_fallback(exc, self.on_auth):
+                raise
+            for reranker in self.fallbacks:
+                logger.warning("%s failed (%s); scoring with fallback '%s'", self.name, exc, reranker.name)
+                self._usage.add(fallbacks=1)
+                try:
+                    scores = yield reranker, _fresh(jobs)
+                except Exception as again:
+                    logger.warning("fallback '%s' failed too: %s", reranker.name, again)
+                    continue
+                self._mark(jobs, reranker.name)
+                return scores
+            raise
+        self._mark(jobs, self.name)
+        return scores
 
     def _mark(self, jobs: list[Job], name: str) -> None:
         for job in jobs:
             job.columns[ANSWERED_BY] = pa.array([name] * len(job.texts), pa.string())
-        if self._usage is not None:
-            self._usage.add(answered_by=name)
-
-    def _next(self, exc: BaseException, index: int) -> Optional[Any]:
-        if index == 0 and not triggers_fallback(exc, self.on_auth):
-            return None
-        if index >= len(self.fallbacks):
-            return None
-        reranker = self.fallbacks[index]
-        logger.warning("%s failed (%s); scoring with fallback '%s'", self.name, exc, reranker.name)
-        if self._usage is not None:
-            self._usage.add(fallbacks=1)
-        return reranker
+        self._usage.add(answered_by=name)
 
     def score(self, jobs: list[Job], call_next: Next) -> list[np.ndarray]:
-        try:
-            scores = call_next(jobs)
-        except Exception as exc:
-            first = exc
-            for i in range(len(self.fallbacks)):
-                reranker = self._next(exc if i == 0 else first, i)
-                if reranker is None:
-                    break
-                try:
-                    scores = reranker.path.score(_fresh(jobs), batch=len(jobs) > 1)
-                except Exception as again:
-                    logger.warning("fallback '%s' failed too: %s", reranker.name, again)
-                    continue
-                self._mark(jobs, reranker.name)
-                return scores
-            raise
-        self._mark(jobs, self.name)
-        return scores
+        def do(op: tuple[Optional[Reranker], list[Job]]) -> list[np.ndarray]:
+            reranker, todo = op
+            if reranker is None:
+                return call_next(todo)
+            return reranker.scoring_path.score(todo, many_queries=len(todo) > 1)
+
+        return drive(self._decide(jobs), do)
 
     async def ascore(self, jobs: list[Job], call_next: AsyncNext) -> list[np.ndarray]:
-        try:
-            scores = await call_next(jobs)
-        except Exception as exc:
-            first = exc
-            for i in range(len(self.fallbacks)):
-                reranker = self._next(exc if i == 0 else first, i)
-                if reranker is None:
-                    break
-                try:
-                    scores = await reranker.path.ascore(_fresh(jobs), batch=len(jobs) > 1)
-                except Exception as again:
-                    logger.warning("fallback '%s' failed too: %s", reranker.name, again)
-                    continue
-                self._mark(jobs, reranker.name)
-                return scores
-            raise
-        self._mark(jobs, self.name)
-        return scores
+        async def do(op: tuple[Optional[Reranker], list[Job]]) -> list[np.ndarray]:
+            reranker, todo = op
+            if reranker is None:
+                return await call_next(todo)
+            return await reranker.scoring_path.ascore(todo, many_queries=len(todo) > 1)
+
+        return await adrive(self._decide(jobs), do)
 
     def close(self) -> None:
         for reranker in self.fallbacks:
@@ -182,7 +175,7 @@ class FallbackStep(Step):
 
 def _fresh(jobs: list[Job]) -> list[Job]:
     """The jobs as the fallback's path receives them (its steps' columns are not the output's)."""
-    return [Job(j.query, j.texts) for j in jobs]
+    return [Job(j.query, j.texts, every_score=j.every_score) for j in jobs]
 
 
 def _plain(value: Any) -> Any:

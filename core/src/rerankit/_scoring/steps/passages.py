@@ -171,10 +171,6 @@ class PassageStep(Step):
         self.return_passage = return_passage
         self._measure: Optional[LengthMeasure] = None
         self._lock = threading.Lock()
-        #: Passages sent to the scorer so far (after de-duplication): what ``passages`` costs.
-        self.passages_scored = 0
-        #: Rows seen so far (what those passages were scored for).
-        self.rows_scored = 0
 
     # -- the measure and the window --------------------------------------------------------------
     def measure(self) -> LengthMeasure:
@@ -236,7 +232,8 @@ class PassageStep(Step):
             index = queries.get(job.query)
             if index is None:
                 index = queries[job.query] = len(plan.down)
-                plan.down.append(Job(job.query, []))
+                # a row's score aggregates its passages', so each needs a real score (no top-k cut)
+                plan.down.append(Job(job.query, [], every_score=True))
                 slots.append({})
             plan.group.append(index)
             room = self._room(measure, job.query)
@@ -266,11 +263,11 @@ class PassageStep(Step):
                 "to None, to score them all)",
                 self.name, dropped[0], rows_total, limit, dropped[0] * limit, options.select, dropped[1],
             )
-        with self._lock:
-            self.passages_scored += sum(len(j.texts) for j in plan.down)
-            self.rows_scored += sum(len(r) for r in plan.rows)
         if self.usage is not None:
-            self.usage.add(passages_selected=selected, passages_skipped=dropped[1])
+            self.usage.add(
+                passages_selected=selected, passages_skipped=dropped[1],
+                passages_scored=sum(len(j.texts) for j in plan.down), passage_rows=sum(len(r) for r in plan.rows),
+            )
         return plan
 
     def _texts(self, job: Job) -> Sequence[str]:

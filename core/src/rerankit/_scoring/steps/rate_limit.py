@@ -109,7 +109,7 @@ class RateLimitStep(Step):
             wait = self.requests.reserve(sent)
         if self.documents is not None:
             wait = max(wait, self.documents.reserve(sum(len(j.texts) for j in jobs)))
-        if wait > 0 and self._usage is not None:
+        if wait > 0:
             self._usage.add(rate_limit_waits=1, rate_limit_wait_seconds=wait)
         return wait
 
