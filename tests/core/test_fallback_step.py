@@ -126,6 +126,6 @@ def test_a_pickled_reranker_keeps_its_fallbacks_but_not_their_inline_keys(server
 
 def test_a_fusion_reranker_is_refused_as_a_fallback():
     # a fallback must score the texts itself: a reranker with a scoring path, which fusion has not
-    with pytest.raises(rerankit.ConfigError, match="fallback 'rrf' of 'cohere' is a fusion reranker"):
+    with pytest.raises(rerankit.ConfigError, match=r"fallback\[0\] \('rrf'\) of 'cohere' is a fusion reranker"):
         rerankit.get_reranker("cohere", api_key="k", fallback=[{"reranker": "rrf"}])
     assert rerankit.get_reranker("rrf").scoring_path is None
