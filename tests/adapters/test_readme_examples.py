@@ -1,5 +1,6 @@
-"""The READMEs' framework examples run as printed (the hub model swapped for the tiny local one),
-and their config example builds an adapter from the README's own reranker.toml."""
+"""The framework examples of the docs' RAG frameworks page and the core README run as printed (the
+hub model swapped for the tiny local one), and their config example builds an adapter from the
+page's own reranker.toml."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from tests.adapters.conftest import KEY
 
 REPO = Path(__file__).resolve().parents[2]
-README_PATHS = ["README.md", "core/README.md"]
+README_PATHS = ["docs/guides/rag-frameworks.md", "core/README.md"]
 HUB_MODEL = "cross-encoder/ms-marco-MiniLM-L6-v2"
 FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 

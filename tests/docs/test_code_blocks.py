@@ -46,7 +46,7 @@ BLOCKS = [b for page, text in PAGES.items() for b in sources.blocks(text, page)]
 def _elsewhere(block: sources.Block) -> str | None:
     if block.source in RUN_ELSEWHERE:
         return RUN_ELSEWHERE[block.source]
-    if block.source in ("README.md", "core/README.md") and block.lang == "python" and any(
+    if block.source in ("docs/guides/rag-frameworks.md", "core/README.md") and block.lang == "python" and any(
             s in block.body for s in FRAMEWORK_EXAMPLES):
         return "tests/adapters/test_readme_examples.py"
     if block.source.startswith("docs/writing-a-plugin.md") and "title=" in block.info:
@@ -116,9 +116,12 @@ for key, body in blocks:
 '''
 
 
-@pytest.mark.parametrize("page", PYTHON_PAGES)
+@pytest.mark.parametrize("page", [*PYTHON_PAGES, "README.md"])
 def test_python_blocks_of_the_page_run(page: str, tmp_path: Path) -> None:
-    found = [b for b in sources.blocks(PAGES[page], page) if b.lang == "python" and _runs_here(b)]
+    """Each page's blocks, and the root README's (its example is the newcomer's first code)."""
+    text = (sources.REPO / page).read_text(encoding="utf-8") if page == "README.md" else PAGES[page]
+    found = [b for b in sources.blocks(text, page) if b.lang == "python" and _runs_here(b)]
+    assert found, f"{page} has no Python block to run"
     (tmp_path / "blocks.json").write_text(json.dumps([["prelude", PRELUDE]] + [[b.key, b.body] for b in found]))
     (tmp_path / "runner.py").write_text(RUNNER, encoding="utf-8")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **dict.fromkeys(KEYS, "docs-test-key")}
