@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from ._errors import ConfigError
+from ._serve_settings import Batching, Limits, ServeSettings
 
 
 def add_command(commands: Any, positive_int: Any) -> None:
@@ -38,26 +39,27 @@ def add_command(commands: Any, positive_int: Any) -> None:
     sv.add_argument("--no-auth", action="store_true",
                     help="serve without a key even when RERANKIT_SERVE_API_KEY is set (not with --api-key)")
     limits = sv.add_argument_group("limits")
-    limits.add_argument("--max-documents", type=positive_int, default=1000, metavar="N",
-                        help="documents per request (default 1000)")
-    limits.add_argument("--max-body-bytes", type=positive_int, default=5_000_000, metavar="N",
-                        help="request body size (default 5000000)")
-    limits.add_argument("--max-text-chars", type=positive_int, default=100_000, metavar="N",
-                        help="characters per document and query (default 100000)")
-    limits.add_argument("--timeout", type=_seconds(positive=True), default=60.0, metavar="SECONDS",
-                        help="request timeout: past it the client gets a 504 (default 60)")
-    limits.add_argument("--max-queue-documents", type=positive_int, default=50_000, metavar="N",
-                        help="documents waiting per model before requests get a 503 (default 50000)")
+    # the defaults are the settings' own (_serve_settings.py), never restated here
+    limits.add_argument("--max-documents", type=positive_int, default=Limits.max_documents, metavar="N",
+                        help="documents per request (default %(default)s)")
+    limits.add_argument("--max-body-bytes", type=positive_int, default=Limits.max_body_bytes, metavar="N",
+                        help="request body size (default %(default)s)")
+    limits.add_argument("--max-text-chars", type=positive_int, default=Limits.max_text_chars, metavar="N",
+                        help="characters per document and query (default %(default)s)")
+    limits.add_argument("--timeout", type=_seconds(positive=True), default=Limits.request_timeout,
+                        metavar="SECONDS", help="request timeout: past it the client gets a 504 (default %(default)s)")
+    limits.add_argument("--max-queue-documents", type=positive_int, default=Limits.max_queue_documents,
+                        metavar="N", help="documents waiting per model before requests get a 503 (default %(default)s)")
     limits.add_argument("--shutdown-timeout", type=_seconds(), default=30.0, metavar="SECONDS",
                         help="on SIGTERM/SIGINT, wait this long for in-flight requests (default 30)")
     batching = sv.add_argument_group("batching across requests (local models)")
     batching.add_argument("--no-batching", action="store_true", help="score each request alone")
-    batching.add_argument("--batch-wait-ms", type=_seconds(), default=5.0, metavar="MS",
-                          help="longest wait for other requests to join a batch (default 5)")
-    batching.add_argument("--max-batch-documents", type=positive_int, default=256, metavar="N",
-                          help="documents per merged batch (default 256)")
-    batching.add_argument("--threads", type=positive_int, default=1, metavar="N",
-                          help="worker threads (concurrent batches) per local model (default 1)")
+    batching.add_argument("--batch-wait-ms", type=_seconds(), default=Batching.max_wait_ms, metavar="MS",
+                          help="longest wait for other requests to join a batch (default %(default)s)")
+    batching.add_argument("--max-batch-documents", type=positive_int, default=Batching.max_documents, metavar="N",
+                          help="documents per merged batch (default %(default)s)")
+    batching.add_argument("--threads", type=positive_int, default=ServeSettings.threads_per_model, metavar="N",
+                          help="worker threads (concurrent batches) per local model (default %(default)s)")
     scale = sv.add_argument_group("scale-out (--engine ray)")
     scale.add_argument("--engine", choices=["local", "ray"], default="local",
                        help="uvicorn in this process, or Ray Serve replicas (default local)")

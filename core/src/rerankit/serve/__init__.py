@@ -30,10 +30,10 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from .._reranker import Reranker
+from .._serve_settings import API_KEY_ENV, Batching, Limits, ServeSettings, api_keys_from
 from ._models import FUSION_FIELDS, ServedModel, build_models, read_models, split_models
 from ._ray import ray_app
 from ._service import ROUTES, RerankService
-from ._settings import API_KEY_ENV, Batching, Limits, ServeSettings, api_keys_from
 
 Models = Mapping[str, Union[ServedModel, Reranker]]
 

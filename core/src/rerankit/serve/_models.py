@@ -30,7 +30,7 @@ from .._errors import ConfigError, InputError
 from .._fusion import FusionReranker
 from .._reranker import Reranker
 from .._scoring.reranker import ScoringReranker
-from ._settings import Batching
+from .._serve_settings import Batching
 
 #: Fields of a document object that carry a search's score, for fusion rerankers.
 FUSION_FIELDS = SCORE_COLUMNS

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from .._reranker import Reranker
+from .._serve_settings import ServeSettings
 from ._models import ServedModel, build_models, read_models, split_models
 from ._service import RerankService
-from ._settings import ServeSettings
 
 
 class _Replica:

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from .._dialects import CohereDialect, Dialect, JinaDialect, Reject, TEIDialect
 from .._errors import InputError, ProviderError, RateLimitError, RerankitError
 from .._fusion import FusionReranker
+from .._serve_settings import ServeSettings
 from ._batching import Batcher, Overloaded
 from ._metrics import Metrics
 from ._models import (
@@ -37,7 +38,6 @@ from ._models import (
     truncate_words,
     warm_up_table,
 )
-from ._settings import ServeSettings
 from ._threads import settle_openmp_waiting
 
 logger = logging.getLogger("rerankit").getChild("serve")  # not a dotted literal (the import graph reads those)

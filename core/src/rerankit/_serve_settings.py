@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .._errors import ConfigError
-from .._redact import unsendable as _unsendable
+from ._errors import ConfigError
+from ._redact import unsendable as _unsendable
 
 #: Environment variable holding the server's API key(s), comma-separated (``--api-key`` wins).
 API_KEY_ENV = "RERANKIT_SERVE_API_KEY"
