@@ -83,8 +83,12 @@ def _cell(text: str) -> str:
 
 def options_table(config: type[BaseModel]) -> str:
     """Markdown table of a config model's options: name, type, default, description."""
+    from rerankit._scoring.steps import ScoringOptions
+
     rows = ["| option | type | default | description |", "|---|---|---|---|"]
-    for name, field in config.model_fields.items():
+    # the reranker's own options first, then the scoring path's (which every scorer shares)
+    shared = set(ScoringOptions.model_fields)
+    for name, field in sorted(config.model_fields.items(), key=lambda item: item[0] in shared):
         if field.exclude:
             continue
         kind = _cell(_type_name(field.annotation))
