@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ._columns import RAW_SCORE, RELEVANCE, SCORE_COLUMNS
+from ._columns import RAW_SCORE, RELEVANCE, ROWID, ROWID_FIX, SCORE_COLUMNS
 from ._config import RerankerConfig, public_dump
 from ._errors import InputError, ScoringError
-from ._inputs import as_table
-from ._merge import Rows, union_by_rowid
+from ._inputs import as_table, require_column
+from ._merge import Rows, concat, first_appearance, union_by_rowid
 from ._output import finish
 
 logger = logging.getLogger("rerankit")
@@ -160,7 +160,17 @@ class Reranker:
     def _multivector(
         self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
     ) -> Plan:
-        raise NotImplementedError
+        """The searches' rows one after another, each scored on its own (``deduplicate``: a row
+        found by several searches once, where it first appears); fusion rerankers merge instead."""
+        if weights is not None:
+            raise InputError(f"weights only apply to fusion rerankers, not to '{self.name}'")
+        inputs, arguments = self._multivector_tables(results)
+        table = concat(inputs, arguments)
+        if deduplicate:
+            ids = require_column(table, ROWID, "vector_results", ROWID_FIX).to_numpy()
+            _, firsts = first_appearance(ids)
+            table = table.take(firsts)
+        return Plan(Rows.of(table, "vector_results"), query, ["vector"])
 
     # -- shared plumbing ---------------------------------------------------------------------
     def _check(self, scores: Sequence[float], expected: int) -> np.ndarray:

@@ -29,12 +29,10 @@ import numpy as np
 import pyarrow as pa
 from pydantic import AfterValidator, Field, SecretStr
 
-from .._columns import ROWID, ROWID_FIX
 from .._config import SECRET_NAME, RerankerConfig
 from .._errors import ConfigError, InputError
 from .._hookspecs import hookimpl
-from .._inputs import require_column
-from .._merge import Rows, concat, first_appearance
+from .._merge import Rows
 from .._reranker import Plan, Rebuild, Reranker, ranking
 
 #: The output column naming the stage whose score each row carries.
@@ -170,19 +168,6 @@ class CascadeReranker(Reranker):
         self.usage = CascadeUsage(self.stages)
 
     # -- the rows ----------------------------------------------------------------------------
-    def _multivector(
-        self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
-    ) -> Plan:
-        if weights is not None:
-            raise InputError(f"weights only apply to fusion rerankers, not to '{self.name}'")
-        inputs, arguments = self._multivector_tables(results)
-        table = concat(inputs, arguments)
-        if deduplicate:
-            ids = require_column(table, ROWID, "vector_results", ROWID_FIX).to_numpy()
-            _, firsts = first_appearance(ids)
-            table = table.take(firsts)
-        return Plan(Rows.of(table, "vector_results"), query, ["vector"])
-
     @staticmethod
     def _union(plan: Plan) -> pa.Table:
         """One table row per row of the call (a hybrid call's rows merged by ``_rowid``)."""

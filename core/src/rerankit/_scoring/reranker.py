@@ -16,11 +16,9 @@ import numpy as np
 import pyarrow as pa
 
 from .._builtins.text import select_text as default_select_text
-from .._columns import ROWID, ROWID_FIX
 from .._config import RerankerConfig
 from .._errors import InputError
-from .._inputs import require_column, text_values
-from .._merge import Rows, concat, first_appearance
+from .._inputs import text_values
 from .._reranker import Plan, Rebuild, Reranker
 from .path import Job, ScoringPath
 from .scorer import Scorer
@@ -79,19 +77,6 @@ class ScoringReranker(Reranker):
 
     def _calibrated(self) -> bool:
         return getattr(self.config, "calibration", None) is not None
-
-    def _multivector(
-        self, results: Sequence[Any], query: str | None, deduplicate: bool, weights: Sequence[float] | None
-    ) -> Plan:
-        if weights is not None:
-            raise InputError(f"weights only apply to fusion rerankers, not to '{self.name}'")
-        inputs, arguments = self._multivector_tables(results)
-        table = concat(inputs, arguments)
-        if deduplicate:
-            ids = require_column(table, ROWID, "vector_results", ROWID_FIX).to_numpy()
-            _, firsts = first_appearance(ids)
-            table = table.take(firsts)
-        return Plan(Rows.of(table, "vector_results"), query, ["vector"])
 
     def _texts(self, plan: Plan) -> Sequence[Any]:
         """The rows' texts (or what the scorer's ``select_inputs`` chose), one per row to score."""
