@@ -28,6 +28,19 @@ _CLI = "fresh interpreters (the command line, a pytest run, a document's code bl
 #: the value says what makes it slow.
 SLOW: dict[str, str] = {
     "tests/kit/test_packaging.py": "builds every wheel and installs each alone into a fresh virtual environment",
+    "tests/plugins/jina/test_jina_compat.py::TestJinaOnInfinity": "the jina suite again, on Infinity's dialect "
+    "(TestJinaOnVLLM stays)",
+    "tests/plugins/jina/test_jina_compat.py::TestJinaOnTogether": "the jina suite again, on Together's dialect",
+    "tests/serve/test_serve_threads.py::test_torch_imported_first_is_left_alone_and_says_how_to_set_it": "a fresh "
+    "interpreter that imports torch",
+    "tests/plugins/embedding/test_embedding_conformance.py::TestEmbeddingHosted": "the hosted suite on the "
+    "embeddings path (TestEmbeddingRemoteConformance and test_embedding_remote.py stay)",
+    "tests/plugins/openai/test_openai_conformance.py::TestOpenAIHosted": "the hosted suite on the chat path "
+    "(TestOpenAIConformance and test_openai.py stay)",
+    "tests/kit/test_torch_free.py": "builds wheels and installs them into a fresh virtual environment without torch",
+    # the CPU backends: each export converts a model; the fast subset keeps the crossencoder's
+    "tests/plugins/embedding/test_embedding_backends.py": "exports and converts models for OpenVINO and ONNX Runtime",
+    "tests/plugins/colbert/test_colbert_backends.py": "exports and converts models for OpenVINO and ONNX Runtime",
     "tests/integration/test_ray.py": "starts a local Ray runtime",
     "tests/serve/test_serve_ray.py": "starts Ray Serve with two replicas",
     "tests/serve/test_serve_load.py": "hundreds of concurrent requests, faults and drains under load",
@@ -163,7 +176,10 @@ SLOW: dict[str, str] = {
 #: Tests marked slow wherever they are, by name: the conformance kit's check that importing a
 #: plugin stays light runs a fresh interpreter per conformance class (the core's own import checks
 #: stay in the fast subset).
-SLOW_NAMES: dict[str, str] = {"test_import_is_light": "a fresh interpreter per conformance class"}
+SLOW_NAMES: dict[str, str] = {
+    "test_import_is_light": "a fresh interpreter per conformance class",
+    "test_slow_answer_times_out": "waits out a real timeout per provider (the HTTP layer's own timeout tests stay)",
+}
 
 
 @pytest.fixture(scope="session")
