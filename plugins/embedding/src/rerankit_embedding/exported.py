@@ -34,7 +34,7 @@ from rerankit.local import (
     shipped_file,
 )
 
-from .local import DOCUMENT_PROMPT_NAMES
+from .config import DOCUMENT_PROMPT_NAMES
 
 Step = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

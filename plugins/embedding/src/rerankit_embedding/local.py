@@ -35,15 +35,13 @@ from rerankit.local import (
 )
 from rerankit.local import load_key as shared_load_key
 
-from .config import EmbeddingConfig
+from .config import DOCUMENT_PROMPT_NAMES, EmbeddingConfig
 
 if TYPE_CHECKING:
     from .exported import ExportedEncoder
 
 logger = logging.getLogger("rerankit.embedding")
 
-#: Saved prompt names read for documents, in order (sentence-transformers' own spellings).
-DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 INSTALL = "pip install 'rerankit-embedding[local]'"
 
 
