@@ -178,19 +178,26 @@ def export(
     normalization) as one ONNX or OpenVINO graph. Run it where torch is installed; score the folder
     anywhere with ``get_reranker("embedding", model_name=out, backend=backend)``. ``options`` are
     other loading options (``cache_dir``, ``local_files_only``, ``trust_remote_code``)."""
+    config = EmbeddingConfig(model_name=model_name, backend=backend, quantize=quantize, device="cpu", **options)
+    return write_folder(load(load_key(config)), out, weights=weights, overwrite=overwrite)
+
+
+def write_folder(
+    encoder: LocalEncoder | ExportedEncoder, out: str | os.PathLike[str], *, weights: bool, overwrite: bool
+) -> Path:
+    """The export folder of a loaded ``encoder`` (see :func:`export`)."""
     from rerankit.local import read_export_marker, write_export_folder
 
     from .exported import ExportedEncoder
 
-    config = EmbeddingConfig(model_name=model_name, backend=backend, quantize=quantize, device="cpu", **options)
-    key = load_key(config)
-    encoder = load(key)
-    assert encoder.runtime is not None  # backend is onnx or openvino
-    computes = ("pipeline",)
+    key = encoder.key
+    if encoder.runtime is None:
+        raise ConfigError("export writes an ONNX or OpenVINO graph: set backend='onnx' or 'openvino'")
+    computes: tuple[str, ...] = ("pipeline",)
     if isinstance(encoder, ExportedEncoder):  # already an export folder: keep what its graph computes
         computes = tuple(read_export_marker(key.model_name).get("computes", ()))
     return write_export_folder(
-        encoder.runtime, key.model_name, out, scorer="embedding", computes=computes, quantize=quantize,
+        encoder.runtime, key.model_name, out, scorer="embedding", computes=computes, quantize=key.quantize,
         weights=weights, overwrite=overwrite, cache_dir=key.cache_dir, local_files_only=key.local_files_only,
     )
 
