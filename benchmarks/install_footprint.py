@@ -1,9 +1,10 @@
 """Installed size of each way to install rerankit's local-model plugins: torch, or torch-free.
 
 Builds the wheels of the core and the three local-model plugins from this checkout, makes one
-fresh virtual environment per way, installs into it with pip (the configured index; torch is
-whatever wheel pip resolves, printed with its version), and prints the size of site-packages and
-its largest distributions. Each way is what its README line tells a user to type.
+fresh virtual environment per way, installs into it with pip (the configured index, with torch
+pinned to the version the running environment has, the CPU build here: the default Linux wheel
+adds several GB of CUDA libraries), and prints the size of site-packages and its largest
+distributions. Each way is what its README line tells a user to type.
 
     python benchmarks/install_footprint.py              # every way (several minutes, heavy on disk)
     python benchmarks/install_footprint.py --only cpu-onnx cpu-openvino
@@ -48,6 +49,10 @@ def main() -> None:
                     str(REPO / "core"), *(str(REPO / "plugins" / p) for p in PLUGINS)], check=True)
     names = {"core": next(wheels.glob("rerankit-*.whl"))}
     names.update({p: next(wheels.glob(f"rerankit_{p}-*.whl")) for p in PLUGINS})
+    from importlib.metadata import version
+
+    pins = root / "constraints.txt"
+    pins.write_text(f"torch=={version('torch')}\n", encoding="utf-8")
     rows = []
     for way in ways:
         venv = root / way.split(" ")[0].replace("[", "-").replace("]", "")
@@ -56,7 +61,8 @@ def main() -> None:
         python = venv / "bin" / "python"
         for step in WAYS[way]:
             reqs = [r.format(**{k: str(v) for k, v in names.items()}) for r in step]
-            subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", *reqs], check=True)
+            pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "-c", str(pins)]
+            subprocess.run([*pip, *reqs], check=True)
         site = next((venv / "lib").glob("python*/site-packages"))
         dists = {}
         for info in site.glob("*.dist-info"):

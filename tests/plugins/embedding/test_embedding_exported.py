@@ -71,3 +71,22 @@ def test_export_refuses_a_folder_that_is_not_empty(tiny_model, tmp_path):
     with pytest.raises(rerankit.ConfigError, match="out="):
         rerankit_embedding.export(tiny_model, tmp_path)
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_the_export_command_writes_a_folder_the_same_call_scores(tiny_model, tmp_path, capsys):
+    from rerankit._cli import main
+
+    out = tmp_path / "cli"
+    assert main(["export", "embedding", tiny_model, "--backend", "openvino", "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    assert (out / "openvino" / "openvino_model.xml").is_file() and (out / "openvino" / "openvino_model.bin").is_file()
+    np.testing.assert_allclose(scores(out, backend="openvino"), scores(tiny_model, device="cpu"), atol=EXACT)
+    assert main(["export", "embedding", tiny_model, "--out", str(out)]) == 1  # not empty: refused, kept
+    assert "out=" in capsys.readouterr().err
+    assert (out / "openvino" / "openvino_model.xml").is_file()
+
+
+def test_a_scorer_exports_only_from_an_exporting_backend(tiny_model, tmp_path):
+    reranker = rerankit.get_reranker("embedding", model_name=tiny_model, device="cpu")
+    with pytest.raises(rerankit.ConfigError, match="backend='onnx' or 'openvino'"):
+        reranker.scorer.export(tmp_path / "out")
