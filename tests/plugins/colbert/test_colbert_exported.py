@@ -48,3 +48,27 @@ def test_a_shipped_encoder_only_export_is_projected_in_numpy(request, layout, tm
     ship_encoder_only(folder, tiny.body, ("input_ids", "attention_mask"))
     exported = scorer(folder, backend="onnx")
     np.testing.assert_allclose(exported.score(QUERY, TEXTS), scorer(tiny, device="cpu").score(QUERY, TEXTS), atol=EXACT)
+
+
+def test_a_checkpoint_without_tokenizer_json_gets_one_in_its_export(stanford, tmp_path):
+    source = Path(shutil.copytree(stanford.path, tmp_path / "slow-tokenizer-only"))
+    (source / "tokenizer.json").unlink()  # vocab.txt only: transformers builds the fast tokenizer
+    folder = rerankit_colbert.export(str(source), tmp_path / "out")
+    assert (folder / "tokenizer.json").is_file()
+    torch_scores = scorer(stanford, device="cpu").score(QUERY, TEXTS)
+    np.testing.assert_allclose(scorer(folder, backend="onnx").score(QUERY, TEXTS), torch_scores, atol=EXACT)
+
+
+def test_passages_on_an_exported_folder_agree_with_torch(stanford, tmp_path):
+    folder = rerankit_colbert.export(str(stanford), tmp_path / "out")
+    long = " ".join(TEXTS * 2)
+    outputs = [
+        rerankit.get_reranker("colbert", model_name=str(model), passages={"max_length": 8}, **options).rerank(
+            QUERY, [long, *TEXTS[:4]]
+        )
+        for model, options in ((stanford, {"device": "cpu"}), (folder, {"backend": "onnx"}))
+    ]
+    assert outputs[1]["text"].to_pylist() == outputs[0]["text"].to_pylist()
+    np.testing.assert_allclose(
+        outputs[1]["_relevance_score"].to_numpy(), outputs[0]["_relevance_score"].to_numpy(), atol=EXACT
+    )

@@ -90,3 +90,19 @@ def test_a_scorer_exports_only_from_an_exporting_backend(tiny_model, tmp_path):
     reranker = rerankit.get_reranker("embedding", model_name=tiny_model, device="cpu")
     with pytest.raises(rerankit.ConfigError, match="backend='onnx' or 'openvino'"):
         reranker.scorer.export(tmp_path / "out")
+
+
+def test_passages_and_rerank_batch_on_an_exported_folder_agree_with_torch(dense_model, tmp_path):
+    """Token-sized passages (the saved document prompt counted by the folder's tokenizer.json) and
+    many queries go through the same path as on torch."""
+    folder = rerankit_embedding.export(dense_model, tmp_path / "out")
+    long = " ".join(TEXTS * 3)
+    queries = [QUERY, "supersonic wing", "jet engine drag"]
+    sets = [TEXTS[:5], TEXTS[3:], [long, *TEXTS[::2]]]
+    outputs = []
+    for model, options in ((dense_model, {"device": "cpu"}), (str(folder), {"backend": "onnx"})):
+        reranker = rerankit.get_reranker("embedding", model_name=model, passages={"max_length": 6}, **options)
+        outputs.append(reranker.rerank_batch(queries, sets))
+    for got, want in zip(outputs[1], outputs[0], strict=True):
+        assert got["text"].to_pylist() == want["text"].to_pylist()
+        np.testing.assert_allclose(got["_relevance_score"].to_numpy(), want["_relevance_score"].to_numpy(), atol=EXACT)

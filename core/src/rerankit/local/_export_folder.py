@@ -41,12 +41,16 @@ def write_export_folder(
     overwrite: bool = False,
     cache_dir: Optional[str] = None,
     local_files_only: bool = False,
+    tokenizer: Any = None,
+    tokenizer_dir: str = "",
 ) -> Path:
     """Write the folder ``out`` (see the module docstring) and return it.
 
     ``source`` is the model folder or hub id the runtime was made from; ``computes`` names what the
     graph computes past the encoder (for instance ``("pooling", "normalize")``), which the loader
-    then does not apply again. ``out`` must not exist or be empty unless ``overwrite``.
+    then does not apply again. ``out`` must not exist or be empty unless ``overwrite``. A checkpoint
+    without ``tokenizer.json`` (in ``tokenizer_dir``) gets the one of ``tokenizer``, a loaded
+    Hugging Face fast tokenizer, which scoring without transformers needs.
     """
     target = Path(out).expanduser().resolve()
     if target.exists() and any(target.iterdir()) and not overwrite:
@@ -64,6 +68,9 @@ def write_export_folder(
         for part in runtime.path.parent.iterdir():  # the model and its companions (.bin, external data)
             if part.is_file() and part.name.split(".")[0] == stem:
                 shutil.copy2(part, work / folder / part.name.replace(stem, name.split(".")[0], 1))
+        fast = work / tokenizer_dir / "tokenizer.json"
+        if not fast.is_file() and getattr(tokenizer, "backend_tokenizer", None) is not None:
+            tokenizer.backend_tokenizer.save(str(fast))
         marker = {
             "format": EXPORT_FOLDER_FORMAT,
             "scorer": scorer,

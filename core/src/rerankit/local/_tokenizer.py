@@ -85,6 +85,10 @@ class FastTokenizer:
         return_offsets_mapping: bool = False,
         verbose: bool = True,
     ) -> Encoded:
+        single = isinstance(texts, str)  # one text: unbatched lists, as transformers answers
+        if single:
+            texts = [texts]
+            text_pairs = [text_pairs] if isinstance(text_pairs, str) else text_pairs
         tok = self._tokenizer
         if truncation and max_length is not None:
             tok.enable_truncation(max_length, strategy="longest_first")
@@ -104,6 +108,9 @@ class FastTokenizer:
             out[name] = np.asarray(values, dtype=np.int64) if return_tensors == "np" else values
         if return_offsets_mapping:
             out["offset_mapping"] = [row.offsets for row in rows]
+        if single:
+            for name in list(out):
+                out[name] = out[name][0]
         out.encodings = rows
         return out
 

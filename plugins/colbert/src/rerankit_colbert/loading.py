@@ -90,6 +90,7 @@ def write_folder(
     return write_export_folder(
         model.runtime, key.model_name, out, scorer="colbert", computes=computes, quantize=key.quantize,
         weights=weights, overwrite=overwrite, cache_dir=key.cache_dir, local_files_only=key.local_files_only,
+        tokenizer=model.tokenizer, tokenizer_dir=model.settings.transformer,
     )
 
 

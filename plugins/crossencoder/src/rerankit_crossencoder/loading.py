@@ -83,6 +83,7 @@ def write_folder(model: Any, out: str | os.PathLike[str], *, weights: bool, over
     return write_export_folder(
         runtime, key.model_name, out, scorer="crossencoder", computes=("logits",), quantize=key.quantize,
         weights=weights, overwrite=overwrite, cache_dir=key.cache_dir, local_files_only=key.local_files_only,
+        tokenizer=getattr(model, "tokenizer", None),
     )
 
 

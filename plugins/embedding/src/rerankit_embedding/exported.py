@@ -60,10 +60,11 @@ class ExportedEncoder:
         self.tokenizer = FastTokenizer.from_dir(str(body))
         settings = _json(body / "sentence_bert_config.json")
         self.lowercase = bool(settings.get("do_lower_case"))
+        # as sentence-transformers: the saved max_seq_length, else the model's and tokenizer's limits
         positions = _json(body / "config.json").get("max_position_embeddings")
-        limits = [v for v in (settings.get("max_seq_length"), self.tokenizer.model_max_length, positions)
-                  if isinstance(v, int) and 0 < v < 1_000_000]
-        self.max_length = int(key.max_length or (min(limits) if limits else 512))
+        limits = [v for v in (self.tokenizer.model_max_length, positions) if isinstance(v, int) and 0 < v < 1_000_000]
+        saved_limit = settings.get("max_seq_length")
+        self.max_length = int(key.max_length or saved_limit or (min(limits) if limits else 512))
         saved = _json(folder / "config_sentence_transformers.json")
         self.prompts: dict[str, str] = {k: v for k, v in (saved.get("prompts") or {}).items() if v}
         default = saved.get("default_prompt_name")

@@ -199,6 +199,7 @@ def write_folder(
     return write_export_folder(
         encoder.runtime, key.model_name, out, scorer="embedding", computes=computes, quantize=key.quantize,
         weights=weights, overwrite=overwrite, cache_dir=key.cache_dir, local_files_only=key.local_files_only,
+        tokenizer=encoder.tokenizer,
     )
 
 
