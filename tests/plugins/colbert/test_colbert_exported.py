@@ -72,3 +72,17 @@ def test_passages_on_an_exported_folder_agree_with_torch(stanford, tmp_path):
     np.testing.assert_allclose(
         outputs[1]["_relevance_score"].to_numpy(), outputs[0]["_relevance_score"].to_numpy(), atol=EXACT
     )
+
+
+def test_stored_token_embeddings_score_as_texts_do_on_an_exported_folder(stanford, tmp_path):
+    import pyarrow as pa
+
+    folder = rerankit_colbert.export(str(stanford), tmp_path / "out")
+    exported = scorer(folder, backend="onnx")
+    table = pa.table({"text": TEXTS, "embeddings": [v.tolist() for v in exported.embed_documents(TEXTS)]})
+    stored = rerankit.get_reranker("colbert", model_name=str(folder), backend="onnx", embeddings_column="embeddings")
+    out = stored.rerank(QUERY, table)
+    by_text = dict(zip(TEXTS, scorer(stanford, device="cpu").score(QUERY, TEXTS), strict=True))
+    np.testing.assert_allclose(
+        out["_relevance_score"].to_numpy(), [by_text[t] for t in out["text"].to_pylist()], atol=EXACT
+    )
