@@ -7,6 +7,7 @@ query builders, lists of strings or dicts are all accepted; every failure is an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._columns import ROWID, ROWID_FIX, SCORE_COLUMNS
+from ._columns import DISTANCE, ROWID, ROWID_FIX, SCORE
 from ._errors import InputError, MissingColumnError
 
 
@@ -143,7 +144,7 @@ def score_array(column: pa.Array | pa.ChunkedArray, name: str, argument: str) ->
     dtype = column.type
     if dtype.id in _NATIVE_FLOATS and not column.null_count:
         values = column.to_numpy() if isinstance(column, pa.ChunkedArray) else column.to_numpy(zero_copy_only=False)
-        if not np.isfinite(values).all():
+        if not all_finite(values):
             _refuse(values, None, name, argument)
         return values
     if not (pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)):
@@ -160,6 +161,19 @@ def score_array(column: pa.Array | pa.ChunkedArray, name: str, argument: str) ->
     if not finite.all():
         _refuse(values, nulls, name, argument)
     return np.asarray(values, dtype=np.float64)
+
+
+def all_finite(values: np.ndarray) -> bool:
+    """Whether every value of a float array is finite, in one pass and no temporary.
+
+    A NaN or an infinity makes the sum NaN or infinite, so a finite sum proves every value finite;
+    a sum that is not finite (a bad value, or finite values whose sum overflows) is settled by
+    looking at each value.
+    """
+    return math.isfinite(_SUM(values)) or bool(np.isfinite(values).all())
+
+
+_SUM = np.add.reduce
 
 
 def _refuse(values: np.ndarray, nulls: np.ndarray | None, name: str, argument: str) -> None:
@@ -196,16 +210,15 @@ def call_weights(weights: Any, count: int, what: str) -> list[float] | None:
     return [float(w) for w in weights]
 
 
-def search_scores(table: pa.Table, argument: str) -> dict[str, np.ndarray]:
-    """The search scores a table carries (``_distance``, ``_score``), each checked and read once
-    with :func:`score_array`: what fusion computes with is what was checked."""
-    found = {}
+def search_scores(table: pa.Table, argument: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The search scores a table carries, ``_distance`` and ``_score`` (None where absent), each
+    checked and read once with :func:`score_array`: what fusion computes with is what was checked."""
     schema = table.schema
-    for name in SCORE_COLUMNS:
-        i = schema.get_field_index(name)
-        if i >= 0:
-            found[name] = score_array(table.column(i), name, argument)
-    return found
+    i, j = schema.get_field_index(DISTANCE), schema.get_field_index(SCORE)
+    return (
+        None if i < 0 else score_array(table.column(i), DISTANCE, argument),
+        None if j < 0 else score_array(table.column(j), SCORE, argument),
+    )
 
 
 def _is_text(dtype: pa.DataType) -> bool:

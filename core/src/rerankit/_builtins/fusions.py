@@ -8,6 +8,7 @@ public ``register_fusions`` hook.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Optional
@@ -122,7 +123,10 @@ def _weights(lists: Sequence[RankedList], configured: Weights, default: Sequence
 def rrf(lists: Sequence[RankedList], size: int, config: RRFConfig) -> np.ndarray:
     out = np.zeros(size)
     for lst, w in zip(lists, _weights(lists, config.weights, [1.0] * len(lists))):
-        out[lst.positions] += w / (config.K + lst.ranks)
+        if lst.plain_ranks and len(lst) <= _CACHED:
+            out[lst.positions] += _rrf_terms(w, config.K, len(lst))
+        else:
+            out[lst.positions] += w / (config.K + lst.ranks)
     return out
 
 
@@ -133,11 +137,36 @@ def mrr(lists: Sequence[RankedList], size: int, config: MRRConfig) -> np.ndarray
     if explicit or two_sided:
         default = [config.weight_vector, config.weight_fts] if two_sided else [1.0] * len(lists)
         for lst, w in zip(lists, _weights(lists, config.weights, default)):
-            out[lst.positions] += w * (1.0 / lst.ranks)
+            out[lst.positions] += w * _reciprocal_ranks(lst)
         return out
     for lst in lists:  # several searches of one kind: the mean reciprocal rank
-        out[lst.positions] += 1.0 / lst.ranks
+        out[lst.positions] += _reciprocal_ranks(lst)
     return out / len(lists)
+
+
+#: Lists up to this length reuse the terms computed for the last lists of their length (a search
+#: returns the same number of rows call after call); the values are the same either way.
+_CACHED = 4096
+
+
+@functools.lru_cache(maxsize=32)
+def _rrf_terms(weight: float, k: int, n: int) -> np.ndarray:
+    """weight / (k + rank) for ranks 1..n, read-only."""
+    terms = weight / (k + np.arange(1, n + 1, dtype=np.float64))
+    terms.flags.writeable = False
+    return terms
+
+
+@functools.lru_cache(maxsize=32)
+def _reciprocals(n: int) -> np.ndarray:
+    """1 / rank for ranks 1..n, read-only."""
+    terms = 1.0 / np.arange(1, n + 1, dtype=np.float64)
+    terms.flags.writeable = False
+    return terms
+
+
+def _reciprocal_ranks(lst: RankedList) -> np.ndarray:
+    return _reciprocals(len(lst)) if lst.plain_ranks and len(lst) <= _CACHED else 1.0 / lst.ranks
 
 
 def linear(lists: Sequence[RankedList], size: int, config: LinearConfig) -> np.ndarray:
