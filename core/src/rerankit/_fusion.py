@@ -79,9 +79,13 @@ class RankedList:
     def normalized(self, method: str, lower_bound: float | None = None) -> np.ndarray:
         """The scores normalized per query with ``method`` ("none", "min-max", "z-score", "rank",
         "dbsf" or "tm2c2", which needs ``lower_bound``); NaN where a score is missing."""
+        if method == "none":  # the scores as given (a copy): ranks not needed
+            return normalize(self.scores, _NO_RANKS, method)
         scores = None if method == "rank" else self.scores
         return normalize(scores, self.ranks, method, groups=self.groups, lower_bound=lower_bound)
 
+
+_NO_RANKS = np.empty(0)
 
 FuseFn = Callable[[Sequence[RankedList], int, Any], np.ndarray]
 

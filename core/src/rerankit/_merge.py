@@ -190,15 +190,16 @@ def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(keys)
     if n == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    if keys.dtype.kind in "iu":
-        high = keys.max()
-        low = 0 if keys.dtype.kind == "u" and high < 4 * n + 1024 else keys.min()
-        if int(high) - int(low) < 4 * n + 1024:
+    kind = keys.dtype.kind
+    if kind in "iu":
+        span = 4 * n + 1024
+        high = int(_MAX(keys))
+        low = 0 if kind == "u" and high < span else int(_MIN(keys))
+        if high - low < span:
             if low:
-                keys = keys - low
-            space = int(high - low) + 1
-            rows = np.arange(n)
-            first = np.empty(space, dtype=np.int64)
+                keys = keys - keys.dtype.type(low)
+            rows = _ARANGE(n)
+            first = np.empty(high - low + 1, dtype=np.int64)
             first.fill(n)
             np.minimum.at(first, keys, rows)
             seen = first[keys]  # the row where each key first appears
@@ -206,7 +207,7 @@ def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if n <= 256:  # one call numbers them (O(n log n): the few rows of a search)
                 return firsts.searchsorted(seen), firsts
             number = first  # reused: each key's number among the distinct ones
-            number[keys[firsts]] = np.arange(len(firsts))
+            number[keys[firsts]] = _ARANGE(len(firsts))
             return number[keys], firsts
         if n <= 4096:  # ids spread wide (rows of a large table, several fragments): sort the few
             return _by_sorting(keys)
@@ -237,6 +238,8 @@ def _by_sorting(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 _ARANGE = np.arange
+_MAX = np.maximum.reduce
+_MIN = np.minimum.reduce
 
 
 def check_unique(codes: np.ndarray, size: int, values: Any, what: str, fix: str) -> None:

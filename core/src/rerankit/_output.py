@@ -38,7 +38,12 @@ def finish(
     index = rows.index
     if order is None:
         if index is None and _descending(scores32):
-            order = _ARANGE(len(scores32))  # one list already in order: what the stable sort returns
+            # one list already in order (what the stable sort returns): no sort, no take
+            if not columns and (top_n is None or top_n >= len(scores32)):
+                table, _ = rows.table((*drop, RELEVANCE))
+                fresh = scores32 if scores32 is not scores else scores32.copy()
+                return table.append_column(_RELEVANCE_FIELD, _arrow(fresh, np.float32))
+            order = _ARANGE(len(scores32))
         else:
             order = np.negative(scores32).argsort(kind="stable")
     if top_n is not None:
@@ -46,7 +51,7 @@ def finish(
     table, uniform = rows.table((*drop, RELEVANCE))
     src = order if index is None else index[order]
     out = table if _is_identity(src, table.num_rows) else _TAKE.call([table, _arrow(src, np.int64)])
-    if index is not None and not (uniform and _no_score_columns(table.schema)):
+    if index is not None and not (uniform and (_DROPS_SCORES <= set(drop) or _no_score_columns(table.schema))):
         out = _first_values(rows, table, out, order, uniform)
     out = out.append_column(_RELEVANCE_FIELD, _arrow(scores32[order], np.float32))
     if columns:
@@ -81,6 +86,7 @@ def _first_values(rows: Rows, table: pa.Table, out: pa.Table, order: np.ndarray,
 
 
 _RELEVANCE_FIELD = pa.field(RELEVANCE, pa.float32())
+_DROPS_SCORES = set(SCORE_COLUMNS)
 _TAKE = pc.get_function("take")
 
 
