@@ -164,10 +164,11 @@ def score_array(column: pa.Array | pa.ChunkedArray, name: str, argument: str) ->
 
 def all_finite(values: np.ndarray) -> bool:
     """Whether every value of a float array is finite (no NaN, no infinity)."""
-    return bool(_ISFINITE(values).all())
+    return bool(_ALL(_ISFINITE(values)))
 
 
 _ISFINITE = np.isfinite
+_ALL = np.logical_and.reduce  # ndarray.all() without its Python wrapper
 
 
 def _refuse(values: np.ndarray, nulls: np.ndarray | None, name: str, argument: str) -> None:

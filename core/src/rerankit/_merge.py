@@ -8,7 +8,6 @@ compute: no per-row Python loops.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -107,10 +106,10 @@ class Rows:
         if len(parts) == 1:
             return parts[0], True
         first = parts[0].schema
-        for p in parts[1:]:
-            if not p.schema.equals(first, check_metadata=True):
-                return concat(parts, self.arguments), all(p.schema.equals(first) for p in parts[1:])
-        return pa.concat_tables(parts), True  # one schema: nothing to promote
+        same = all(p.schema.equals(first) for p in parts[1:])
+        if same and _same_metadata(first, parts):
+            return pa.concat_tables(parts), True  # one schema: nothing to promote
+        return concat(parts, self.arguments), same
 
     @property
     def size(self) -> int:
@@ -149,6 +148,13 @@ def _present(schema: pa.Schema, names: tuple[str, ...]) -> list[str]:
     return present
 
 
+def _same_metadata(first: pa.Schema, tables: Sequence[pa.Table]) -> bool:
+    """Whether every table's schema has ``first``'s metadata (none, mostly: no comparison needed)."""
+    if first.metadata is None and all(t.schema.metadata is None for t in tables):
+        return True
+    return all(t.schema.equals(first, check_metadata=True) for t in tables)
+
+
 def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows:
     """Merge result sets by ``_rowid``: each row once, in order of first appearance.
 
@@ -158,19 +164,35 @@ def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows
     keeps both scores and the columns only one of them returns. O(n) numpy over all the ids at once.
     """
     ids = [rowids(t, a) for t, a in zip(tables, arguments)]
-    bounds = [0]
-    for i in ids:
-        if i.dtype != ids[0].dtype:  # numpy would silently mix them as floats
-            raise InputError(_schema_clash(tables, arguments) or "_rowid has different types across result sets")
-        bounds.append(bounds[-1] + len(i))
-    positions_all, firsts = first_appearance(ids[0] if len(ids) == 1 else np.concatenate(ids))
-    positions = [positions_all[start:end] for start, end in itertools.pairwise(bounds)]
+    first = ids[0]
+    n = len(first)
+    if len(ids) == 1:
+        codes, firsts = first_appearance(first)
+        positions, bounds = [codes], [0]
+    else:
+        dtype = first.dtype
+        for i in ids:
+            if i.dtype != dtype:  # numpy would silently mix them as floats
+                raise InputError(_schema_clash(tables, arguments) or "_rowid has different types across result sets")
+        codes, firsts = first_appearance(np.concatenate(ids))
+        positions, bounds, start = [], [], 0
+        for i in ids:
+            positions.append(codes[start : start + len(i)])
+            bounds.append(start)
+            start += len(i)
     # the first list is duplicate-free exactly when each of its rows opens a new id
-    n = bounds[1]
-    check = range(1, len(ids)) if not n or (len(firsts) >= n and firsts[n - 1] == n - 1) else range(len(ids))
-    for k in check:
-        check_unique(positions[k], len(firsts), ids[k], f"{arguments[k]} has duplicate _rowid values", DUPLICATE_FIX)
-    return Rows(list(tables), list(arguments), positions, firsts, bounds[:-1])
+    clean_first = not n or (len(firsts) >= n and firsts[n - 1] == n - 1)
+    size = len(firsts)
+    for k in range(1 if clean_first else 0, len(ids)):
+        if len(positions[k]) > 1:
+            _check_ids_unique(positions[k], size, ids[k], arguments[k])
+    return Rows(list(tables), list(arguments), positions, firsts, bounds)
+
+
+def _check_ids_unique(codes: np.ndarray, size: int, ids: np.ndarray, argument: str) -> None:
+    counts = np.bincount(codes, minlength=size)
+    if _MAX(counts) > 1:
+        check_unique(codes, size, ids, f"{argument} has duplicate _rowid values", DUPLICATE_FIX)
 
 
 DUPLICATE_FIX = (

@@ -61,10 +61,11 @@ def finish(
 
 
 def _descending(scores32: np.ndarray) -> bool:
-    return len(scores32) < 2 or bool(_LESS_EQUAL(scores32[1:], scores32[:-1]).all())
+    return len(scores32) < 2 or bool(_ALL(_LESS_EQUAL(scores32[1:], scores32[:-1])))
 
 
 _LESS_EQUAL = np.less_equal
+_ALL = np.logical_and.reduce
 _ARANGE = np.arange
 
 
@@ -110,4 +111,4 @@ def _is_identity(src: np.ndarray, n: int) -> bool:
     """Whether ``src`` is 0, 1, ..., n - 1 (then the table is its own ``take``)."""
     if len(src) != n:
         return False
-    return n == 0 or (src[0] == 0 and src[-1] == n - 1 and bool((src == _ARANGE(n)).all()))
+    return n == 0 or (src[0] == 0 and src[-1] == n - 1 and bool(_ALL(src == _ARANGE(n))))
