@@ -178,14 +178,14 @@ def linear(lists: Sequence[RankedList], size: int, config: LinearConfig) -> np.n
     present = [i for i, lst in enumerate(lists) if len(lst)]
     if len(present) == 1 and config.weights is None and lists[present[0]].weight is None:
         # One side only (as in LanceDB): that side's own relevance, unweighted.
-        out = np.full(size, 1.0 - config.fill)
+        out = _filled(size, 1.0 - config.fill)
         out[lists[present[0]].positions] = _relevance(lists, present[0], config)
         out[np.isnan(out)] = 1.0 - config.fill  # a missing (null) score, as on either side of a hybrid
         return out
     default = [config.weight, 1.0 - config.weight] if len(lists) == 2 else [1.0 / len(lists)] * len(lists)
     out = np.zeros(size)
     for i, (lst, w) in enumerate(zip(lists, _weights(lists, config.weights, default))):
-        side = np.full(size, 1.0 - config.fill)
+        side = _filled(size, 1.0 - config.fill)
         if len(lst):
             side[lst.positions] = _relevance(lists, i, config)
             side[np.isnan(side)] = 1.0 - config.fill
@@ -214,7 +214,16 @@ def _relevance(lists: Sequence[RankedList], i: int, config: LinearConfig) -> np.
                 "has no default; set lower_bounds = [...] in the config, one per list"
             )
         _check_bound(lst, i, bound, given=config.lower_bounds is not None)
+    if config.normalize == "none":  # the scores as given; the caller copies them into its own array
+        return np.asarray(lst.scores, dtype=np.float64)
     return lst.normalized(config.normalize, bound)
+
+
+def _filled(size: int, value: float) -> np.ndarray:
+    """``np.full(size, value)`` (float64) without its Python-level wrapper."""
+    out = np.empty(size)
+    out.fill(value)
+    return out
 
 
 def _check_bound(lst: RankedList, i: int, bound: float, given: bool) -> None:
