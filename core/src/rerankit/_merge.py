@@ -220,7 +220,7 @@ def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if high - low < span:
             if low:
                 keys = keys - keys.dtype.type(low)
-            rows = _ARANGE(n)
+            rows = _row_numbers(n) if n <= 4096 else _ARANGE(n)
             first = np.empty(high - low + 1, dtype=np.int64)
             first.fill(n)
             np.minimum.at(first, keys, rows)
@@ -260,6 +260,16 @@ def _by_sorting(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 _ARANGE = np.arange
+
+
+@functools.lru_cache(maxsize=16)
+def _row_numbers(n: int) -> np.ndarray:
+    """0..n-1 (int64), read-only and remembered (for the few rows of searches, which return the
+    same number of rows call after call)."""
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
+
 _MAX = np.maximum.reduce
 _MIN = np.minimum.reduce
 

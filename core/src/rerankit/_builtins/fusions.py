@@ -123,8 +123,9 @@ def _weights(lists: Sequence[RankedList], configured: Weights, default: Sequence
 def rrf(lists: Sequence[RankedList], size: int, config: RRFConfig) -> np.ndarray:
     out = np.zeros(size)
     for lst, w in zip(lists, _weights(lists, config.weights, [1.0] * len(lists))):
-        if lst.plain_ranks and len(lst) <= _CACHED:
-            out[lst.positions] += _rrf_terms(w, config.K, len(lst))
+        n = len(lst.positions)
+        if n <= _CACHED and lst.plain_ranks:
+            out[lst.positions] += _rrf_terms(w, config.K, n)
         else:
             out[lst.positions] += w / (config.K + lst.ranks)
     return out
@@ -166,7 +167,8 @@ def _reciprocals(n: int) -> np.ndarray:
 
 
 def _reciprocal_ranks(lst: RankedList) -> np.ndarray:
-    return _reciprocals(len(lst)) if lst.plain_ranks and len(lst) <= _CACHED else 1.0 / lst.ranks
+    n = len(lst.positions)
+    return _reciprocals(n) if n <= _CACHED and lst.plain_ranks else 1.0 / lst.ranks
 
 
 def linear(lists: Sequence[RankedList], size: int, config: LinearConfig) -> np.ndarray:
