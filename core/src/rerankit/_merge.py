@@ -101,8 +101,9 @@ class Rows:
         and whether every result set has the same columns (then none is only in some of them)."""
         parts = []
         for t in self.inputs:
-            gone = _present(t.schema, drop)
-            parts.append(t.drop_columns(gone) if gone else t)
+            for i in _positions(t.schema, drop):  # last first, as Table.drop_columns removes them
+                t = t.remove_column(i)
+            parts.append(t)
         if len(parts) == 1:
             return parts[0], True
         first = parts[0].schema
@@ -132,20 +133,20 @@ class Rows:
         return src
 
 
-#: The schemas seen last, with the names of a ``drop`` list each has: a hybrid call alternates two
-#: schemas, and ``Schema.equals`` costs less than looking every name up again.
-_RECENT: tuple[tuple[pa.Schema, tuple[str, ...], list[str]], ...] = ()
+#: The schemas seen last, with where the columns of a ``drop`` list are: a hybrid call alternates
+#: two schemas, and ``Schema.equals`` costs less than looking every name up again.
+_RECENT: tuple[tuple[pa.Schema, tuple[str, ...], list[int]], ...] = ()
 
 
-def _present(schema: pa.Schema, names: tuple[str, ...]) -> list[str]:
-    """The ``names`` that are columns of ``schema``."""
+def _positions(schema: pa.Schema, names: tuple[str, ...]) -> list[int]:
+    """Where the ``names`` that are columns of ``schema`` are, last first."""
     global _RECENT
-    for seen, asked, present in _RECENT:
+    for seen, asked, positions in _RECENT:
         if asked == names and seen.equals(schema):
-            return present
-    present = [c for c in names if schema.get_field_index(c) >= 0]
-    _RECENT = ((schema, names, present), *_RECENT[:7])
-    return present
+            return positions
+    positions = sorted((i for i in map(schema.get_field_index, names) if i >= 0), reverse=True)
+    _RECENT = ((schema, names, positions), *_RECENT[:7])
+    return positions
 
 
 def _same_metadata(first: pa.Schema, tables: Sequence[pa.Table]) -> bool:
