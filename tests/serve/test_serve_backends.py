@@ -24,6 +24,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 import rerankit
+import rerankit.local
 from rerankit.serve import ServeSettings, create_app, load_models
 from tests.plugins.backend_support import EXACT, assert_ranks_kept, export_cache, pool, spread  # noqa: F401
 from tests.plugins.crossencoder.crossencoder_models import QUERY, TEXTS, WORDS, build_tiny
