@@ -46,6 +46,7 @@ SLOW: dict[str, str] = {
     "tests/integration/test_ray.py": "starts a local Ray runtime",
     "tests/serve/test_serve_ray.py": "starts Ray Serve with two replicas",
     "tests/serve/test_serve_load.py": "hundreds of concurrent requests, faults and drains under load",
+    "tests/serve/test_serve_backends.py": "exports and converts a model for four ONNX Runtime and OpenVINO servings",
     "tests/docs/test_browser.py": "the documentation site in a headless browser",
     "tests/docs/test_code_blocks.py::test_python_blocks_of_the_page_run[guides/ray.md]": "starts a local Ray runtime",
     "tests/docs/test_site_build.py": "builds the whole documentation site",

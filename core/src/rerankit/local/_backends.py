@@ -53,6 +53,10 @@ INSTALL = {
 }
 
 _counts_lock = threading.Lock()
+#: Held while a runtime is looked up in the cache, exported or compiled: torch.onnx.export keeps
+#: process-wide state (a second export from another thread fails its assertion), and two threads
+#: building one cache entry would replace each other's files (a server warming up several models).
+_opening = threading.RLock()
 _counts = {"converted": 0, "reused": 0, "rebuilt": 0, "shipped": 0}
 
 
@@ -170,6 +174,12 @@ def shipped_file(model_dir: str, backend: str) -> Optional[Path]:
 
 
 def open_runtime(key: Any, export: Optional[Export], *, shipped: Optional[Path] = None) -> Runtime:
+    """What :func:`_open_runtime` gives, one thread at a time (see ``_opening``)."""
+    with _opening:
+        return _open_runtime(key, export, shipped=shipped)
+
+
+def _open_runtime(key: Any, export: Optional[Export], *, shipped: Optional[Path] = None) -> Runtime:
     """A :class:`Runtime` for ``key`` (a :class:`~rerankit.local.LoadKey`: backend, dtype,
     quantize, threads): the ``shipped`` file if given (quantized into the cache with
     ``quantize='int8'``), else the cached export, else ``export`` run now and cached."""
