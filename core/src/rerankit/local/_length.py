@@ -3,7 +3,10 @@
 :class:`TokenLength` wraps a Hugging Face tokenizer. Each text is tokenized once without special
 tokens; a fast tokenizer's character offsets say where each token sits, so passages are cut
 between tokens, at spaces, and their offsets point into the row's text. A slow tokenizer (no
-offsets) is handled word by word: each word's span repeated once per token it makes. What the
+offsets) is handled unit by unit, the units :class:`rerankit.LengthMeasure` counts as words (a
+word; a character of a script written without spaces; a few characters of a run too long to be
+one word): each unit's span repeated once per token it makes, so a huge word or a long run of
+Chinese is cut inside like any other text, never inside what reads as one character. What the
 query and the template take is counted the same way: the query's tokens (when the model reads
 query and text together, as a cross-encoder does) plus the special tokens the tokenizer adds
 around the pair, plus any markers the plugin inserts itself.
@@ -12,15 +15,12 @@ around the pair, plus any markers the plugin inserts itself.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 import numpy as np
 
-from .._scoring.length import LengthMeasure
-
-_WORD = re.compile(r"\S+")
+from .._scoring.length import LengthMeasure, word_spans
 
 
 class TokenLength(LengthMeasure):
@@ -62,13 +62,13 @@ class TokenLength(LengthMeasure):
             with self._lock:
                 enc = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
             return [np.asarray(o, dtype=np.int64).reshape(-1, 2) for o in enc["offset_mapping"]]
-        return [self._word_spans(t) for t in texts]
+        return [self._unit_spans(t) for t in texts]
 
-    def _word_spans(self, text: str) -> np.ndarray:
+    def _unit_spans(self, text: str) -> np.ndarray:
         out: list[tuple[int, int]] = []
         with self._lock:
-            for m in _WORD.finditer(text):
-                out.extend([m.span()] * max(1, len(self.tokenizer.tokenize(m.group()))))
+            for a, b in word_spans(text).tolist():
+                out.extend([(a, b)] * max(1, len(self.tokenizer.tokenize(text[a:b]))))
         return np.asarray(out, dtype=np.int64).reshape(-1, 2)
 
     def counts(self, texts: Sequence[str]) -> list[int]:
