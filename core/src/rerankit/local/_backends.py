@@ -224,16 +224,20 @@ def _digest(key: Any, export: Optional[Export], shipped: Optional[Path]) -> str:
         "part": export.fingerprint if export is not None else "",
         "backend": key.backend,
         "quantize": key.quantize,
-        "versions": _versions(key.backend),
+        "versions": _versions(key.backend, key.quantize),
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _versions(backend: str) -> dict[str, str]:
+def _versions(backend: str, quantize: Optional[str]) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {}
-    for name in ("torch", "onnx", *(("onnxruntime",) if backend == "onnx" else ("openvino", "nncf"))):
+    if backend == "onnx":
+        tools: tuple[str, ...] = ("onnxruntime",)  # its optimizer fuses, its quantizer quantizes
+    else:
+        tools = ("openvino", "nncf") if quantize else ("openvino",)
+    for name in ("torch", "onnx", *tools):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
