@@ -424,12 +424,17 @@ def _fuse(source: Path, target: Path, shape: Optional[tuple[int, int]]) -> Path:
     quiet.setLevel(logging.ERROR)  # "failed to detect" notes for graphs it does not know
     try:
         fused = optimize_model(str(source), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
+        if not any(fused.get_fused_operator_statistics().values()):
+            return source
+        fused.save_model_to_file(str(target))
+        expected, got = _probe(source), _probe(target)
+    except Exception as exc:  # a graph the optimizer or the probe cannot handle: the plain export serves
+        logger.warning("ONNX Runtime's graph fusion failed (%s: %s); keeping the unfused graph",
+                       type(exc).__name__, exc)
+        target.unlink(missing_ok=True)
+        return source
     finally:
         quiet.setLevel(level)
-    if not any(fused.get_fused_operator_statistics().values()):
-        return source
-    fused.save_model_to_file(str(target))
-    expected, got = _probe(source), _probe(target)
     worst = max(float(np.abs(a - b).max()) for a, b in zip(expected, got, strict=True))
     if worst > 1e-4:
         logger.warning("ONNX Runtime's graph fusion changed the outputs by %.1e; keeping the unfused graph", worst)
@@ -447,7 +452,7 @@ def _probe(path: Path) -> list[np.ndarray]:
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     feed = {}
     for port in session.get_inputs():
-        value = (np.arange(32, dtype=np.int64).reshape(2, 16) * 7) % 97 + 1
+        value = np.arange(32, dtype=np.int64).reshape(2, 16) % 5 + 1  # ids every vocabulary has
         if port.name == "attention_mask":
             value = np.ones((2, 16), dtype=np.int64)
             value[1, 9:] = 0
