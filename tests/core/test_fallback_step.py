@@ -129,3 +129,23 @@ def test_a_fusion_reranker_is_refused_as_a_fallback():
     with pytest.raises(rerankit.ConfigError, match=r"fallback\[0\] \('rrf'\) of 'cohere' is a fusion reranker"):
         rerankit.get_reranker("cohere", api_key="k", fallback=[{"reranker": "rrf"}])
     assert rerankit.get_reranker("rrf").scoring_path is None
+
+
+def test_a_fallback_of_a_fallback_is_named_as_the_answerer(servers):
+    primary, second = servers
+    with FakeRerankServer("voyage", api_key="v") as third:
+        voyage = {"reranker": "voyage", "model_name": "rerank-2", "api_key": "v", "base_url": third.url}
+        voyage["max_retries"] = 0
+        jina = {"reranker": "jina", "api_key": "j", "base_url": second.url, "max_retries": 0, "fallback": [voyage]}
+        r = rerankit.get_reranker(
+            "cohere", api_key="k", base_url=primary.url, max_retries=0, fallback=[jina]
+        )
+        primary.script(Fault.error(503))
+        second.script(Fault.error(503))
+        out = r.rerank("apple pie", DOCS)
+        assert (primary.attempts, second.attempts, third.attempts) == (1, 1, 1)
+        assert out["_reranker"].to_pylist() == ["voyage"] * 3
+        assert r.usage.answered_by == {"voyage": 1} and r.usage.fallbacks == 1
+        out = r.rerank("apple pie", DOCS)  # the primary is back: it answers and says so
+        assert out["_reranker"].to_pylist() == ["cohere"] * 3
+        assert r.usage.answered_by == {"voyage": 1, "cohere": 1}

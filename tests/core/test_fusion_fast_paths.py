@@ -1,8 +1,9 @@
 """The shortcuts fusion takes for common inputs give what the general paths give.
 
 Float32/float64 scores without nulls are checked on their numpy view instead of a cast; row ids in a
-narrow range (one LanceDB fragment: ``fragment << 32 | offset``) are addressed directly; the few
-rows of a search and the many of a large merge are numbered two ways. Each is compared here with
+narrow range (one LanceDB fragment: ``fragment << 32 | offset``) are addressed directly, the few
+rows of a search spread wide are sorted; the few rows of a search and the many of a large merge are
+numbered two ways. Each is compared here with
 the path it shortcuts, or with the independent reference.
 """
 
@@ -29,10 +30,11 @@ def two_lists(max_rows: int) -> st.SearchStrategy[tuple[list[int], list[int]]]:
 
 
 @settings(max_examples=25, deadline=None)
-@given(two_lists(max_rows=300), st.sampled_from([0, 5 << 32]))
-def test_rrf_hybrid_equals_reference_across_sizes_and_id_ranges(lists, offset):
-    """Up to 600 ids (both numberings of the merge), from 0 or from one fragment's base."""
-    vec, fts = ([offset + i for i in ids] for ids in lists)
+@given(two_lists(max_rows=300), st.sampled_from([0, 5 << 32]), st.sampled_from([1, 1 << 33]))
+def test_rrf_hybrid_equals_reference_across_sizes_and_id_ranges(lists, offset, stride):
+    """Up to 600 ids (every numbering of the merge), from 0 or from one fragment's base, dense or
+    spread over many fragments (``stride``)."""
+    vec, fts = ([offset + i * stride for i in ids] for ids in lists)
     out = rerankit.get_reranker("rrf").rerank_hybrid(
         "q", vector_table(vec, [0.5] * len(vec)), fts_table(fts, [1.0] * len(fts))
     )
@@ -83,3 +85,15 @@ def test_native_float_scores_give_what_the_cast_path_gives(name):
     for i in range(3):
         assert outputs[i].equals(outputs[3 + i]), i
         assert outputs[i].equals(outputs[6 + i]), i
+
+
+@pytest.mark.parametrize("name", ["rrf", "mrr", "linear"])
+def test_one_list_already_in_order_gives_what_the_sort_and_take_give(name):
+    """A list whose fused scores already descend (ties included) is returned with its scores
+    appended, no sort or take; cutting it with top_n (which sorts and takes) gives its first rows."""
+    dist = [0.0, 0.125, 0.125, 0.25, 0.5, 0.5, 0.75]
+    vec = vector_table([40, 3, 17, 8, 99, 1, 5], dist)
+    full = rerankit.get_reranker(name).rerank_vector("q", vec)
+    cut = rerankit.get_reranker(name, top_n=len(dist) - 1).rerank_vector("q", vec)
+    assert full["_rowid"].to_pylist() == [40, 3, 17, 8, 99, 1, 5]
+    assert full.slice(0, len(dist) - 1).equals(cut)

@@ -97,3 +97,31 @@ def check_cache_reused_then_rebuilt(
     np.testing.assert_allclose(score(), reference, atol=EXACT)
     third = counts()
     assert third["rebuilt"] == second["rebuilt"] + 1 and third["converted"] == second["converted"] + 1
+
+
+def ship_encoder_only(model: Path, encoder: Any, inputs: Sequence[str]) -> Path:
+    """``model`` with an ``onnx/model.onnx`` of the bare encoder (token states out, no pooling or
+    projection), the way sentence-transformers' and optimum's exports ship it."""
+    import warnings
+
+    import torch
+
+    class Body(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, *args: Any) -> Any:
+            return self.encoder(**dict(zip(inputs, args, strict=True))).last_hidden_state
+
+    example = [torch.ones(2, 8, dtype=torch.long) for _ in inputs]
+    example[list(inputs).index("attention_mask")][1, 4:] = 0
+    (model / "onnx").mkdir()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Body().eval(), tuple(example), str(model / "onnx" / "model.onnx"), input_names=list(inputs),
+            output_names=["last_hidden_state"], dynamic_axes={n: {0: "batch", 1: "sequence"} for n in inputs},
+            opset_version=17, dynamo=False,
+        )
+    return model

@@ -9,6 +9,7 @@
     rerankit rerank --engine ray --reranker cohere --input candidates.parquet --output reranked/
     rerankit demo
     rerankit serve --config serve.toml --port 8080
+    rerankit export embedding sentence-transformers/all-MiniLM-L6-v2 --backend onnx --out minilm-onnx
 
 Errors the user can fix (any :class:`~rerankit.RerankitError`, unreadable files, bad options) are
 one line on stderr and exit code 1; usage mistakes exit with 2. Nothing heavy is imported until a
@@ -148,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ._serve_command import add_command as add_serve
 
     add_serve(commands, _positive_int)  # serve
+
+    from ._export_command import add_command as add_export
+
+    add_export(commands)  # export
     return parser
 
 

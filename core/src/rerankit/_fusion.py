@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ._columns import DISTANCE, SCORE
 from ._config import RerankerConfig
 from ._inputs import call_weights, search_scores
 from ._merge import union_by_rowid
@@ -46,11 +45,27 @@ class RankedList:
         groups: np.ndarray | None = None,
     ) -> None:
         self.positions = positions
-        self.ranks = np.arange(1, len(positions) + 1, dtype=np.float64) if ranks is None else ranks
+        self._ranks = ranks
         self._scores = scores
         self.source = source
         self.weight = weight
         self.groups = groups
+
+    @property
+    def ranks(self) -> np.ndarray:
+        if self._ranks is None:  # 1..n, made on first use: score-based methods never need them
+            self._ranks = np.arange(1, len(self.positions) + 1, dtype=np.float64)
+        return self._ranks
+
+    @ranks.setter
+    def ranks(self, ranks: np.ndarray) -> None:
+        self._ranks = ranks
+
+    @property
+    def plain_ranks(self) -> bool:
+        """Whether ``ranks`` are 1..n (one query's list, as every rerank call hands over): then
+        what a method computes from the ranks alone depends only on the list's length."""
+        return self._ranks is None
 
     @property
     def scores(self) -> np.ndarray | None:
@@ -64,9 +79,13 @@ class RankedList:
     def normalized(self, method: str, lower_bound: float | None = None) -> np.ndarray:
         """The scores normalized per query with ``method`` ("none", "min-max", "z-score", "rank",
         "dbsf" or "tm2c2", which needs ``lower_bound``); NaN where a score is missing."""
+        if method == "none":  # the scores as given (a copy): ranks not needed
+            return normalize(self.scores, _NO_RANKS, method)
         scores = None if method == "rank" else self.scores
         return normalize(scores, self.ranks, method, groups=self.groups, lower_bound=lower_bound)
 
+
+_NO_RANKS = np.empty(0)
 
 FuseFn = Callable[[Sequence[RankedList], int, Any], np.ndarray]
 
@@ -118,17 +137,27 @@ def ranked_lists(plan: Plan) -> list[RankedList]:
     """One :class:`RankedList` per result set of ``plan``, its search scores checked first (NaN or
     infinite scores: an InputError, whatever the method), and read once for the methods that use them."""
     rows = plan.rows
-    found = [search_scores(table, argument) for table, argument in zip(rows.inputs, rows.arguments)]
-    weights = [None] * len(found) if plan.weights is None else plan.weights
-    return [_ranked(*each) for each in zip(found, rows.positions, plan.sources, weights)]
+    weights = plan.weights
+    lists = []
+    for i, table in enumerate(rows.inputs):
+        distance, score = search_scores(table, rows.arguments[i])
+        source = plan.sources[i]
+        if source == "docs":  # either score: the vector search's first
+            source_scores = _relevance(distance, score)
+        elif source == "vector":
+            source_scores = _relevance(distance, None)
+        else:
+            source_scores = _relevance(None, score if source == "fts" else None)
+        weight = None if weights is None else weights[i]
+        lists.append(RankedList(rows.positions[i], source_scores, plan.sources[i], weight))
+    return lists
 
 
-def _ranked(found: dict[str, np.ndarray], positions: np.ndarray, source: str, weight: float | None) -> RankedList:
-    def scores() -> np.ndarray | None:
-        if source in ("vector", "docs") and DISTANCE in found:
-            return 1.0 - np.asarray(found[DISTANCE], dtype=np.float64)
-        if source in ("fts", "docs") and SCORE in found:
-            return np.asarray(found[SCORE], dtype=np.float64)
-        return None
-
-    return RankedList(positions, scores, source, weight)
+def _relevance(distance: np.ndarray | None, score: np.ndarray | None) -> Callable[[], np.ndarray | None] | None:
+    """A list's relevance, higher is better, computed when a method first asks: ``1 - _distance``,
+    else ``_score`` (float64), else None."""
+    if distance is not None:
+        return lambda: 1.0 - np.asarray(distance, dtype=np.float64)
+    if score is not None:
+        return lambda: np.asarray(score, dtype=np.float64)
+    return None

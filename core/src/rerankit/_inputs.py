@@ -8,13 +8,13 @@ query builders, lists of strings or dicts are all accepted; every failure is an
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._columns import ROWID, ROWID_FIX, SCORE_COLUMNS
+from ._columns import DISTANCE, ROWID, ROWID_FIX, SCORE, SCORE_COLUMNS
 from ._errors import InputError, MissingColumnError
 
 
@@ -76,25 +76,40 @@ def _without_view_types(table: pa.Table) -> pa.Table:
 
     The values are unchanged; pyarrow cannot yet reorder view columns, which reranking must do.
     """
-    for i in _view_columns(table.schema):
+    for i in layout(table.schema).views:
         plain = _VIEW_TYPES[table.schema.types[i].id]
         table = table.set_column(i, table.schema.field(i).with_type(plain), table.column(i).cast(plain))
     return table
 
 
-#: The schemas seen last and their view columns: a hybrid call alternates two schemas, and
+class Layout(NamedTuple):
+    """What a result set's schema says, worked out once per schema: its view-type columns, and
+    each search score column present (name, position, whether it is float32/float64)."""
+
+    views: tuple[int, ...]
+    scores: tuple[tuple[str, int, bool], ...]
+
+
+#: The schemas seen last and their layouts: a hybrid call alternates two schemas, and
 #: ``Schema.equals`` costs a tenth of hashing a schema for a dict lookup.
-_RECENT: tuple[tuple[pa.Schema, tuple[int, ...]], ...] = ()
+_RECENT: tuple[tuple[pa.Schema, Layout], ...] = ()
 
 
-def _view_columns(schema: pa.Schema) -> tuple[int, ...]:
+def layout(schema: pa.Schema) -> Layout:
+    """The :class:`Layout` of ``schema`` (remembered for the last few schemas seen)."""
     global _RECENT
-    for seen, columns in _RECENT:
+    for seen, known in _RECENT:
         if seen.equals(schema):
-            return columns
-    columns = tuple(i for i, dtype in enumerate(schema.types) if dtype.id in _VIEW_TYPES)
-    _RECENT = ((schema, columns), *_RECENT[:7])
-    return columns
+            return known
+    types = schema.types
+    scores = []
+    for name in SCORE_COLUMNS:
+        i = schema.get_field_index(name)
+        if i >= 0:
+            scores.append((name, i, types[i].id in _NATIVE_FLOATS))
+    known = Layout(tuple(i for i, dtype in enumerate(types) if dtype.id in _VIEW_TYPES), tuple(scores))
+    _RECENT = ((schema, known), *_RECENT[:7])
+    return known
 
 
 def _is_pandas(data: Any) -> bool:
@@ -132,20 +147,25 @@ SCORE_FIX = (
 _NATIVE_FLOATS = frozenset({pa.float32().id, pa.float64().id})
 
 
-def score_array(column: pa.Array | pa.ChunkedArray, name: str, argument: str) -> np.ndarray:
+def score_array(
+    column: pa.Array | pa.ChunkedArray, name: str, argument: str, native: bool | None = None
+) -> np.ndarray:
     """A score column as numpy floats, NaN where null, or InputError if it is not numeric or holds
     NaN or an infinity: non-finite input scores are refused the same way wherever they arrive.
 
     ``float32``/``float64`` columns without nulls come back as their own numpy view (no cast, no
     copy: one scan checks them); anything else is cast to ``float64``. Callers that compute with the
-    values convert with ``np.asarray(values, np.float64)``, exact for both.
+    values convert with ``np.asarray(values, np.float64)``, exact for both. ``native``: whether
+    the column is float32/float64, where the caller knows (its :class:`Layout`).
     """
-    dtype = column.type
-    if dtype.id in _NATIVE_FLOATS and not column.null_count:
+    if native is None:
+        native = column.type.id in _NATIVE_FLOATS
+    if native and not column.null_count:
         values = column.to_numpy() if isinstance(column, pa.ChunkedArray) else column.to_numpy(zero_copy_only=False)
-        if not np.isfinite(values).all():
+        if not all_finite(values):
             _refuse(values, None, name, argument)
         return values
+    dtype = column.type
     if not (pa.types.is_integer(dtype) or pa.types.is_floating(dtype) or pa.types.is_decimal(dtype)):
         raise InputError(
             f"{argument} column '{name}' has type {dtype}, not numbers; cast it to float64 "
@@ -160,6 +180,15 @@ def score_array(column: pa.Array | pa.ChunkedArray, name: str, argument: str) ->
     if not finite.all():
         _refuse(values, nulls, name, argument)
     return np.asarray(values, dtype=np.float64)
+
+
+def all_finite(values: np.ndarray) -> bool:
+    """Whether every value of a float array is finite (no NaN, no infinity)."""
+    return bool(_ALL(_ISFINITE(values)))
+
+
+_ISFINITE = np.isfinite
+_ALL = np.logical_and.reduce  # ndarray.all() without its Python wrapper
 
 
 def _refuse(values: np.ndarray, nulls: np.ndarray | None, name: str, argument: str) -> None:
@@ -196,16 +225,13 @@ def call_weights(weights: Any, count: int, what: str) -> list[float] | None:
     return [float(w) for w in weights]
 
 
-def search_scores(table: pa.Table, argument: str) -> dict[str, np.ndarray]:
-    """The search scores a table carries (``_distance``, ``_score``), each checked and read once
-    with :func:`score_array`: what fusion computes with is what was checked."""
+def search_scores(table: pa.Table, argument: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The search scores a table carries, ``_distance`` and ``_score`` (None where absent), each
+    checked and read once with :func:`score_array`: what fusion computes with is what was checked."""
     found = {}
-    schema = table.schema
-    for name in SCORE_COLUMNS:
-        i = schema.get_field_index(name)
-        if i >= 0:
-            found[name] = score_array(table.column(i), name, argument)
-    return found
+    for name, i, native in layout(table.schema).scores:
+        found[name] = score_array(table.column(i), name, argument, native)
+    return found.get(DISTANCE), found.get(SCORE)
 
 
 def _is_text(dtype: pa.DataType) -> bool:

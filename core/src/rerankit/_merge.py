@@ -8,7 +8,6 @@ compute: no per-row Python loops.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -97,21 +96,21 @@ class Rows:
     def concatenated(self) -> pa.Table:
         return concat(self.inputs, self.arguments)
 
-    def table(self, drop: Sequence[str]) -> tuple[pa.Table, bool]:
+    def table(self, drop: tuple[str, ...]) -> tuple[pa.Table, bool]:
         """``concatenated`` without the ``drop`` columns (dropped before concatenating: less to copy),
         and whether every result set has the same columns (then none is only in some of them)."""
         parts = []
         for t in self.inputs:
-            schema = t.schema
-            gone = [c for c in drop if schema.get_field_index(c) >= 0]
-            parts.append(t.drop_columns(gone) if gone else t)
+            for i in _positions(t.schema, drop):  # last first, as Table.drop_columns removes them
+                t = t.remove_column(i)
+            parts.append(t)
         if len(parts) == 1:
             return parts[0], True
         first = parts[0].schema
-        for p in parts[1:]:
-            if not p.schema.equals(first, check_metadata=True):
-                return concat(parts, self.arguments), all(p.schema.equals(first) for p in parts[1:])
-        return pa.concat_tables(parts), True  # one schema: nothing to promote
+        same = all(p.schema.equals(first) for p in parts[1:])
+        if same and _same_metadata(first, parts):
+            return pa.concat_tables(parts), True  # one schema: nothing to promote
+        return concat(parts, self.arguments), same
 
     @property
     def size(self) -> int:
@@ -134,6 +133,29 @@ class Rows:
         return src
 
 
+#: The schemas seen last, with where the columns of a ``drop`` list are: a hybrid call alternates
+#: two schemas, and ``Schema.equals`` costs less than looking every name up again.
+_RECENT: tuple[tuple[pa.Schema, tuple[str, ...], list[int]], ...] = ()
+
+
+def _positions(schema: pa.Schema, names: tuple[str, ...]) -> list[int]:
+    """Where the ``names`` that are columns of ``schema`` are, last first."""
+    global _RECENT
+    for seen, asked, positions in _RECENT:
+        if asked == names and seen.equals(schema):
+            return positions
+    positions = sorted((i for i in map(schema.get_field_index, names) if i >= 0), reverse=True)
+    _RECENT = ((schema, names, positions), *_RECENT[:7])
+    return positions
+
+
+def _same_metadata(first: pa.Schema, tables: Sequence[pa.Table]) -> bool:
+    """Whether every table's schema has ``first``'s metadata (none, mostly: no comparison needed)."""
+    if first.metadata is None and all(t.schema.metadata is None for t in tables):
+        return True
+    return all(t.schema.equals(first, check_metadata=True) for t in tables)
+
+
 def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows:
     """Merge result sets by ``_rowid``: each row once, in order of first appearance.
 
@@ -143,19 +165,35 @@ def union_by_rowid(tables: Sequence[pa.Table], arguments: Sequence[str]) -> Rows
     keeps both scores and the columns only one of them returns. O(n) numpy over all the ids at once.
     """
     ids = [rowids(t, a) for t, a in zip(tables, arguments)]
-    bounds = [0]
-    for i in ids:
-        if i.dtype != ids[0].dtype:  # numpy would silently mix them as floats
-            raise InputError(_schema_clash(tables, arguments) or "_rowid has different types across result sets")
-        bounds.append(bounds[-1] + len(i))
-    positions_all, firsts = first_appearance(ids[0] if len(ids) == 1 else np.concatenate(ids))
-    positions = [positions_all[start:end] for start, end in itertools.pairwise(bounds)]
+    first = ids[0]
+    n = len(first)
+    if len(ids) == 1:
+        codes, firsts = first_appearance(first)
+        positions, bounds = [codes], [0]
+    else:
+        dtype = first.dtype
+        for i in ids:
+            if i.dtype != dtype:  # numpy would silently mix them as floats
+                raise InputError(_schema_clash(tables, arguments) or "_rowid has different types across result sets")
+        codes, firsts = first_appearance(np.concatenate(ids))
+        positions, bounds, start = [], [], 0
+        for i in ids:
+            positions.append(codes[start : start + len(i)])
+            bounds.append(start)
+            start += len(i)
     # the first list is duplicate-free exactly when each of its rows opens a new id
-    n = bounds[1]
-    check = range(1, len(ids)) if not n or (len(firsts) >= n and firsts[n - 1] == n - 1) else range(len(ids))
-    for k in check:
-        check_unique(positions[k], len(firsts), ids[k], f"{arguments[k]} has duplicate _rowid values", DUPLICATE_FIX)
-    return Rows(list(tables), list(arguments), positions, firsts, bounds[:-1])
+    clean_first = not n or (len(firsts) >= n and firsts[n - 1] == n - 1)
+    size = len(firsts)
+    for k in range(1 if clean_first else 0, len(ids)):
+        if len(positions[k]) > 1:
+            _check_ids_unique(positions[k], size, ids[k], arguments[k])
+    return Rows(list(tables), list(arguments), positions, firsts, bounds)
+
+
+def _check_ids_unique(codes: np.ndarray, size: int, ids: np.ndarray, argument: str) -> None:
+    counts = np.bincount(codes, minlength=size)
+    if _MAX(counts) > 1:
+        check_unique(codes, size, ids, f"{argument} has duplicate _rowid values", DUPLICATE_FIX)
 
 
 DUPLICATE_FIX = (
@@ -175,15 +213,16 @@ def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(keys)
     if n == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    if keys.dtype.kind in "iu":
-        high = keys.max()
-        low = 0 if keys.dtype.kind == "u" and high < 4 * n + 1024 else keys.min()
-        if int(high) - int(low) < 4 * n + 1024:
+    kind = keys.dtype.kind
+    if kind in "iu":
+        span = 4 * n + 1024
+        high = int(_MAX(keys))
+        low = 0 if kind == "u" and high < span else int(_MIN(keys))
+        if high - low < span:
             if low:
-                keys = keys - low
-            space = int(high - low) + 1
-            rows = np.arange(n)
-            first = np.empty(space, dtype=np.int64)
+                keys = keys - keys.dtype.type(low)
+            rows = _row_numbers(n) if n <= 4096 else _ARANGE(n)
+            first = np.empty(high - low + 1, dtype=np.int64)
             first.fill(n)
             np.minimum.at(first, keys, rows)
             seen = first[keys]  # the row where each key first appears
@@ -191,14 +230,49 @@ def first_appearance(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             if n <= 256:  # one call numbers them (O(n log n): the few rows of a search)
                 return firsts.searchsorted(seen), firsts
             number = first  # reused: each key's number among the distinct ones
-            number[keys[firsts]] = np.arange(len(firsts))
+            number[keys[firsts]] = _ARANGE(len(firsts))
             return number[keys], firsts
+        if n <= 4096:  # ids spread wide (rows of a large table, several fragments): sort the few
+            return _by_sorting(keys)
     codes = pc.dictionary_encode(pa.array(keys)).indices.to_numpy().astype(np.int64)
     seen = np.maximum.accumulate(codes)
     opens = np.empty(n, dtype=bool)  # a code larger than all before it opens a new value
     opens[0] = True
     np.greater(seen[1:], seen[:-1], out=opens[1:])
     return codes, np.flatnonzero(opens)
+
+
+def _by_sorting(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`first_appearance` by one stable sort (O(n log n)): fewer steps than a hash table
+    for the rows of a search."""
+    order = keys.argsort(kind="stable")
+    ordered = keys[order]
+    opens = np.empty(len(keys), dtype=bool)  # where a new value starts in sorted order
+    opens[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=opens[1:])
+    starts = order[opens]  # each value's first appearance (the stable sort keeps it first)
+    by_appearance = starts.argsort()
+    firsts = starts[by_appearance]
+    number = np.empty(len(starts), dtype=np.int64)  # each value's number, by first appearance
+    number[by_appearance] = _ARANGE(len(starts))
+    codes = np.empty(len(keys), dtype=np.int64)
+    codes[order] = number[np.cumsum(opens) - 1]
+    return codes, firsts
+
+
+_ARANGE = np.arange
+
+
+@functools.lru_cache(maxsize=16)
+def _row_numbers(n: int) -> np.ndarray:
+    """0..n-1 (int64), read-only and remembered (for the few rows of searches, which return the
+    same number of rows call after call)."""
+    rows = np.arange(n)
+    rows.flags.writeable = False
+    return rows
+
+_MAX = np.maximum.reduce
+_MIN = np.minimum.reduce
 
 
 def check_unique(codes: np.ndarray, size: int, values: Any, what: str, fix: str) -> None:

@@ -35,22 +35,38 @@ def finish(
     by more than the score.
     """
     scores32 = np.asarray(scores, dtype=np.float32)
+    index = rows.index
     if order is None:
-        if rows.index is None and (len(scores32) < 2 or (scores32[1:] <= scores32[:-1]).all()):
-            order = np.arange(len(scores32))  # one list already in order: what the stable sort returns
+        if index is None and _descending(scores32):
+            # one list already in order (what the stable sort returns): no sort, no take
+            if not columns and (top_n is None or top_n >= len(scores32)):
+                table, _ = rows.table((*drop, RELEVANCE))
+                fresh = scores32 if scores32 is not scores else scores32.copy()
+                return table.append_column(_RELEVANCE_FIELD, _arrow(fresh, np.float32))
+            order = _ARANGE(len(scores32))
         else:
             order = np.negative(scores32).argsort(kind="stable")
     if top_n is not None:
         order = order[:top_n]
     table, uniform = rows.table((*drop, RELEVANCE))
-    src = order if rows.index is None else rows.index[order]
+    src = order if index is None else index[order]
     out = table if _is_identity(src, table.num_rows) else _TAKE.call([table, _arrow(src, np.int64)])
-    if rows.index is not None and not (uniform and _no_score_columns(table.schema)):
+    if index is not None and not (uniform and (_DROPS_SCORES <= set(drop) or _no_score_columns(table.schema))):
         out = _first_values(rows, table, out, order, uniform)
     out = out.append_column(_RELEVANCE_FIELD, _arrow(scores32[order], np.float32))
-    for name, values in (columns or {}).items():
-        out = out.append_column(name, values.take(pa.array(order)))
+    if columns:
+        for name, values in columns.items():
+            out = out.append_column(name, values.take(pa.array(order)))
     return out
+
+
+def _descending(scores32: np.ndarray) -> bool:
+    return len(scores32) < 2 or bool(_ALL(_LESS_EQUAL(scores32[1:], scores32[:-1])))
+
+
+_LESS_EQUAL = np.less_equal
+_ALL = np.logical_and.reduce
+_ARANGE = np.arange
 
 
 def _first_values(rows: Rows, table: pa.Table, out: pa.Table, order: np.ndarray, uniform: bool) -> pa.Table:
@@ -71,6 +87,7 @@ def _first_values(rows: Rows, table: pa.Table, out: pa.Table, order: np.ndarray,
 
 
 _RELEVANCE_FIELD = pa.field(RELEVANCE, pa.float32())
+_DROPS_SCORES = set(SCORE_COLUMNS)
 _TAKE = pc.get_function("take")
 
 
@@ -91,4 +108,7 @@ _ARROW_TYPES = {np.int64: pa.int64(), np.float32: pa.float32()}
 
 
 def _is_identity(src: np.ndarray, n: int) -> bool:
-    return len(src) == n and bool((src == np.arange(n)).all())
+    """Whether ``src`` is 0, 1, ..., n - 1 (then the table is its own ``take``)."""
+    if len(src) != n:
+        return False
+    return n == 0 or (src[0] == 0 and src[-1] == n - 1 and bool(_ALL(src == _ARANGE(n))))

@@ -20,7 +20,7 @@ import pyarrow as pa
 from ._columns import RAW_SCORE, RELEVANCE, ROWID, ROWID_FIX, SCORE_COLUMNS
 from ._config import RerankerConfig, public_dump
 from ._errors import InputError, ScoringError
-from ._inputs import as_table, require_column
+from ._inputs import all_finite, as_table, require_column
 from ._merge import Rows, concat, first_appearance, union_by_rowid
 from ._output import finish
 
@@ -176,7 +176,7 @@ class Reranker:
     def _check(self, scores: Sequence[float], expected: int) -> np.ndarray:
         """Scores as float64, or ScoringError if their number is wrong or one is NaN/infinite."""
         try:
-            arr = np.asarray(scores, dtype=np.float64).reshape(-1)
+            arr = scores if _is_flat_float64(scores) else np.asarray(scores, dtype=np.float64).reshape(-1)
         except (TypeError, ValueError):
             kinds = sorted({type(s).__name__ for s in scores}) if isinstance(scores, Sequence) else []
             raise ScoringError(
@@ -185,7 +185,7 @@ class Reranker:
             ) from None
         if len(arr) != expected:
             raise ScoringError(f"'{self.name}' returned {len(arr)} scores for {expected} rows")
-        if not np.isfinite(arr).all():
+        if not all_finite(arr):
             bad = int(np.flatnonzero(~np.isfinite(arr))[0])
             raise ScoringError(f"'{self.name}' returned a non-finite score ({arr[bad]}) for row {bad}")
         return arr
@@ -263,6 +263,10 @@ class Reranker:
         if self._rebuild is None:
             return super().__reduce_ex__(protocol)
         return (self._rebuild, (self.name, public_dump(self.config)))
+
+
+def _is_flat_float64(scores: Any) -> bool:
+    return type(scores) is np.ndarray and scores.dtype == np.float64 and scores.ndim == 1
 
 
 def ranking(scores: np.ndarray, columns: dict[str, pa.Array] | None = None) -> np.ndarray:

@@ -8,6 +8,7 @@ public ``register_fusions`` hook.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Optional
@@ -122,7 +123,11 @@ def _weights(lists: Sequence[RankedList], configured: Weights, default: Sequence
 def rrf(lists: Sequence[RankedList], size: int, config: RRFConfig) -> np.ndarray:
     out = np.zeros(size)
     for lst, w in zip(lists, _weights(lists, config.weights, [1.0] * len(lists))):
-        out[lst.positions] += w / (config.K + lst.ranks)
+        n = len(lst.positions)
+        if n <= _CACHED and lst.plain_ranks:
+            out[lst.positions] += _rrf_terms(w, config.K, n)
+        else:
+            out[lst.positions] += w / (config.K + lst.ranks)
     return out
 
 
@@ -133,11 +138,37 @@ def mrr(lists: Sequence[RankedList], size: int, config: MRRConfig) -> np.ndarray
     if explicit or two_sided:
         default = [config.weight_vector, config.weight_fts] if two_sided else [1.0] * len(lists)
         for lst, w in zip(lists, _weights(lists, config.weights, default)):
-            out[lst.positions] += w * (1.0 / lst.ranks)
+            out[lst.positions] += w * _reciprocal_ranks(lst)
         return out
     for lst in lists:  # several searches of one kind: the mean reciprocal rank
-        out[lst.positions] += 1.0 / lst.ranks
+        out[lst.positions] += _reciprocal_ranks(lst)
     return out / len(lists)
+
+
+#: Lists up to this length reuse the terms computed for the last lists of their length (a search
+#: returns the same number of rows call after call); the values are the same either way.
+_CACHED = 4096
+
+
+@functools.lru_cache(maxsize=32)
+def _rrf_terms(weight: float, k: int, n: int) -> np.ndarray:
+    """weight / (k + rank) for ranks 1..n, read-only."""
+    terms = weight / (k + np.arange(1, n + 1, dtype=np.float64))
+    terms.flags.writeable = False
+    return terms
+
+
+@functools.lru_cache(maxsize=32)
+def _reciprocals(n: int) -> np.ndarray:
+    """1 / rank for ranks 1..n, read-only."""
+    terms = 1.0 / np.arange(1, n + 1, dtype=np.float64)
+    terms.flags.writeable = False
+    return terms
+
+
+def _reciprocal_ranks(lst: RankedList) -> np.ndarray:
+    n = len(lst.positions)
+    return _reciprocals(n) if n <= _CACHED and lst.plain_ranks else 1.0 / lst.ranks
 
 
 def linear(lists: Sequence[RankedList], size: int, config: LinearConfig) -> np.ndarray:
@@ -149,14 +180,14 @@ def linear(lists: Sequence[RankedList], size: int, config: LinearConfig) -> np.n
     present = [i for i, lst in enumerate(lists) if len(lst)]
     if len(present) == 1 and config.weights is None and lists[present[0]].weight is None:
         # One side only (as in LanceDB): that side's own relevance, unweighted.
-        out = np.full(size, 1.0 - config.fill)
+        out = _filled(size, 1.0 - config.fill)
         out[lists[present[0]].positions] = _relevance(lists, present[0], config)
         out[np.isnan(out)] = 1.0 - config.fill  # a missing (null) score, as on either side of a hybrid
         return out
     default = [config.weight, 1.0 - config.weight] if len(lists) == 2 else [1.0 / len(lists)] * len(lists)
     out = np.zeros(size)
     for i, (lst, w) in enumerate(zip(lists, _weights(lists, config.weights, default))):
-        side = np.full(size, 1.0 - config.fill)
+        side = _filled(size, 1.0 - config.fill)
         if len(lst):
             side[lst.positions] = _relevance(lists, i, config)
             side[np.isnan(side)] = 1.0 - config.fill
@@ -185,7 +216,16 @@ def _relevance(lists: Sequence[RankedList], i: int, config: LinearConfig) -> np.
                 "has no default; set lower_bounds = [...] in the config, one per list"
             )
         _check_bound(lst, i, bound, given=config.lower_bounds is not None)
+    if config.normalize == "none":  # the scores as given; the caller copies them into its own array
+        return np.asarray(lst.scores, dtype=np.float64)
     return lst.normalized(config.normalize, bound)
+
+
+def _filled(size: int, value: float) -> np.ndarray:
+    """``np.full(size, value)`` (float64) without its Python-level wrapper."""
+    out = np.empty(size)
+    out.fill(value)
+    return out
 
 
 def _check_bound(lst: RankedList, i: int, bound: float, given: bool) -> None:

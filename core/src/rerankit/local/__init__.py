@@ -17,6 +17,9 @@ use it, and so can any third-party plugin (see docs/local-model-plugins.md).
   ``"openvino"``), exported once from the torch model (or the checkpoint's own export) and cached
   on disk; :func:`export_info` counts conversions and reuses; :class:`FastTokenizer` reads a
   folder's ``tokenizer.json`` without transformers, for scoring a shipped export without torch.
+- :func:`write_export_folder` writes a self-contained exported folder (the model files plus the
+  graph and ``rerankit_export.json``, read back by :func:`read_export_marker`) that a torch-free
+  environment scores; :func:`read_safetensors` reads weights into numpy without torch.
 - :class:`TokenLength`: the model's tokenizer as the unit of the ``passages`` option, so every
   passage fits the model's window exactly (a scorer returns it from ``length_measure``).
 
@@ -31,15 +34,18 @@ from ._batching import LengthSortedBatches
 from ._cache import ModelCache, models
 from ._config import Backend, DType, LocalModelConfig
 from ._device import DEVICE_PATTERN, check_dtype, resolve_device
+from ._export_folder import EXPORT_MARKER, read_export_marker, write_export_folder
 from ._keys import LoadKey, load_key
 from ._length import TokenLength
 from ._loading import hub_options, load_error, sentence_transformers_options
+from ._numpy_weights import read_safetensors
 from ._paths import is_local, model_path
 from ._tokenizer import FastTokenizer
 from ._truncation import Truncations, count_truncated
 
 __all__ = [
     "DEVICE_PATTERN",
+    "EXPORT_MARKER",
     "Backend",
     "DType",
     "Export",
@@ -62,7 +68,10 @@ __all__ = [
     "model_path",
     "models",
     "open_runtime",
+    "read_export_marker",
+    "read_safetensors",
     "resolve_device",
     "sentence_transformers_options",
     "shipped_file",
+    "write_export_folder",
 ]

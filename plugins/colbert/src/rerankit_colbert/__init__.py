@@ -11,6 +11,9 @@ Both read the checkpoint's own settings (Stanford ``artifact.metadata`` or PyLat
 ``config_sentence_transformers.json``) and run on transformers directly. Importing this module
 imports neither torch nor transformers; the model loads on the first score and is shared by
 every reranker with the same load options.
+
+:func:`export` writes a folder holding encoder and projection as one ONNX or OpenVINO graph, which
+a CPU scores with ``onnxruntime`` or ``openvino`` and ``tokenizers`` alone, with no torch installed.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable
 import rerankit
 
 from .config import DEFAULT_ANSWERDOTAI_MODEL, DEFAULT_COLBERT_MODEL, AnswerdotaiConfig, ColbertConfig
-from .loading import clear_model_cache, model_cache_info
+from .loading import clear_model_cache, export, model_cache_info
 from .scorer import AnswerdotaiScorer, ColbertScorer
 
 __version__ = "0.1.0"
@@ -34,6 +37,7 @@ __all__ = [
     "ColbertScorer",
     "__version__",
     "clear_model_cache",
+    "export",
     "model_cache_info",
 ]
 

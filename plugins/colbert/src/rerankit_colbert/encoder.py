@@ -18,22 +18,21 @@ from __future__ import annotations
 
 import logging
 import os
-import string
-import threading
 from collections.abc import Sequence
 from typing import Any, Optional
 
 import torch
 
 from rerankit import ConfigError
-from rerankit.local import Export, LoadKey, Runtime, count_truncated, hub_options, load_error, models, open_runtime
+from rerankit.local import Export, LoadKey, Runtime, count_truncated, hub_options, load_error, open_runtime
 
+from .base import ColbertBase, position_limit
 from .checkpoint import Dense, Files, Settings, read_settings
 
 logger = logging.getLogger("rerankit.colbert")
 
 
-class ColbertModel:
+class ColbertModel(ColbertBase):
     """Tokenizer, encoder and projection of one checkpoint, with its settings and lock."""
 
     def __init__(
@@ -45,23 +44,16 @@ class ColbertModel:
         head: torch.nn.Module,
         dim: int,
     ) -> None:
-        self.key = key
-        self.settings = settings
-        self.tokenizer = tokenizer
         self.body = body
         self.head = head
         self.dim = dim
         self.device = torch.device(key.device)
-        self.lock: threading.Lock = models.lock(key)
         tokenizer.padding_side = "right"  # the marker goes right after [CLS], at position 1
         tokenizer.truncation_side = "right"
-        self.query_marker_id = _marker_id(tokenizer, settings.query_marker, key.model_name, "query")
-        self.doc_marker_id = _marker_id(tokenizer, settings.doc_marker, key.model_name, "document")
-        self.expansion_id = _expansion_id(tokenizer, key.model_name) if settings.query_expansion else None
-        self.skip_ids = torch.tensor(sorted(_skiplist(tokenizer, settings)), dtype=torch.long)
-        self.position_limit = _position_limit(body, tokenizer)
-        self.query_length = self._fit(settings.query_length, "query length")
-        self.doc_length = self._fit(settings.doc_length, "document length")
+        limit = position_limit(getattr(body.config, "max_position_embeddings", None),
+                               getattr(tokenizer, "model_max_length", None))
+        self._setup(key, settings, tokenizer, limit)
+        self.skip_ids = torch.tensor(self.skip_list, dtype=torch.long)
         #: The onnx or openvino runtime that runs the forward pass; None on torch.
         self.runtime: Optional[Runtime] = None
         if key.backend != "torch":
@@ -124,35 +116,7 @@ class ColbertModel:
         head.to(device=key.device, dtype=dtype)
         return cls(key, settings, tokenizer, body, head, dim)
 
-    # -- lengths ---------------------------------------------------------------------------------
-    def _fit(self, length: int, what: str) -> int:
-        if length > self.position_limit:
-            logger.info(
-                "colbert: %s's %s %d exceeds its %d positions; using %d",
-                self.key.model_name, what, length, self.position_limit, self.position_limit,
-            )
-            return self.position_limit
-        return length
-
-    def lengths(self, query_max_length: Optional[int], doc_max_length: Optional[int]) -> tuple[int, int]:
-        """The query and document lengths to use: the options if set, else the checkpoint's."""
-        for option, value in (("query_max_length", query_max_length), ("doc_max_length", doc_max_length)):
-            if value is not None and value > self.position_limit:
-                raise ConfigError(
-                    f"{option}={value} exceeds the {self.position_limit} positions of model "
-                    f"{self.key.model_name!r}; use at most {self.position_limit}"
-                )
-        return query_max_length or self.query_length, doc_max_length or self.doc_length
-
     # -- encoding --------------------------------------------------------------------------------
-    def prepare(self, texts: Sequence[str]) -> list[str]:
-        """The texts as the tokenizer sees them (stripped, lower-cased, as the checkpoint says)."""
-        return self._texts(texts)
-
-    def _texts(self, texts: Sequence[str]) -> list[str]:
-        out = [t.strip() for t in texts] if self.settings.strip else list(texts)
-        return [t.lower() for t in out] if self.settings.lowercase else out
-
     def _tokenize(self, texts: list[str], length: int, marker: Optional[int], expand: bool) -> tuple[Any, int]:
         """Token ids and attention with the marker inserted after [CLS], and how many texts were cut."""
         room = length - 1 if marker is not None else length
@@ -201,6 +165,25 @@ class ColbertModel:
             valid = attention.bool() & ~torch.isin(ids, self.skip_ids)
             vectors = self._embed(ids, attention)
         return vectors, valid.to(self.device), cut
+
+
+    # -- the arrays the scoring loop handles ----------------------------------------------------
+    def maxsim(self, queries: Any, scored: Any, owners: Any, docs: Any, valid: Any) -> Any:
+        from .maxsim import maxsim
+
+        mine = torch.as_tensor(owners, device=queries.device)
+        with torch.inference_mode():
+            return maxsim(queries[mine], scored[mine], docs, valid)
+
+    def gather(self, parts: list[Any]) -> Any:
+        # one device-to-host copy at the end: a GPU never waits for the host between batches
+        return torch.cat(parts).cpu().numpy()
+
+    def array(self, values: Any) -> Any:
+        return torch.from_numpy(values).to(self.device)
+
+    def numpy(self, values: Any) -> Any:
+        return values.cpu().numpy()
 
 
 # -- building blocks -------------------------------------------------------------------------------
@@ -313,45 +296,6 @@ def _insert(matrix: torch.Tensor, value: int) -> torch.Tensor:
     """``matrix`` with a column of ``value`` inserted at position 1 (right after [CLS])."""
     column = torch.full((matrix.shape[0], 1), value, dtype=matrix.dtype)
     return torch.cat([matrix[:, :1], column, matrix[:, 1:]], dim=1)
-
-
-def _marker_id(tokenizer: Any, token: Optional[str], model: str, side: str) -> Optional[int]:
-    if token is None:
-        return None
-    found = tokenizer.convert_tokens_to_ids(token)
-    if found is None or (found == tokenizer.unk_token_id and token != tokenizer.unk_token):
-        raise ConfigError(
-            f"ColBERT model_name={model!r}: its {side} marker {token!r} is not in the tokenizer's "
-            "vocabulary, so it has no trained embedding (adding it would create a random one)"
-        )
-    return int(found)
-
-
-def _expansion_id(tokenizer: Any, model: str) -> int:
-    """The token queries are padded with: [MASK], else end-of-sequence, else padding (as PyLate)."""
-    for candidate in (tokenizer.mask_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id):
-        if candidate is not None:
-            return int(candidate)
-    raise ConfigError(
-        f"ColBERT model_name={model!r}: its tokenizer has no [MASK], EOS or PAD token to expand queries with"
-    )
-
-
-def _skiplist(tokenizer: Any, settings: Settings) -> set[int]:
-    """Token ids left out of the document max: punctuation, found the way the layout's project does."""
-    if settings.skiplist == "none":
-        return set()
-    if settings.skiplist == "stanford":  # each symbol's first token id when tokenized alone
-        ids = (tokenizer.encode(symbol, add_special_tokens=False) for symbol in string.punctuation)
-        return {row[0] for row in ids if row}
-    found = (tokenizer.convert_tokens_to_ids(word) for word in settings.skiplist_words)
-    return {int(i) for i in found if i is not None}
-
-
-def _position_limit(body: torch.nn.Module, tokenizer: Any) -> int:
-    limits = [getattr(body.config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
-    usable = [v for v in limits if isinstance(v, int) and 0 < v < 1_000_000]
-    return min(usable) if usable else 512
 
 
 class _QuietLoadReport:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
@@ -27,6 +29,7 @@ from .loading import ColbertKey, load, load_key
 
 if TYPE_CHECKING:
     from .encoder import ColbertModel
+    from .exported import ExportedColbert
 
 logger = logging.getLogger("rerankit.colbert")
 
@@ -45,7 +48,7 @@ class ColbertScorer(rerankit.Scorer):
         self.truncations = Truncations(logger, self.reranker)
 
     @property
-    def model(self) -> ColbertModel:
+    def model(self) -> ColbertModel | ExportedColbert:
         """The loaded model (loads it on first access)."""
         if self._key is None:
             self._key = load_key(self.config)
@@ -55,6 +58,14 @@ class ColbertScorer(rerankit.Scorer):
     def truncated_total(self) -> int:
         """How many queries and texts this scorer truncated so far (each call also logs a warning)."""
         return self.truncations.total
+
+    def export(self, out: str | os.PathLike[str], *, weights: bool = False, overwrite: bool = False) -> Path:
+        """Write this scorer's model as a self-contained folder ``out`` that scores without torch
+        (its ``backend`` must be ``"onnx"`` or ``"openvino"``): the model's files (weights only
+        with ``weights=True``) plus the exported graph; ``rerankit export`` calls this."""
+        from .loading import write_folder
+
+        return write_folder(self.model, out, weights=weights, overwrite=overwrite)
 
     # -- which values rows are scored by ---------------------------------------------------------
     def select_inputs(self, table: pa.Table) -> Optional[Union[pa.Array, pa.ChunkedArray]]:
@@ -141,7 +152,7 @@ class ColbertScorer(rerankit.Scorer):
         query_length, _ = model.lengths(self.config.query_max_length, self.config.doc_max_length)
         vectors, scored, cut = model.encode_queries(list(queries), query_length)
         self._report_queries(cut, len(queries), query_length)
-        vectors, scored = vectors.cpu().numpy(), scored.cpu().numpy()
+        vectors, scored = model.numpy(vectors), model.numpy(scored)
         return [v[s] for v, s in zip(vectors, scored)]
 
     # -- truncation ------------------------------------------------------------------------------
@@ -151,7 +162,7 @@ class ColbertScorer(rerankit.Scorer):
             model=self.config.model_name, fix="raise query_max_length or shorten the query", passages=False,
         )
 
-    def _report_texts(self, count: int, of: int, length: int, model: ColbertModel) -> None:
+    def _report_texts(self, count: int, of: int, length: int, model: ColbertModel | ExportedColbert) -> None:
         self.truncations.report(
             count, of, what="texts", limit="doc_max_length", length=length, model=self.config.model_name,
             fix=f"raise doc_max_length (the model has {model.position_limit} positions) or split long texts",

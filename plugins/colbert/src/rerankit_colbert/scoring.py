@@ -1,17 +1,17 @@
 """Scoring a batch of (query, document) pairs: documents in length-sorted batches, MaxSim
-vectorized per batch, scores returned in input order. Imports torch; loaded on first score."""
+vectorized per batch, scores returned in input order. The model's own arrays do the work (torch
+tensors for :class:`~.encoder.ColbertModel`, numpy for :class:`~.exported.ExportedColbert`), so
+this module imports no torch."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from rerankit.local import LengthSortedBatches
 
-from .encoder import ColbertModel
-from .maxsim import maxsim
+from .base import ColbertBase as ColbertModel
 
 
 def score_texts(
@@ -30,11 +30,8 @@ def score_texts(
     for rows in batches:
         d, valid, cut = model.encode_documents([docs[i] for i in rows], doc_length)
         doc_cut += cut
-        mine = torch.as_tensor(owner[rows], device=q.device)
-        with torch.inference_mode():
-            parts.append(maxsim(q[mine], scored[mine], d, valid))
-    # one device-to-host copy at the end: a GPU never waits for the host between batches
-    return batches.restore(torch.cat(parts).cpu().numpy()), query_cut, doc_cut
+        parts.append(model.maxsim(q, scored, owner[rows], d, valid))
+    return batches.restore(model.gather(parts)), query_cut, doc_cut
 
 
 def score_vectors(
@@ -50,21 +47,19 @@ def score_vectors(
     ``queries[owner[i]]``: only the queries are encoded. Also returns how many queries were cut."""
     q, scored, query_cut = model.encode_queries(queries, query_length)
     starts = np.cumsum(counts) - counts
-    source = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+    source = np.ascontiguousarray(vectors, dtype=np.float32)
     batches = LengthSortedBatches(counts, batch_size)
     parts = []
     for rows in batches:
         n = counts[rows]
         row = np.repeat(np.arange(len(rows)), n)  # each token's document within the batch
         pos = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)  # and its position there
-        docs = torch.zeros(len(rows), int(n.max()), vectors.shape[1])
-        valid = torch.zeros(len(rows), int(n.max()), dtype=torch.bool)
+        docs = np.zeros((len(rows), int(n.max()), vectors.shape[1]), np.float32)
+        valid = np.zeros((len(rows), int(n.max())), dtype=bool)
         docs[row, pos] = source[np.repeat(starts[rows], n) + pos]
         valid[row, pos] = True
-        mine = torch.as_tensor(owner[rows], device=q.device)
-        with torch.inference_mode():
-            parts.append(maxsim(q[mine], scored[mine], docs.to(q.device), valid.to(q.device)))
-    return batches.restore(torch.cat(parts).cpu().numpy()), query_cut
+        parts.append(model.maxsim(q, scored, owner[rows], model.array(docs), model.array(valid)))
+    return batches.restore(model.gather(parts)), query_cut
 
 
 def document_vectors(
@@ -77,7 +72,7 @@ def document_vectors(
     for rows in LengthSortedBatches([len(d) for d in docs], batch_size):
         d, valid, batch_cut = model.encode_documents([docs[i] for i in rows], doc_length)
         cut += batch_cut
-        d, valid = d.cpu().numpy(), valid.cpu().numpy()
+        d, valid = model.numpy(d), model.numpy(valid)
         for j, i in enumerate(rows):
             out[i] = d[j][valid[j]]
     return out, cut

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import rerankit
 
 from .config import DEFAULT_MODEL, CrossEncoderConfig
-from .loading import clear_model_cache, model_cache_info
+from .loading import clear_model_cache, export, model_cache_info
 from .scorer import CrossEncoderScorer
 
 __version__ = "0.1.0"
@@ -28,6 +28,7 @@ __all__ = [
     "CrossEncoderScorer",
     "__version__",
     "clear_model_cache",
+    "export",
     "model_cache_info",
 ]
 

@@ -11,7 +11,9 @@ imported.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rerankit import ConfigError
@@ -46,6 +48,43 @@ def load(key: CrossEncoderKey) -> LoadedModel | GenerativeModel | ExportedCrossE
     :class:`~.exported.ExportedCrossEncoder`, without torch.
     """
     return models.get(key, lambda: _load_any(key))
+
+
+def export(
+    model_name: str,
+    out: str | os.PathLike[str],
+    *,
+    backend: str = "onnx",
+    quantize: str | None = None,
+    weights: bool = False,
+    overwrite: bool = False,
+    **options: Any,
+) -> Path:
+    """Write a self-contained folder ``out`` that scores without torch: ``model_name``'s files (its
+    weights only with ``weights=True``) plus the cross-encoder (body and head) as one ONNX or
+    OpenVINO graph. Run it where torch is installed; score the folder anywhere with
+    ``get_reranker("crossencoder", model_name=out, backend=backend)``. ``options`` are other
+    loading options (``cache_dir``, ``local_files_only``, ``max_length``)."""
+    config = CrossEncoderConfig(model_name=model_name, backend=backend, quantize=quantize, device="cpu", **options)
+    return write_folder(load(load_key(config)), out, weights=weights, overwrite=overwrite)
+
+
+def write_folder(model: Any, out: str | os.PathLike[str], *, weights: bool, overwrite: bool) -> Path:
+    """The export folder of a loaded cross-encoder (see :func:`export`)."""
+    from rerankit.local import write_export_folder
+
+    runtime = getattr(model, "runtime", None)
+    if runtime is None:
+        raise ConfigError(
+            "export writes an ONNX or OpenVINO graph of a cross-encoder: set backend='onnx' or 'openvino' "
+            "(LLM recipes are not exported)"
+        )
+    key = model.key
+    return write_export_folder(
+        runtime, key.model_name, out, scorer="crossencoder", computes=("logits",), quantize=key.quantize,
+        weights=weights, overwrite=overwrite, cache_dir=key.cache_dir, local_files_only=key.local_files_only,
+        tokenizer=getattr(model, "tokenizer", None),
+    )
 
 
 def _load_any(key: CrossEncoderKey) -> LoadedModel | GenerativeModel | ExportedCrossEncoder:

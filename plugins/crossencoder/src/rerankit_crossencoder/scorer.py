@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -61,6 +63,14 @@ class CrossEncoderScorer(rerankit.Scorer):
                 + "; drop instruction"
             )
         return model
+
+    def export(self, out: str | os.PathLike[str], *, weights: bool = False, overwrite: bool = False) -> Path:
+        """Write this scorer's model as a self-contained folder ``out`` that scores without torch
+        (its ``backend`` must be ``"onnx"`` or ``"openvino"``): the model's files (weights only
+        with ``weights=True``) plus the exported graph; ``rerankit export`` calls this."""
+        from .loading import write_folder
+
+        return write_folder(self.model, out, weights=weights, overwrite=overwrite)
 
     @property
     def recipe(self) -> str:

@@ -12,6 +12,9 @@ the remote path (any OpenAI-compatible ``/v1/embeddings``: OpenAI, vLLM, Infinit
 needs only rerankit's HTTP layer. Importing this module imports neither torch nor
 sentence-transformers nor httpx; a local model loads on the first score and is shared by every
 reranker with the same load options.
+
+:func:`export` writes a folder holding the model as one ONNX or OpenVINO graph, which a CPU scores
+with ``onnxruntime`` or ``openvino`` and ``tokenizers`` alone, with no torch installed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable
 import rerankit
 
 from .config import DEFAULT_MODEL, EmbeddingConfig
-from .local import clear_model_cache, model_cache_info
+from .local import clear_model_cache, export, model_cache_info
 from .scorer import EmbeddingScorer
 
 __version__ = "0.1.0"
@@ -32,6 +35,7 @@ __all__ = [
     "EmbeddingScorer",
     "__version__",
     "clear_model_cache",
+    "export",
     "model_cache_info",
 ]
 

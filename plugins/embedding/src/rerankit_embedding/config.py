@@ -33,6 +33,10 @@ REMOTE_ONLY = (
 )
 
 
+#: Saved prompt names read for documents, in order (sentence-transformers' own spellings).
+DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
+
+
 class EmbeddingConfig(LocalModelConfig, HTTPConfig):
     """Options of the ``embedding`` reranker (on top of ``column``, ``top_n``, ``return_score``)."""
 

@@ -14,8 +14,10 @@ scorer. torch and sentence-transformers are imported here, inside functions, on 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
-from typing import Any, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
@@ -33,12 +35,13 @@ from rerankit.local import (
 )
 from rerankit.local import load_key as shared_load_key
 
-from .config import EmbeddingConfig
+from .config import DOCUMENT_PROMPT_NAMES, EmbeddingConfig
+
+if TYPE_CHECKING:
+    from .exported import ExportedEncoder
 
 logger = logging.getLogger("rerankit.embedding")
 
-#: Saved prompt names read for documents, in order (sentence-transformers' own spellings).
-DOCUMENT_PROMPT_NAMES = ("document", "passage", "corpus")
 INSTALL = "pip install 'rerankit-embedding[local]'"
 
 
@@ -153,12 +156,59 @@ def _tokenize(model: Any, texts: list[str]) -> dict[str, Any]:
     return preprocess(texts)
 
 
-def load(key: EmbeddingKey) -> LocalEncoder:
-    """The process-wide model for ``key`` (see :func:`load_key`), loaded on first request (thread-safe)."""
+def load(key: EmbeddingKey) -> LocalEncoder | ExportedEncoder:
+    """The process-wide model for ``key`` (see :func:`load_key`), loaded on first request (thread-safe):
+    a local folder that ships its export for the onnx or openvino backend loads as an
+    :class:`~.exported.ExportedEncoder`, without torch."""
     return models.get(key, lambda: _load(key))
 
 
-def _load(key: EmbeddingKey) -> LocalEncoder:
+def export(
+    model_name: str,
+    out: str | os.PathLike[str],
+    *,
+    backend: str = "onnx",
+    quantize: Optional[str] = None,
+    weights: bool = False,
+    overwrite: bool = False,
+    **options: Any,
+) -> Path:
+    """Write a self-contained folder ``out`` that scores without torch: ``model_name``'s files (its
+    weights only with ``weights=True``) plus the whole pipeline (transformer, pooling, dense,
+    normalization) as one ONNX or OpenVINO graph. Run it where torch is installed; score the folder
+    anywhere with ``get_reranker("embedding", model_name=out, backend=backend)``. ``options`` are
+    other loading options (``cache_dir``, ``local_files_only``, ``trust_remote_code``)."""
+    config = EmbeddingConfig(model_name=model_name, backend=backend, quantize=quantize, device="cpu", **options)
+    return write_folder(load(load_key(config)), out, weights=weights, overwrite=overwrite)
+
+
+def write_folder(
+    encoder: LocalEncoder | ExportedEncoder, out: str | os.PathLike[str], *, weights: bool, overwrite: bool
+) -> Path:
+    """The export folder of a loaded ``encoder`` (see :func:`export`)."""
+    from rerankit.local import read_export_marker, write_export_folder
+
+    from .exported import ExportedEncoder
+
+    key = encoder.key
+    if encoder.runtime is None:
+        raise ConfigError("export writes an ONNX or OpenVINO graph: set backend='onnx' or 'openvino'")
+    computes: tuple[str, ...] = ("pipeline",)
+    if isinstance(encoder, ExportedEncoder):  # already an export folder: keep what its graph computes
+        computes = tuple(read_export_marker(key.model_name).get("computes", ()))
+    return write_export_folder(
+        encoder.runtime, key.model_name, out, scorer="embedding", computes=computes, quantize=key.quantize,
+        weights=weights, overwrite=overwrite, cache_dir=key.cache_dir, local_files_only=key.local_files_only,
+        tokenizer=encoder.tokenizer,
+    )
+
+
+def _load(key: EmbeddingKey) -> LocalEncoder | ExportedEncoder:
+    from .exported import ExportedEncoder, exported_folder
+
+    if exported_folder(key):  # the folder's own export: encoded without torch or sentence-transformers
+        logger.info("loading exported embedding model %s on %s", key.model_name, key.backend)
+        return ExportedEncoder(key)
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:

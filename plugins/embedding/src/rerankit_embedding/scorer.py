@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
@@ -104,6 +106,14 @@ class EmbeddingScorer(rerankit.Scorer):
             with model.lock:
                 extra = len(model.tokenizer(prompt, add_special_tokens=False)["input_ids"])
         return TokenLength(model.tokenizer, model.max_length, query_in_window=False, extra=extra, lock=model.lock)
+
+    def export(self, out: str | os.PathLike[str], *, weights: bool = False, overwrite: bool = False) -> Path:
+        """Write this scorer's model as a self-contained folder ``out`` that scores without torch
+        (its ``backend`` must be ``"onnx"`` or ``"openvino"``): the model's files (weights only
+        with ``weights=True``) plus the exported graph; ``rerankit export`` calls this."""
+        from .local import write_folder
+
+        return write_folder(self.model, out, weights=weights, overwrite=overwrite)
 
     # -- what the rate limit charges -------------------------------------------------------------
     def requests_for(self, query: str, texts: Sequence[Any]) -> int:

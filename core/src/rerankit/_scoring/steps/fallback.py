@@ -134,12 +134,13 @@ class FallbackStep(Step):
             for reranker in self.fallbacks:
                 logger.warning("%s failed (%s); scoring with fallback '%s'", self.name, exc, reranker.name)
                 self._usage.add(fallbacks=1)
+                fresh = _fresh(jobs)
                 try:
-                    scores = yield reranker, _fresh(jobs)
+                    scores = yield reranker, fresh
                 except Exception as again:
                     logger.warning("fallback '%s' failed too: %s", reranker.name, again)
                     continue
-                self._mark(jobs, reranker.name)
+                self._mark(jobs, _answerer(fresh, reranker.name))
                 return scores
             raise
         self._mark(jobs, self.name)
@@ -176,6 +177,13 @@ class FallbackStep(Step):
 def _fresh(jobs: list[Job]) -> list[Job]:
     """The jobs as the fallback's path receives them (its steps' columns are not the output's)."""
     return [Job(j.query, j.texts, every_score=j.every_score) for j in jobs]
+
+
+def _answerer(fresh: list[Job], name: str) -> str:
+    """Who scored ``fresh`` on a fallback's path: the fallback, or the one its own fallback step
+    named (a fallback of a fallback)."""
+    answered = fresh[0].columns.get(ANSWERED_BY) if fresh else None
+    return answered[0].as_py() if answered is not None and len(answered) else name
 
 
 def _plain(value: Any) -> Any:
