@@ -16,17 +16,24 @@ every variant alike, after one untimed warm-up (which converts and caches the ex
 is the median over rounds of torch float32's time divided by the variant's; the scores are
 compared with torch float32's (largest absolute difference, Spearman).
 
---ndcg adds quality: BM25 top 100 of every Cranfield query reranked by ``embedding`` (the real
-MiniLM weights) on each backend and precision, nDCG@10 against torch float32's.
+--ndcg adds quality: BM25 top 100 of every judged query of --data (Cranfield unless given; CISI
+with --data /path/to/cisi) reranked by ``embedding`` (the real MiniLM weights) on each backend and
+precision, nDCG@10 against torch float32's. That is long on 2 cores (torch float32 reranks about
+20 texts a second), so it runs in pieces: --variants picks the variants of one run, --queries
+the first N judged queries, and --results keeps each variant's figure in a JSON file, so the table
+printed at the end of every piece holds all the pieces so far, with the difference to torch
+float32's run on the same queries.
 
     python benchmarks/backends.py                 # all three scorers (a few minutes on 2 cores)
     python benchmarks/backends.py --only crossencoder --rounds 20
-    python benchmarks/backends.py --only embedding --ndcg
+    python benchmarks/backends.py --only --ndcg --variants "torch float32" --results ndcg.json
+    python benchmarks/backends.py --only --ndcg --data ../shared/data/cisi --results ndcg.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
@@ -58,6 +65,7 @@ VARIANTS = {
     "onnx int8": {"backend": "onnx", "quantize": "int8"},
     "openvino float32": {"backend": "openvino"},
     "openvino bfloat16": {"backend": "openvino", "dtype": "bfloat16"},
+    "openvino int8": {"backend": "openvino", "quantize": "int8"},
 }
 
 
@@ -105,7 +113,7 @@ def measure(name: str, path: str, length: dict, query: str, texts: list[str], ar
     if name == "crossencoder":
         options["activation"] = "raw"
     scorers = {}
-    for label, variant in VARIANTS.items():
+    for label, variant in chosen(args, baseline=True).items():
         if variant.get("quantize") and variant["backend"] == "torch" and name != "crossencoder":
             continue  # torch int8 is the cross-encoder's own path
         reranker = rerankit.get_reranker(name, model_name=path, batch_size=len(texts), **variant, **options)
@@ -134,16 +142,26 @@ def measure(name: str, path: str, length: dict, query: str, texts: list[str], ar
     print(flush=True)
 
 
+def chosen(args, baseline: bool) -> dict[str, dict]:
+    """The variants of this run (--variants), torch float32 first when ``baseline``."""
+    names = args.variants or list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        sys.exit(f"unknown --variants {unknown}; choose from {list(VARIANTS)}")
+    if baseline and "torch float32" not in names:
+        names = ["torch float32", *names]
+    return {n: VARIANTS[n] for n in VARIANTS if n in names}
+
+
 def ndcg(path: str, corpus: list[dict], queries: list[dict], qrels: dict, args) -> None:
-    """nDCG@10 of BM25 top 100 reranked by embedding on each backend and precision."""
+    """nDCG@10 of BM25 top 100 reranked by embedding on each chosen backend and precision; the
+    figures of earlier pieces come from --results."""
     import rerankit
 
+    collection = args.data.name
     candidates = bm25_candidates(corpus, queries, 100)
-    print(f"embedding nDCG@10 on Cranfield ({len(queries)} queries, BM25 top 100 reranked):")
-    print(f"| {'variant':<18} | {'nDCG@10':>8} | {'vs torch float32':>16} | {'seconds':>7} |")
-    print(f"|{'-' * 20}|{'-' * 10}:|{'-' * 18}:|{'-' * 9}:|")
-    base = None
-    for label, variant in VARIANTS.items():
+    results = json.loads(args.results.read_text()) if args.results and args.results.exists() else {}
+    for label, variant in chosen(args, baseline=False).items():
         if variant.get("quantize") and variant["backend"] == "torch":
             continue
         reranker = rerankit.get_reranker("embedding", model_name=path, **variant)
@@ -155,8 +173,21 @@ def ndcg(path: str, corpus: list[dict], queries: list[dict], qrels: dict, args) 
         spent = time.perf_counter() - start
         value = float(np.mean([_ndcg10(out["id"].to_pylist(), qrels.get(q["_id"], {})) for q, out in
                                zip(queries, outs, strict=True)]))
-        base = value if base is None else base
-        print(f"| {label:<18} | {value:8.4f} | {value - base:+16.4f} | {spent:7.1f} |", flush=True)
+        results[f"{collection} {len(queries)} {label}"] = {"ndcg": value, "seconds": spent, "load": os.getloadavg()[0]}
+        print(f"  {label}: nDCG@10 {value:.4f} in {spent:.0f}s", flush=True)
+        if args.results:
+            args.results.write_text(json.dumps(results, indent=1))
+    prefix = f"{collection} {len(queries)} "
+    base = results.get(prefix + "torch float32", {}).get("ndcg")
+    print(f"\nembedding nDCG@10 on {collection} ({len(queries)} judged queries, BM25 top 100 reranked):")
+    print(f"| {'variant':<18} | {'nDCG@10':>8} | {'vs torch float32':>16} | {'seconds':>7} | {'load':>5} |")
+    print(f"|{'-' * 20}|{'-' * 10}:|{'-' * 18}:|{'-' * 9}:|{'-' * 7}:|")
+    for label in VARIANTS:
+        got = results.get(prefix + label)
+        if got is None:
+            continue
+        diff = f"{got['ndcg'] - base:+16.4f}" if base is not None else f"{'(not run)':>16}"
+        print(f"| {label:<18} | {got['ndcg']:8.4f} | {diff} | {got['seconds']:7.0f} | {got['load']:5.1f} |", flush=True)
 
 
 def _ndcg10(ranked: list[str], judged: dict[str, int]) -> float:
@@ -182,8 +213,11 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--ndcg", action="store_true", help="also nDCG@10 of embedding on Cranfield per backend")
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--ndcg", action="store_true", help="also nDCG@10 of embedding on --data per backend")
+    parser.add_argument("--data", type=Path, default=DATA, help="a BEIR folder (default: the bundled Cranfield)")
+    parser.add_argument("--variants", nargs="*", help=f"run only these of {list(VARIANTS)}")
+    parser.add_argument("--queries", type=int, help="--ndcg on the first N judged queries only")
+    parser.add_argument("--results", type=Path, help="--ndcg figures kept here across runs (JSON)")
     args = parser.parse_args()
 
     warnings.filterwarnings("ignore")
@@ -203,7 +237,7 @@ def main() -> None:
     )
     corpus = read_jsonl(args.data / "corpus.jsonl")
     queries = read_jsonl(args.data / "queries.jsonl")
-    (top,) = bm25_candidates(corpus, queries[:1], args.pairs)
+    (top,) = bm25_candidates(corpus, queries[:1], args.pairs) if args.only else ([],)
     texts = [corpus[i]["text"] for i in top]
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("RERANKIT_CACHE_DIR", str(Path(tmp) / "cache"))
@@ -213,7 +247,7 @@ def main() -> None:
             measure(reranker, path, length, queries[0]["text"], texts, args)
         if args.ndcg:
             qrels = qrels_of(args.data)
-            judged = [q for q in queries if q["_id"] in qrels]
+            judged = [q for q in queries if q["_id"] in qrels][: args.queries]
             ndcg(models.get("embedding", build_models(Path(tmp), ["embedding"])["embedding"])[0], corpus, judged,
                  qrels, args)
 

@@ -3,7 +3,10 @@ everything around it (tokenizing, truncating, batching, passages, order) the sam
 
 from __future__ import annotations
 
+import json
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -114,6 +117,33 @@ def test_a_checkpoint_that_ships_its_export_is_used_as_is(tiny_model, reference,
     assert counts()["converted"] == after["converted"] + 1
 
 
+@pytest.mark.parametrize("quantize", [None, "int8"])
+def test_the_onnx_export_is_fused_and_keeps_the_scores(tiny_model, reference, quantize):
+    """ONNX Runtime's transformer fusion is applied to the export (before int8 quantization): one
+    Attention node per layer and skip LayerNorms in the cached file, scores unchanged."""
+    import onnx
+
+    reranker = rerankit.get_reranker(
+        "crossencoder", model_name=tiny_model, activation="raw", batch_size=8, backend="onnx", quantize=quantize
+    )
+    got = reranker.scorer.score(QUERY, TEXTS)
+    ops = [node.op_type for node in onnx.load(str(reranker.scorer.model.runtime.path)).graph.node]
+    layers = json.loads((Path(tiny_model) / "config.json").read_text())["num_hidden_layers"]
+    assert ops.count("QAttention" if quantize else "Attention") == layers
+    assert "SkipLayerNormalization" in ops
+    if quantize:
+        assert_ranks_kept(reference[0], got)
+    else:
+        np.testing.assert_allclose(got, reference[0], atol=EXACT)
+
+
+def test_openvino_int8_without_nncf_names_the_extra(tiny_model, monkeypatch):
+    monkeypatch.setitem(sys.modules, "nncf", None)  # as if not installed: importing it fails
+    reranker = rerankit.get_reranker("crossencoder", model_name=tiny_model, backend="openvino", quantize="int8")
+    with pytest.raises(rerankit.ConfigError, match=r"pip install nncf \(or the plugin's \[openvino\] extra\)"):
+        reranker.scorer.score(QUERY, TEXTS)
+
+
 def test_threads_are_an_option_of_the_cpu_backends(tiny_model, reference):
     np.testing.assert_allclose(scores(tiny_model, TEXTS, backend="onnx", threads=1), reference[0], atol=EXACT)
     assert rerankit.get_reranker("crossencoder", backend="openvino", threads=3).config.threads == 3
@@ -123,7 +153,6 @@ def test_threads_are_an_option_of_the_cpu_backends(tiny_model, reference):
     ("options", "message"),
     [
         ({"backend": "onnx", "dtype": "bfloat16"}, "dtype='bfloat16' is not offered on backend='onnx'"),
-        ({"backend": "openvino", "quantize": "int8"}, "quantize='int8' is not offered on backend='openvino'"),
         ({"backend": "onnx", "device": "cuda"}, "backend='onnx' runs on the CPU"),
         ({"backend": "openvino", "dtype": "float16"}, "dtype='float16'"),
         ({"threads": 2}, "threads applies to backend='onnx' or 'openvino'"),

@@ -25,7 +25,7 @@ def test_defaults():
         ({"dtype": "float16", "device": "cpu"}, "dtype='float16' is not supported on device='cpu'"),
         ({"quantize": "int8", "device": "cuda"}, "quantize='int8' is a CPU-only path"),
         ({"quantize": "int8", "dtype": "bfloat16"}, "starts from float32 weights"),
-        ({"quantize": "int8", "backend": "openvino"}, "use backend='onnx' for dynamic int8"),
+        ({"quantize": "int8", "backend": "openvino", "dtype": "bfloat16"}, "starts from float32 weights"),
         ({"dtype": "bfloat16", "backend": "onnx"}, "backend='openvino' for bfloat16"),
         ({"device": "gpu"}, "option 'device'"),
         ({"batch_size": 0}, "option 'batch_size'"),
