@@ -10,7 +10,7 @@ the last position (causal LMs, ``logits_to_keep=1``) or at the first decoder ste
 is converted two ways:
 
 - ``onnx``: ``torch.onnx.export`` (TorchScript exporter, opset 17, dynamic batch and length, eager
-  attention, ``use_cache=False``), then ``openvino.convert_model`` on the ONNX file (what
+  attention unless ``--attention sdpa``, ``use_cache=False``), then ``openvino.convert_model`` on the ONNX file (what
   rerankit.local's ``backend="openvino"`` does for cross-encoders);
 - ``direct``: ``openvino.convert_model`` on the torch module with example inputs.
 
@@ -44,6 +44,7 @@ import torch
 from rerankit_crossencoder.label_head import use_label_rows
 
 VOCAB = 512
+ATTENTION = ["eager"]  # --attention: the transformers attention implementation the models use
 # label token ids (the rows the head keeps) per recipe: true, then false where the recipe has one
 LABELS = {"qwen3": [101, 102], "mxbai-v2": [201, 202], "bge-gemma": [301], "bge-gemma2": [301], "monot5": [401, 402]}
 ARCH = {
@@ -56,7 +57,7 @@ ARCH = {
 
 
 def build(recipe: str, width: int, layers: int) -> Any:
-    """A random model of the recipe's architecture, eager attention, float32."""
+    """A random model of the recipe's architecture, float32, with the --attention implementation."""
     import transformers
 
     heads = max(4, width // 64)
@@ -93,7 +94,8 @@ def build(recipe: str, width: int, layers: int) -> Any:
             decoder_start_token_id=0, initializer_factor=1.0,
         )
         cls = transformers.T5ForConditionalGeneration
-    config._attn_implementation = "eager"
+    # transformers has no sdpa for Gemma 2 (its attention soft-capping): eager there always
+    config._attn_implementation = "eager" if recipe == "bge-gemma2" else ATTENTION[0]
     return cls(config).eval()
 
 
@@ -187,6 +189,12 @@ def compile_model(ov_model: Any, precision: str) -> Callable[[torch.Tensor, torc
     return run
 
 
+def nans(scores: np.ndarray) -> str:
+    """Which rows (0 = unpadded) came out NaN, if any."""
+    bad = np.flatnonzero(~np.isfinite(scores))
+    return f" (NaN in rows {', '.join(map(str, bad))})" if len(bad) else ""
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:150]
@@ -216,8 +224,8 @@ def probe(recipe: str, width: int, layers: int) -> list[dict[str, str]]:
             continue
         d32 = float(np.abs(f32 - torch_f32).max())
         row["conversion"] = "ok"
-        row["ov f32 vs torch f32"] = f"{d32:.1e}" + (" ok" if d32 <= 1e-4 else " OVER 1e-4")
-        row["ov bf16 vs torch bf16"] = f"{np.abs(b16 - torch_bf16).max():.1e}"
+        row["ov f32 vs torch f32"] = f"{d32:.1e}" + (" ok" if d32 <= 1e-4 else " OVER 1e-4") + nans(f32)
+        row["ov bf16 vs torch bf16"] = f"{np.abs(b16 - torch_bf16).max():.1e}" + nans(b16)
         row["ov bf16 vs torch f32"] = f"{np.abs(b16 - torch_f32).max():.1e}"
         rows.append(row)
     return rows
@@ -258,14 +266,17 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--recipes", nargs="*", default=list(LABELS))
+    parser.add_argument("--attention", default="eager", help="eager (default) or sdpa")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--speed-width", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    ATTENTION[0] = args.attention
     import openvino
     import transformers
 
-    print(f"torch {torch.__version__}, transformers {transformers.__version__}, openvino {openvino.__version__}")
+    print(f"torch {torch.__version__}, transformers {transformers.__version__}, openvino {openvino.__version__}, "
+          f"{args.attention} attention")
     rows = [row for recipe in args.recipes for row in probe(recipe, args.width, args.layers)]
     cols = ["recipe", "arch", "label rows", "way", "conversion", "ov f32 vs torch f32", "ov bf16 vs torch bf16",
             "ov bf16 vs torch f32", "torch bf16", "|score|"]
