@@ -35,7 +35,7 @@ def sleepy(delay: float) -> rerankit.ScoringReranker:
 
 @pytest.fixture(scope="module")
 def server():
-    models = {"words": word_reranker(), "sleepy": sleepy(1.0), "rrf": rerankit.get_reranker("rrf")}
+    models = {"words": word_reranker(), "sleepy": sleepy(2.0), "rrf": rerankit.get_reranker("rrf")}
     settings = ServeSettings(limits=Limits(request_timeout=20), batching=Batching(max_wait_ms=5, max_documents=128))
     live = LiveServer(create_app(models, settings)).start()
     live.wait_ready()
@@ -55,8 +55,8 @@ def hang_up(url: str, i: int) -> None:
     head = f"POST /v2/rerank HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(head.encode() + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        time.sleep(0.3)
-    # closed: the answer (due in a second) has nobody to go to
+        time.sleep(1.0)  # long enough for a busy server to have started on it
+    # closed: the answer (due two seconds after the server started on it) has nobody to go to
 
 
 def metric_sum(text: str, prefix: str) -> float:
@@ -130,7 +130,7 @@ def test_hundreds_of_concurrent_requests_with_faults(server: LiveServer) -> None
 
 
 def test_timeout_and_full_queue_are_typed() -> None:
-    models = {"sleepy": sleepy(1.0)}
+    models = {"sleepy": sleepy(2.0)}
     settings = ServeSettings(limits=Limits(request_timeout=0.5, max_queue_documents=5))
     live = LiveServer(create_app(models, settings)).start()
     try:
