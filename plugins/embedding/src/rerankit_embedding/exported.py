@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from rerankit.local import (
     shipped_file,
 )
 
-from .config import DOCUMENT_PROMPT_NAMES
+from .prompts import SavedPrompts
 
 Step = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -48,7 +48,7 @@ def exported_folder(key: LoadKey) -> bool:
     )
 
 
-class ExportedEncoder:
+class ExportedEncoder(SavedPrompts):
     """The shipped export, its tokenizer and the numpy rest of the pipeline; the same interface as
     :class:`~.local.LocalEncoder`."""
 
@@ -74,21 +74,6 @@ class ExportedEncoder:
         self.steps: list[Step] = [] if marker.get("computes") else _pipeline(folder, key.model_name)
         self.runtime = open_runtime(key, None, shipped=shipped_file(key.model_name, key.backend))
         self.dimension = int(self._forward(["a"])[0].shape[1])  # the cache holds this key's lock now
-
-    def query_prompt(self, configured: Optional[str]) -> str:
-        """The text put before queries: the configured one, else the folder's saved 'query' prompt."""
-        if configured is not None:
-            return configured
-        return self.prompts.get("query", self.default_prompt)
-
-    def document_prompt(self, configured: Optional[str]) -> str:
-        """The text put before documents: the configured one, else the folder's saved document prompt."""
-        if configured is not None:
-            return configured
-        for name in DOCUMENT_PROMPT_NAMES:
-            if name in self.prompts:
-                return self.prompts[name]
-        return self.default_prompt
 
     def encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> tuple[np.ndarray, int]:
         """float32 ``[len(texts), dim]`` embeddings in input order, and how many texts were cut."""

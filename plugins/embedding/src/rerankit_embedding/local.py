@@ -35,7 +35,8 @@ from rerankit.local import (
 )
 from rerankit.local import load_key as shared_load_key
 
-from .config import DOCUMENT_PROMPT_NAMES, EmbeddingConfig
+from .config import EmbeddingConfig
+from .prompts import SavedPrompts
 
 if TYPE_CHECKING:
     from .exported import ExportedEncoder
@@ -54,7 +55,7 @@ def load_key(config: EmbeddingConfig) -> EmbeddingKey:
     return shared_load_key(config, EmbeddingKey, max_length=config.max_length)
 
 
-class LocalEncoder:
+class LocalEncoder(SavedPrompts):
     """A loaded sentence-transformers bi-encoder plus what encoding needs: lock, limit, prompts."""
 
     def __init__(self, model: Any, key: EmbeddingKey) -> None:
@@ -76,21 +77,6 @@ class LocalEncoder:
         self.runtime: Optional[Runtime] = None
         if key.backend != "torch":
             self.runtime = _runtime(model, key)
-
-    def query_prompt(self, configured: Optional[str]) -> str:
-        """The text put before queries: the configured one, else the model's saved 'query' prompt."""
-        if configured is not None:
-            return configured
-        return self.prompts.get("query", self.default_prompt)
-
-    def document_prompt(self, configured: Optional[str]) -> str:
-        """The text put before documents: the configured one, else the model's saved document prompt."""
-        if configured is not None:
-            return configured
-        for name in DOCUMENT_PROMPT_NAMES:
-            if name in self.prompts:
-                return self.prompts[name]
-        return self.default_prompt
 
     def encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> tuple[np.ndarray, int]:
         """float32 ``[len(texts), dim]`` embeddings in input order, and how many texts were cut."""
