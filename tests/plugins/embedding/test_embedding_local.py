@@ -145,7 +145,7 @@ def test_dimensions_cut_the_vectors(tiny_model: str, tiny_reference) -> None:
         rerankit.get_reranker("embedding", model_name=tiny_model, device="cpu", dimensions=99).rerank(QUERY, TEXTS)
 
 
-def test_batch_encodes_each_query_once(tiny_model: str, tiny_reference) -> None:
+def test_batch_encodes_each_query_and_each_document_once(tiny_model: str, tiny_reference) -> None:
     r = rerankit.get_reranker("embedding", model_name=tiny_model, device="cpu", batch_size=4)
     model = r.scorer.model.model
     seen: list[list[str]] = []
@@ -158,7 +158,7 @@ def test_batch_encodes_each_query_once(tiny_model: str, tiny_reference) -> None:
     model.encode = counting
     try:
         queries = [QUERY, "wing lift", QUERY]
-        sets = [TEXTS[:4], TEXTS[4:7], TEXTS[7:]]
+        sets = [TEXTS[:4], TEXTS[2:7], [*TEXTS[7:], TEXTS[0], TEXTS[5]]]  # lists share documents
         outs = r.rerank_batch(queries, sets)
     finally:
         del model.encode

@@ -128,4 +128,10 @@ def test_the_rate_limit_charges_the_requests_actually_sent(server: FakeRerankSer
     r.rerank_batch(queries, lists)
     assert server.attempts == 1 == r.scorer.requests_for_batch(queries, lists)
     assert r.scorer.requests_for("solar", ["a", "b", "c"]) == 1
+    # a text in several lists is sent once, and charged once
+    shared = make(server, batch_size=2)
+    assert shared.scorer.requests_for_batch(["solar", "wind"], [["a", "b"], ["b", "a"]]) == 2  # 4 inputs
+    server.reset()
+    shared.rerank_batch(["solar", "wind"], [["a", "b"], ["b", "a"]])
+    assert server.attempts == 2
     assert make(server, batch_size=2).scorer.requests_for("solar", ["a", "b", "c"]) == 2

@@ -127,8 +127,9 @@ class EmbeddingScorer(rerankit.Scorer):
             return super().requests_for_batch(queries, texts)
         todo = [(q, t) for q, t in zip(queries, texts) if len(t)]
         stored = any(isinstance(t, (pa.Array, pa.ChunkedArray)) for _, t in todo)
-        inputs = len(dict.fromkeys(q for q, _ in todo)) + (0 if stored else sum(len(t) for _, t in todo))
-        return self._remote.requests_for_inputs(inputs)
+        queries_sent = len(dict.fromkeys(q for q, _ in todo))
+        texts_sent = 0 if stored else len(dict.fromkeys(t for _, docs in todo for t in docs))
+        return self._remote.requests_for_inputs(queries_sent + texts_sent)
 
     # -- which values rows are scored by -------------------------------------------------------
     def select_inputs(self, table: pa.Table) -> Optional[Union[pa.Array, pa.ChunkedArray]]:
@@ -199,7 +200,8 @@ class EmbeddingScorer(rerankit.Scorer):
     def score_batch(
         self, queries: Sequence[str], texts: Sequence[Sequence[Any]], max_concurrency: int = 16
     ) -> list[list[float]]:
-        """Every distinct query encoded once, every document once, then one similarity per pair."""
+        """Every distinct query encoded once, every distinct document once (a document in many
+        queries' lists, as in an evaluation run, is not encoded again), then one similarity per pair."""
         if not any(len(t) for t in texts):
             return [[] for _ in texts]
         distinct, stored, flat = self._plan(queries, texts)
@@ -211,7 +213,7 @@ class EmbeddingScorer(rerankit.Scorer):
         else:
             q_vectors = self.embed_queries(distinct)
             d_vectors = self.embed_documents(flat) if flat else None
-        return self._similarities(queries, texts, distinct, q_vectors, d_vectors, stored)
+        return self._similarities(queries, texts, distinct, flat, q_vectors, d_vectors, stored)
 
     async def ascore_batch(
         self, queries: Sequence[str], texts: Sequence[Sequence[Any]], max_concurrency: int = 16
@@ -225,32 +227,34 @@ class EmbeddingScorer(rerankit.Scorer):
         prompted += self._prompted(flat, self.config.document_prompt)
         vectors = await self._remote.aembed(prompted, max_concurrency)
         q_vectors, d_vectors = vectors[: len(distinct)], vectors[len(distinct) :]
-        return self._similarities(queries, texts, distinct, q_vectors, d_vectors, stored)
+        return self._similarities(queries, texts, distinct, flat, q_vectors, d_vectors, stored)
 
     def _plan(
         self, queries: Sequence[str], texts: Sequence[Sequence[Any]]
     ) -> tuple[list[str], Optional[list[np.ndarray]], list[str]]:
-        """The distinct queries, the stored vectors per query (vector_column) or the flat texts."""
+        """The distinct queries, the stored vectors per query (vector_column) or the distinct texts
+        in first-seen order (:meth:`_similarities` finds each row's vector by its text)."""
         if len(queries) != len(texts):
             raise rerankit.InputError(f"{len(queries)} queries but {len(texts)} text lists; pass one list per query")
         distinct = list(dict.fromkeys(queries))
         if any(isinstance(t, (pa.Array, pa.ChunkedArray)) for t in texts):
             column = self.config.vector_column or "vector"
             return distinct, [read_vectors(t, column) for t in texts], []
-        return distinct, None, [t for docs in texts for t in docs]
+        return distinct, None, list(dict.fromkeys(t for docs in texts for t in docs))
 
     def _similarities(
         self,
         queries: Sequence[str],
         texts: Sequence[Sequence[Any]],
         distinct: list[str],
+        flat: list[str],
         q_vectors: np.ndarray,
         d_vectors: Optional[np.ndarray],
         stored: Optional[list[np.ndarray]],
     ) -> list[list[float]]:
         where = {q: i for i, q in enumerate(distinct)}
+        row_of = {t: i for i, t in enumerate(flat)}
         out: list[list[float]] = []
-        offset = 0
         for query, docs in zip(queries, texts, strict=True):
             q = q_vectors[where[query]]
             if stored is not None:
@@ -264,8 +268,7 @@ class EmbeddingScorer(rerankit.Scorer):
                     )
             else:
                 assert d_vectors is not None
-                d = d_vectors[offset : offset + len(docs)]
-                offset += len(docs)
+                d = d_vectors[[row_of[t] for t in docs]]
             out.append(similarities(q, d, self.config.similarity, self.config.normalize).tolist())
         return out
 
