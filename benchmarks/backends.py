@@ -18,11 +18,11 @@ compared with torch float32's (largest absolute difference, Spearman).
 
 --ndcg adds quality: BM25 top 100 of every judged query of --data (Cranfield unless given; CISI
 with --data /path/to/cisi) reranked by ``embedding`` (the real MiniLM weights) on each backend and
-precision, nDCG@10 against torch float32's. That is long on 2 cores (torch float32 reranks about
-20 texts a second), so it runs in pieces: --variants picks the variants of one run, --queries
-the first N judged queries, and --results keeps each variant's figure in a JSON file, so the table
-printed at the end of every piece holds all the pieces so far, with the difference to torch
-float32's run on the same queries.
+precision, nDCG@10 against torch float32's. One ``rerank_batch`` per variant encodes each distinct
+document once (about 1,400 a collection: a few minutes for all variants on 2 cores). It can run in
+pieces: --variants picks the variants of one run, --queries the first N judged queries, and
+--results keeps each variant's figure in a JSON file, so the table printed at the end of every
+piece holds all the pieces so far, with the difference to torch float32's run on the same queries.
 
     python benchmarks/backends.py                 # all three scorers (a few minutes on 2 cores)
     python benchmarks/backends.py --only crossencoder --rounds 20
