@@ -90,11 +90,13 @@ def test_page_renders_without_console_errors(browser: webdriver.Chrome, site_url
 
 @pytest.mark.parametrize("term", ["passages", "rrf"])
 def test_search_finds(browser: webdriver.Chrome, site_url: str, term: str) -> None:
+    # generous waits: the search index loads in a web worker, and a 10-20 s wait timed out once on a loaded
+    # 2-core machine; a waiting step returns as soon as its condition holds
     _open(browser, site_url + "/")
-    box = WebDriverWait(browser, 10).until(ec.element_to_be_clickable((By.CSS_SELECTOR, "input.md-search__input")))
+    box = WebDriverWait(browser, 60).until(ec.element_to_be_clickable((By.CSS_SELECTOR, "input.md-search__input")))
     box.click()
     box.send_keys(term)
-    results = WebDriverWait(browser, 20).until(
+    results = WebDriverWait(browser, 60).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "li.md-search-result__item") or None)
     texts = [r.text.lower() for r in results]
     assert any(term in t for t in texts), f"search for {term!r} found {texts[:5]}"
