@@ -273,6 +273,20 @@ def test_truncated_texts_and_queries_are_counted_in_warnings(stanford, caplog):
     assert reranker.scorer.truncated_total == 3
 
 
+def test_a_document_in_several_queries_lists_is_encoded_once(stanford, caplog):
+    reranker = rerankit.get_reranker("colbert", model_name=str(stanford), doc_max_length=8, batch_size=2)
+    long_texts = [f"wing lift drag heat flow jet {word}" for word in ("a", "b", "c", "d")]  # each one cut
+    sets = [docs(long_texts[:3]), docs(long_texts[1:]), docs(long_texts[::-1])]
+    caplog.set_level(logging.WARNING, logger="rerankit")
+    outs = reranker.rerank_batch(["heat", "wing", "drag"], sets)
+    assert reranker.scorer.truncated_total == 4  # 4 distinct documents in 10 rows
+    assert "4 of 4 texts were longer than doc_max_length=8" in caplog.text
+    for query, rows, out in zip(["heat", "wing", "drag"], sets, outs, strict=True):
+        single = reranker.rerank(query, rows)
+        assert out["id"].to_pylist() == single["id"].to_pylist()
+        np.testing.assert_allclose(out["_relevance_score"].to_numpy(), single["_relevance_score"].to_numpy(), atol=1e-5)
+
+
 # -- packaging -------------------------------------------------------------------------------------
 def test_registered_through_the_entry_point():
     info = {i.name: i for i in rerankit.list_rerankers()}

@@ -100,7 +100,8 @@ class ColbertScorer(rerankit.Scorer):
     def score_batch(
         self, queries: Sequence[str], texts: Sequence[Sequence[Any]], max_concurrency: int = 16
     ) -> list[list[float]]:
-        """All queries' documents batched together by length, then split per query."""
+        """All queries' documents batched together by length (a document in several queries'
+        lists encoded once), then split per query."""
         sizes = [len(t) for t in texts]
         if not sum(sizes):
             return [[] for _ in texts]
@@ -117,14 +118,16 @@ class ColbertScorer(rerankit.Scorer):
             scores, query_cut = score_vectors(
                 model, queries, vectors, counts, owner, self.config.batch_size, query_length
             )
-            doc_cut = 0
+            doc_cut, encoded = 0, len(owner)
         else:
-            flat = [t for docs in texts for t in docs]
+            where: dict[str, int] = {}
+            doc_of = np.array([where.setdefault(t, len(where)) for docs in texts for t in docs], dtype=np.int64)
             scores, query_cut, doc_cut = score_texts(
-                model, queries, flat, owner, self.config.batch_size, query_length, doc_length
+                model, queries, list(where), doc_of, owner, self.config.batch_size, query_length, doc_length
             )
+            encoded = len(where)
         self._report_queries(query_cut, len(queries), query_length)
-        self._report_texts(doc_cut, len(owner), doc_length, model)
+        self._report_texts(doc_cut, encoded, doc_length, model)
         bounds = np.cumsum([0, *sizes])
         return [scores[bounds[i] : bounds[i + 1]].tolist() for i in range(len(texts))]
 

@@ -1,7 +1,7 @@
-"""Scoring a batch of (query, document) pairs: documents in length-sorted batches, MaxSim
-vectorized per batch, scores returned in input order. The model's own arrays do the work (torch
-tensors for :class:`~.encoder.ColbertModel`, numpy for :class:`~.exported.ExportedColbert`), so
-this module imports no torch."""
+"""Scoring a batch of (query, document) pairs: each distinct document encoded once, in
+length-sorted batches, MaxSim vectorized per batch, scores returned in input order. The model's
+own arrays do the work (torch tensors for :class:`~.encoder.ColbertModel`, numpy for
+:class:`~.exported.ExportedColbert`), so this module imports no torch."""
 
 from __future__ import annotations
 
@@ -18,20 +18,30 @@ def score_texts(
     model: ColbertModel,
     queries: Sequence[str],
     docs: Sequence[str],
+    doc_of: np.ndarray,
     owner: np.ndarray,
     batch_size: int,
     query_length: int,
     doc_length: int,
 ) -> tuple[np.ndarray, int, int]:
-    """Scores of ``docs[i]`` against ``queries[owner[i]]``, and the queries and documents truncated."""
+    """Scores of pair ``i``, ``docs[doc_of[i]]`` against ``queries[owner[i]]``, and the queries and
+    documents truncated. Each of ``docs`` (distinct texts) is encoded once, however many pairs use it."""
     q, scored, query_cut = model.encode_queries(queries, query_length)
+    by_doc = np.argsort(doc_of, kind="stable")  # the pairs grouped by document
+    first = np.searchsorted(doc_of[by_doc], np.arange(len(docs) + 1))
     batches = LengthSortedBatches([len(d) for d in docs], batch_size)  # characters: a free proxy
-    parts, doc_cut = [], 0
+    parts, pairs, doc_cut = [], [], 0
     for rows in batches:
         d, valid, cut = model.encode_documents([docs[i] for i in rows], doc_length)
         doc_cut += cut
-        parts.append(model.maxsim(q, scored, owner[rows], d, valid))
-    return batches.restore(model.gather(parts)), query_cut, doc_cut
+        mine = np.concatenate([by_doc[first[i] : first[i + 1]] for i in rows])  # the pairs of these rows
+        local = model.array(np.repeat(np.arange(len(rows)), first[rows + 1] - first[rows]))
+        parts.append(model.maxsim(q, scored, owner[mine], d[local], valid[local]))
+        pairs.append(mine)
+    gathered = model.gather(parts)
+    scores = np.empty_like(gathered)
+    scores[np.concatenate(pairs)] = gathered
+    return scores, query_cut, doc_cut
 
 
 def score_vectors(
