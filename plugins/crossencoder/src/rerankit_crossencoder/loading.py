@@ -74,6 +74,12 @@ def write_folder(model: Any, out: str | os.PathLike[str], *, weights: bool, over
     from rerankit.local import write_export_folder
 
     runtime = getattr(model, "runtime", None)
+    if getattr(model, "recipe", None) is not None:
+        raise ConfigError(
+            f"export writes a cross-encoder's graph; model_name={model.key.model_name!r} is an LLM reranker "
+            f"(recipe={model.recipe.name!r}), which backend='onnx' or 'openvino' exports into the cache "
+            "when it loads, not into a folder"
+        )
     if runtime is None:
         raise ConfigError(
             "export writes an ONNX or OpenVINO graph of a cross-encoder: set backend='onnx' or 'openvino' "
@@ -99,10 +105,10 @@ def _load_any(key: CrossEncoderKey) -> LoadedModel | GenerativeModel | ExportedC
     if found is None:
         return _load(key)
     recipe, head = found
-    if key.quantize is not None or key.backend != "torch":
+    if key.quantize is not None and key.backend == "torch":
         raise ConfigError(
-            f"model_name={key.model_name!r} is scored by recipe={recipe.name!r} on transformers "
-            "directly; quantize and backend apply to cross-encoders only (use dtype='bfloat16' instead)"
+            f"model_name={key.model_name!r} is scored by recipe={recipe.name!r}: quantize='{key.quantize}' "
+            "runs on backend='onnx' or 'openvino' for it; on torch use dtype='bfloat16' instead"
         )
     return _load_generative(key, recipe, head)
 
@@ -125,7 +131,9 @@ def _load_generative(key: CrossEncoderKey, recipe: Any, head: str) -> Generative
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             key.model_name, padding_side=recipe.padding_side, **common
         )
-        model = auto.from_pretrained(key.model_name, dtype=getattr(torch, key.dtype), **common)
+        # a CPU backend starts from float32 weights and applies dtype or quantize itself
+        dtype = key.dtype if key.backend == "torch" else "float32"
+        model = auto.from_pretrained(key.model_name, dtype=getattr(torch, dtype), **common)
     except Exception as exc:
         raise ConfigError(
             f"could not load model_name={key.model_name!r} for recipe={recipe.name!r}: "
