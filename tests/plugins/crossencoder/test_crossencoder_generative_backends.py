@@ -115,6 +115,21 @@ def test_the_exported_graph_returns_the_label_logits_not_the_vocabulary(qwen3_mo
         assert width == 2
 
 
+def test_a_checkpoint_s_own_export_is_not_taken_for_the_label_logits(qwen3_model, torch_scores, tmp_path):
+    """An LLM checkpoint that ships onnx/model.onnx (a causal LM's export: the vocabulary, a
+    key-value cache) is still scored by its recipe, from the label logits exported from its weights."""
+    import shutil
+
+    _, torch_mixed = torch_scores("qwen3_model")
+    shipped = tmp_path / "Qwen3-Reranker-tiny"
+    shutil.copytree(qwen3_model, shipped)
+    (shipped / "onnx").mkdir()
+    (shipped / "onnx" / "model.onnx").write_bytes(b"not the label logits")
+    model = reranker(str(shipped), backend="onnx").scorer.model
+    assert model.recipe.name == "qwen3" and model.runtime.origin != "shipped"
+    np.testing.assert_allclose(scores(str(shipped), MIXED, backend="onnx"), torch_mixed, atol=EXACT)
+
+
 @pytest.mark.parametrize("fixture", ["qwen3_model", "t5_model"])
 def test_passages_and_rerank_batch_agree_across_backends(fixture, request):
     path = request.getfixturevalue(fixture)

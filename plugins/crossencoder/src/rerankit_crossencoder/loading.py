@@ -97,13 +97,14 @@ def _load_any(key: CrossEncoderKey) -> LoadedModel | GenerativeModel | ExportedC
     from .detection import detect
     from .exported import ExportedCrossEncoder, exported_folder
 
-    if exported_folder(key):  # the checkpoint's own export: scored without torch or transformers
+    found = detect(key)  # two small JSON files read, nothing imported
+    if found is None and exported_folder(key):  # the checkpoint's own export: scored without torch
         logger.info("loading exported cross-encoder %s on %s", key.model_name, key.backend)
         return ExportedCrossEncoder(key)
-
-    found = detect(key)
     if found is None:
         return _load(key)
+    # an LLM reranker's own onnx/ or openvino/ export (the whole vocabulary, a key-value cache) is
+    # not what its recipe scores from: the label logits are exported from its weights instead
     recipe, head = found
     if key.quantize is not None and key.backend == "torch":
         raise ConfigError(
