@@ -22,12 +22,20 @@ the median over repeats of the card loop's time over its own:
 - with --sorted, also the card loop on length-sorted batches, to show what sorting alone gives.
 Scores of rerankit and the card are compared (max absolute difference).
 
+With --backends, rerankit on the CPU backends too (the same checkpoint, its label-logit module
+exported once into a private export cache, whose time is printed): ``openvino`` (float32,
+OpenVINO's precision hint f32), ``openvino-bf16``, ``openvino-int8``, ``onnx`` (ONNX Runtime
+float32), ``onnx-int8``; each row also gets its ratio to rerankit on torch float32 (same run,
+interleaved) and its scores' max difference and Spearman correlation against torch float32's.
+The CPU's model and instruction-set flags are printed first.
+
 With few layers the card loop's cost is mostly its vocabulary logits at every position (151,669 x
 1024 per token, about 10x one layer's weights), which rerankit skips; on the full 28-layer model
 that share, and so the gap, is smaller.
 
     python benchmarks/generative.py --docs 4 --batch-size 4 --full-head   # CPU: 4 layers, 2 x 4 pairs
     python benchmarks/generative.py --layers 28 --docs 64 --device cuda --dtype bfloat16
+    python benchmarks/generative.py --docs 8 --batch-size 4 --backends openvino openvino-bf16 onnx
 """
 
 from __future__ import annotations
@@ -35,12 +43,22 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+#: --backends: rerankit's options for each CPU backend row
+BACKENDS = {
+    "openvino": {"backend": "openvino"},
+    "openvino-bf16": {"backend": "openvino", "dtype": "bfloat16"},
+    "openvino-int8": {"backend": "openvino", "quantize": "int8"},
+    "onnx": {"backend": "onnx"},
+    "onnx-int8": {"backend": "onnx", "quantize": "int8"},
+}
 
 WORDS = (
     "the a of and to in is was for on with by at from wing flow heat aircraft model speed high low "
@@ -118,13 +136,9 @@ def main() -> None:
     parser.add_argument("--full-head", action="store_true", help="also time rerankit with the whole output head")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--backends", nargs="*", default=[], choices=list(BACKENDS),
+                        help="also time rerankit on these CPU backends")
     args = parser.parse_args()
-
-    import numpy as np
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    import rerankit
 
     rng = random.Random(0)
     queries = [
@@ -139,8 +153,25 @@ def main() -> None:
             for _ in range(args.docs)]
         for q in queries
     }
+    work = Path(tempfile.mkdtemp())
+    os.environ.setdefault("RERANKIT_CACHE_DIR", str(work / "cache"))  # the exports, removed at the end
+    try:
+        run(args, queries, docs, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, queries: list[str], docs: dict[str, list[str]], work: Path) -> None:
+    import numpy as np
+    import torch
+    from backends import cpu as cpu_model
+    from backends import spearman
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import rerankit
+
     n_pairs = args.queries * args.docs
-    path = Path(tempfile.mkdtemp()) / "Qwen3-Reranker-shaped"
+    path = work / "Qwen3-Reranker-shaped"
     build(path, args.layers, [*queries, *(t for ts in docs.values() for t in ts)])
     reranker = rerankit.get_reranker(
         "crossencoder", model_name=str(path), batch_size=args.batch_size, device=args.device, dtype=args.dtype
@@ -162,6 +193,17 @@ def main() -> None:
     def card_sorted(q: str) -> None:
         card_loop(model, tokenizer, sorted(pairs[q], key=lambda p: -len(p[1])), args.batch_size)
 
+    on_backends = {}
+    for name in args.backends:
+        t = time.perf_counter()
+        other = rerankit.get_reranker(
+            "crossencoder", model_name=str(path), batch_size=args.batch_size, **BACKENDS[name]
+        ).scorer
+        other.score(queries[0], docs[queries[0]][:2])  # export (or reuse), compile, warm up
+        print(f"  rerankit {name}: export, conversion and first batch {time.perf_counter() - t:.1f} s "
+              f"({other.model.runtime.origin})", flush=True)
+        on_backends[f"rerankit {name}"] = other
+
     generative = scorer.model
     label_head = generative.model.get_output_embeddings()
     # the tied embedding matrix as the output head again: rerankit as it scored before label rows
@@ -170,20 +212,22 @@ def main() -> None:
     whole_head.weight = embedding
 
     def ours_full_head(q: str) -> np.ndarray:
-        columns = generative._columns
+        columns = generative.labels.columns
         generative.model.set_output_embeddings(whole_head)
-        generative._columns = [generative.true_id, generative.false_id]
+        generative.labels.columns = [generative.true_id, generative.false_id]
         try:
             return ours(q)
         finally:
             generative.model.set_output_embeddings(label_head)
-            generative._columns = columns
+            generative.labels.columns = columns
 
     variants = {"rerankit": ours, "card loop": card}
     if args.full_head:
         variants["rerankit, full head"] = ours_full_head
     if args.sorted:
         variants["card loop, sorted"] = card_sorted
+    for name, other in on_backends.items():
+        variants[name] = lambda q, other=other: np.asarray(other.score(q, docs[q]))
     # per repeat and variant: wall seconds and this process's CPU seconds (all threads); CPU time is
     # what a busy machine's other jobs change least, so its ratio is the robust one under load
     wall: dict[str, list[float]] = {name: [0.0] * args.repeats for name in variants}
@@ -203,25 +247,38 @@ def main() -> None:
             f"{name} {wall[name][repeat]:.1f} s wall / {cpu[name][repeat]:.1f} s CPU" for name in variants
         ), flush=True)
 
+    name, flags = cpu_model()
+    print(f"CPU: {name}; {rerankit.local.default_threads()} cores available; flags: {' '.join(flags) or 'none'}")
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU ({os.cpu_count()} cores)"
     print(f"Qwen3-0.6B shape, {args.layers} layer(s), {args.queries} queries x {args.docs} docs, "
           f"{min(tokens)} to {max(tokens)} tokens per row, batch {args.batch_size}, {args.dtype} on {device}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.repeats} interleaved repeats")
     print(f"  rerankit's output head: {label_head.out_features} of {embedding.shape[0]} rows "
           f"({'the label-row head' if label_head.out_features < embedding.shape[0] else 'the full head'})")
-    print(f"  {'variant':<18} {'pairs/s':>8}  {'vs card loop':>12}  {'CPU s/pair':>10}  {'vs card loop':>12}")
+    print(f"  {'variant':<24} {'pairs/s':>8}  {'vs card loop':>12}  {'CPU s/pair':>10}  {'vs card loop':>12}"
+          f"  {'vs rerankit':>11}  {'CPU vs rerankit':>15}")
+
+    def ratio(times: dict[str, list[float]], base: str, name: str) -> float:
+        return statistics.median(b / mine for b, mine in zip(times[base], times[name], strict=True))
+
     for name in variants:
         rate = n_pairs / statistics.median(wall[name])
-        ratio = statistics.median(w / mine for w, mine in zip(wall["card loop"], wall[name], strict=True))
         per_pair = statistics.median(cpu[name]) / n_pairs
-        cpu_ratio = statistics.median(c / mine for c, mine in zip(cpu["card loop"], cpu[name], strict=True))
-        print(f"  {name:<18} {rate:8.2f}  {ratio:11.2f}x  {per_pair:10.3f}  {cpu_ratio:11.2f}x")
-    print("  (pairs/s: median wall time; ratios: median over repeats of the card loop's time / the variant's)")
+        print(f"  {name:<24} {rate:8.2f}  {ratio(wall, 'card loop', name):11.2f}x  {per_pair:10.3f}  "
+              f"{ratio(cpu, 'card loop', name):11.2f}x  {ratio(wall, 'rerankit', name):10.2f}x  "
+              f"{ratio(cpu, 'rerankit', name):14.2f}x")
+    print("  (pairs/s: median wall time; ratios: median over repeats of the baseline's time / the variant's; "
+          "'rerankit' is rerankit on torch)")
     diff = np.abs(np.concatenate(results["rerankit"]) - np.concatenate(results["card loop"])).max()
     print(f"  max |rerankit - card| score difference: {diff:.2e}")
     if args.full_head:
         diff = np.abs(np.concatenate(results["rerankit"]) - np.concatenate(results["rerankit, full head"])).max()
         print(f"  max |label rows - full head| score difference: {diff:.2e}")
+    reference = np.concatenate(results["rerankit"])
+    for name in on_backends:
+        got = np.concatenate(results[name])
+        print(f"  {name}: max |score - torch float32's| {np.abs(got - reference).max():.2e}, "
+              f"Spearman {spearman(reference, got):.4f}")
 
 
 if __name__ == "__main__":

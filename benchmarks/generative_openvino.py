@@ -1,5 +1,10 @@
 """Do the LLM recipes' label-row models convert to OpenVINO, and score the same as torch?
 
+The probe that preceded ``backend="openvino"`` / ``"onnx"`` for recipes (now wired in: see
+``rerankit_crossencoder/label_logits.py`` and ``benchmarks/generative.py --backends``); kept for
+what the tests do not cover: Gemma 2 (soft-capping, sliding window) and the direct
+``openvino.convert_model`` route, whose NaN rows with SDPA attention ``--attention sdpa`` shows.
+
 For each recipe family a tiny random model of its architecture is built (2 layers, hidden 32, a
 vocabulary of 512; ``--width``/``--layers`` make it larger): Qwen3 (recipe ``qwen3``), Qwen2
 (``mxbai-v2``), Gemma (``bge-gemma``, bge-reranker-v2-gemma), Gemma 2 with attention and final

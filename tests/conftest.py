@@ -41,6 +41,8 @@ SLOW: dict[str, str] = {
     # the CPU backends: each export converts a model; the fast subset keeps the crossencoder's
     "tests/plugins/embedding/test_embedding_backends.py": "exports and converts models for OpenVINO and ONNX Runtime",
     "tests/plugins/colbert/test_colbert_backends.py": "exports and converts models for OpenVINO and ONNX Runtime",
+    "tests/plugins/crossencoder/test_crossencoder_generative_backends.py": "exports and converts five LLM "
+    "recipes' models for OpenVINO and ONNX Runtime",
     "tests/plugins/embedding/test_embedding_exported.py": "exports models and writes export folders",
     "tests/plugins/colbert/test_colbert_exported.py": "exports models and writes export folders",
     "tests/integration/test_ray.py": "starts a local Ray runtime",

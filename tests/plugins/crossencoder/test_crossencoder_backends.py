@@ -156,7 +156,7 @@ def test_threads_are_an_option_of_the_cpu_backends(tiny_model, reference):
         ({"backend": "onnx", "device": "cuda"}, "backend='onnx' runs on the CPU"),
         ({"backend": "openvino", "dtype": "float16"}, "dtype='float16'"),
         ({"threads": 2}, "threads applies to backend='onnx' or 'openvino'"),
-        ({"backend": "onnx", "recipe": "qwen3"}, "use backend='torch'"),
+        ({"recipe": "qwen3", "quantize": "int8"}, "runs on backend='onnx' or 'openvino'"),
         ({"backend": "tensorrt"}, "option 'backend'"),
     ],
 )

@@ -308,13 +308,17 @@ def _build(entry: Path, key: Any, export: Optional[Export], shipped: Optional[Pa
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=entry.parent))
     try:
         logger.info("%s: converting to %s (%s) into %s", key.model_name, key.backend, key.quantize or key.dtype, entry)
+        # the intermediate files in a folder of their own, removed once converted: a model past
+        # ONNX's 2 GB protobuf limit is exported with its weights in files beside the graph
+        scratch = work / "export"
+        scratch.mkdir()
         if shipped is not None:
             onnx_path, shape = shipped, _config_attention_shape(shipped)
         else:
-            onnx_path, shape = _export_onnx(export, work / "export.onnx")
+            onnx_path, shape = _export_onnx(export, scratch / "export.onnx")
         if key.backend == "onnx":
             model = "model.onnx"
-            onnx_path = _fuse(onnx_path, work / "export.fused.onnx", shape)
+            onnx_path = _fuse(onnx_path, scratch / "fused.onnx", shape)
             if key.quantize == "int8":
                 _quantize_int8(onnx_path, work / model)
             else:
@@ -327,8 +331,7 @@ def _build(entry: Path, key: Any, export: Optional[Export], shipped: Optional[Pa
             if key.quantize == "int8":
                 converted = _compress_int8(converted)
             openvino.save_model(converted, str(work / model), compress_to_fp16=False)
-        for stray in work.glob("export.onnx*"):
-            stray.unlink()
+        shutil.rmtree(scratch)
         files = {p.name: _sha256(p) for p in sorted(work.iterdir()) if p.is_file()}
         (work / "manifest.json").write_text(json.dumps({"model": model, "files": files}), encoding="utf-8")
         shutil.rmtree(entry, ignore_errors=True)
@@ -436,7 +439,7 @@ def _fuse(source: Path, target: Path, shape: Optional[tuple[int, int]]) -> Path:
         fused = optimize_model(str(source), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
         if not any(fused.get_fused_operator_statistics().values()):
             return source
-        fused.save_model_to_file(str(target))
+        fused.save_model_to_file(str(target), use_external_data_format=_over_2gb(fused.model))
         expected, got = _probe(source), _probe(target)
     except Exception as exc:  # a graph the optimizer or the probe cannot handle: the plain export serves
         logger.warning("ONNX Runtime's graph fusion failed (%s: %s); keeping the unfused graph",
@@ -476,7 +479,16 @@ def _save_onnx(source: Path, target: Path) -> None:
     import onnx
 
     model = onnx.load(str(source))
-    onnx.save(model, str(target))
+    if _over_2gb(model):  # the weights in one file beside the graph, which ONNX Runtime reads
+        onnx.save(model, str(target), save_as_external_data=True, location=target.name + ".data")
+    else:
+        onnx.save(model, str(target))
+
+
+def _over_2gb(model: Any) -> bool:
+    """Whether ``model``'s weights pass what one protobuf file can hold (2 GB, less a margin for
+    the graph)."""
+    return sum(tensor.ByteSize() for tensor in model.graph.initializer) > 1_800_000_000
 
 
 def _quantize_int8(source: Path, target: Path) -> None:
@@ -489,6 +501,8 @@ def _quantize_int8(source: Path, target: Path) -> None:
     try:
         quantize_dynamic(
             str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
+            # the float32 weights' size (with the files beside the graph) bounds the int8 graph's
+            use_external_data_format=sum(p.stat().st_size for p in source.parent.iterdir()) > 1_800_000_000,
             # the fused graph's contrib ops (Attention, SkipLayerNormalization) defeat shape
             # inference; their weights are float32
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},

@@ -75,12 +75,10 @@ class CrossEncoderConfig(LocalModelConfig):
                 f"instruction is read by the recipes {', '.join(INSTRUCTION_RECIPES)}, not by "
                 f"recipe='{self.recipe}'; drop instruction or pick one of those recipes"
             )
-        if generative and self.backend != "torch":
-            raise ValueError(f"recipe='{self.recipe}' runs on transformers directly: use backend='torch'")
-        if generative and self.quantize is not None:
+        if generative and self.quantize is not None and self.backend == "torch":
             raise ValueError(
-                f"quantize='{self.quantize}' is for cross-encoders; recipe='{self.recipe}' models use "
-                "dtype='bfloat16' (CPU or GPU) or 'float16' (GPU) instead"
+                f"quantize='{self.quantize}' with recipe='{self.recipe}' runs on backend='onnx' or 'openvino'; "
+                "on torch use dtype='bfloat16' (CPU or GPU) or 'float16' (GPU) instead"
             )
         if self.quantize is not None and self.backend == "torch" and device not in ("auto", "cpu"):
             raise ValueError(

@@ -11,6 +11,11 @@ for the label tokens where :mod:`.label_head` checks that this gives the full he
 (two rows of the output head instead of the whole vocabulary). Scores stay on the device until
 the last batch is done.
 
+The forward pass is :class:`.label_logits.LabelLogits`, the model up to the label logits: run by
+torch, or with ``backend="onnx"`` / ``"openvino"`` exported once through rerankit's shared export
+cache and run by ONNX Runtime or OpenVINO (float32, OpenVINO bf16, int8); everything else here
+is the same code on every backend.
+
 Truncation is counted exactly and for free: each part is tokenized with a limit one token above
 what it may keep, so a part longer than its share shows it by its length.
 """
@@ -25,9 +30,10 @@ import numpy as np
 import torch
 
 from rerankit import ConfigError
-from rerankit.local import LengthSortedBatches, models
+from rerankit.local import LengthSortedBatches, Runtime, models
 
 from .label_head import use_label_rows
+from .label_logits import LabelLogits, open_label_runtime
 from .recipes import Recipe
 
 Head = Literal["lm", "classifier"]
@@ -114,11 +120,21 @@ class GenerativeModel:
         # the logits columns the score is read from: the label ids in the vocabulary, or 0 and 1
         # once the output head holds only the label rows (checked on a probe batch, .label_head)
         labels = [self.true_id] if self.false_id is None else [self.true_id, self.false_id]
-        self._columns = labels
+        seq2seq = recipe.architecture == "seq2seq"
+        shape = dict(seq2seq=seq2seq, start_id=self._start_id, keep_one=self._keep_one)
+        full = LabelLogits(model, head, labels, **shape)
         if head == "lm":
             probe = self._tensors(self.encode(["query", "a longer query"], ["document", "a document"])[0])
-            if use_label_rows(model, labels, lambda: self._last_logits(*probe), f"{recipe.name} {key.model_name}"):
-                self._columns = list(range(len(labels)))
+            if use_label_rows(model, labels, lambda: full.last(*probe), f"{recipe.name} {key.model_name}"):
+                labels = list(range(len(labels)))
+        #: The module that ends in the label logits: run on torch, exported on the CPU backends
+        self.labels: Optional[LabelLogits] = LabelLogits(model, head, labels, **shape)
+        #: The onnx or openvino runtime of :attr:`labels` (None on torch).
+        self.runtime: Optional[Runtime] = None
+        if key.backend != "torch":
+            self.runtime = open_label_runtime(self.labels, key, recipe.name)
+            # the runtime holds its own copy of the weights: torch's are no longer needed
+            self.model = self.labels = None
 
     # -- public --------------------------------------------------------------------------------
     def score(
@@ -211,7 +227,8 @@ class GenerativeModel:
             )
         return int(found)
 
-    def _tensors(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    def _arrays(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids and attention mask of ``rows``, padded on the recipe's side."""
         width = max(map(len, rows))
         ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -220,30 +237,23 @@ class GenerativeModel:
             span = slice(width - len(row), width) if left else slice(0, len(row))
             ids[i, span] = row
             mask[i, span] = 1
+        return ids, mask
+
+    def _tensors(self, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        ids, mask = self._arrays(rows)
         return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
 
     def _forward(self, rows: list[list[int]], activation: str) -> torch.Tensor:
-        input_ids, mask = self._tensors(rows)
-        if self.head == "classifier":
-            raw = self.model(input_ids=input_ids, attention_mask=mask).logits[:, 0].float()
+        input_ids, mask = self._arrays(rows)
+        if self.runtime is not None:  # only the forward pass changes
+            logits = torch.from_numpy(self.runtime.run({"input_ids": input_ids, "attention_mask": mask})[0])
         else:
-            last = self._last_logits(input_ids, mask).float()
-            raw = last[:, self._columns[0]]
-            if len(self._columns) > 1:
-                raw = raw - last[:, self._columns[1]]
+            ids, attention = torch.from_numpy(input_ids).to(self.device), torch.from_numpy(mask).to(self.device)
+            logits = self.labels(ids, attention).float()
+        raw = logits[:, 0] - logits[:, 1] if logits.shape[1] > 1 else logits[:, 0]
         if activation == "sigmoid" or (activation == "auto" and self.recipe.score == "p_true"):
             return torch.sigmoid(raw)
         return raw
-
-    def _last_logits(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The LM head's logits at the position the score is read from, one row per input."""
-        if self.recipe.architecture == "seq2seq":
-            start = torch.full((len(input_ids), 1), self._start_id, dtype=torch.long, device=self.device)
-            out = self.model(input_ids=input_ids, attention_mask=mask, decoder_input_ids=start, use_cache=False)
-        else:
-            extra = {"logits_to_keep": 1} if self._keep_one else {}
-            out = self.model(input_ids=input_ids, attention_mask=mask, use_cache=False, **extra)
-        return out.logits[:, -1, :]
 
 
 def _pad_id(tokenizer: Any) -> int:

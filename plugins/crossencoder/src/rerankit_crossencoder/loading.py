@@ -74,6 +74,12 @@ def write_folder(model: Any, out: str | os.PathLike[str], *, weights: bool, over
     from rerankit.local import write_export_folder
 
     runtime = getattr(model, "runtime", None)
+    if getattr(model, "recipe", None) is not None:
+        raise ConfigError(
+            f"export writes a cross-encoder's graph; model_name={model.key.model_name!r} is an LLM reranker "
+            f"(recipe={model.recipe.name!r}), which backend='onnx' or 'openvino' exports into the cache "
+            "when it loads, not into a folder"
+        )
     if runtime is None:
         raise ConfigError(
             "export writes an ONNX or OpenVINO graph of a cross-encoder: set backend='onnx' or 'openvino' "
@@ -91,18 +97,19 @@ def _load_any(key: CrossEncoderKey) -> LoadedModel | GenerativeModel | ExportedC
     from .detection import detect
     from .exported import ExportedCrossEncoder, exported_folder
 
-    if exported_folder(key):  # the checkpoint's own export: scored without torch or transformers
+    found = detect(key)  # two small JSON files read, nothing imported
+    if found is None and exported_folder(key):  # the checkpoint's own export: scored without torch
         logger.info("loading exported cross-encoder %s on %s", key.model_name, key.backend)
         return ExportedCrossEncoder(key)
-
-    found = detect(key)
     if found is None:
         return _load(key)
+    # an LLM reranker's own onnx/ or openvino/ export (the whole vocabulary, a key-value cache) is
+    # not what its recipe scores from: the label logits are exported from its weights instead
     recipe, head = found
-    if key.quantize is not None or key.backend != "torch":
+    if key.quantize is not None and key.backend == "torch":
         raise ConfigError(
-            f"model_name={key.model_name!r} is scored by recipe={recipe.name!r} on transformers "
-            "directly; quantize and backend apply to cross-encoders only (use dtype='bfloat16' instead)"
+            f"model_name={key.model_name!r} is scored by recipe={recipe.name!r}: quantize='{key.quantize}' "
+            "runs on backend='onnx' or 'openvino' for it; on torch use dtype='bfloat16' instead"
         )
     return _load_generative(key, recipe, head)
 
@@ -125,7 +132,9 @@ def _load_generative(key: CrossEncoderKey, recipe: Any, head: str) -> Generative
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             key.model_name, padding_side=recipe.padding_side, **common
         )
-        model = auto.from_pretrained(key.model_name, dtype=getattr(torch, key.dtype), **common)
+        # a CPU backend starts from float32 weights and applies dtype or quantize itself
+        dtype = key.dtype if key.backend == "torch" else "float32"
+        model = auto.from_pretrained(key.model_name, dtype=getattr(torch, dtype), **common)
     except Exception as exc:
         raise ConfigError(
             f"could not load model_name={key.model_name!r} for recipe={recipe.name!r}: "
