@@ -127,27 +127,36 @@ def ship_encoder_only(model: Path, encoder: Any, inputs: Sequence[str]) -> Path:
     return model
 
 
-def check_lengths_rounded(load: Callable[[], Any], texts: Sequence[str], query: str, reference: Sequence[float],
+def check_lengths_rounded(load: Callable[..., Any], texts: Sequence[str], query: str, reference: Sequence[float],
                           clear: Callable[[], None], limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """OpenVINO runs texts of varying length at sequence lengths rounded up to multiples of 16 (or
-    the model's ``limit``), so batches repeat a few shapes, and still gives torch float32's scores;
-    ``RERANKIT_LENGTH_MULTIPLE=1`` (read when the model loads) runs the exact lengths, same scores.
-    ``load`` gives a reranker on ``backend="openvino"`` (float32)."""
+    """OpenVINO float32 runs the texts' own padded lengths by default; with
+    ``RERANKIT_LENGTH_MULTIPLE=16`` (read when the model loads) it runs them rounded up to
+    multiples of 16 (or the model's ``limit``), so batches repeat a few shapes, and still gives torch
+    float32's scores. OpenVINO bf16 rounds to 16 by default. ``load(**options)`` gives a reranker on
+    ``backend="openvino"`` with ``options``."""
     clear()
     reranker = load()
-    rounded = reranker.scorer.score(query, texts)
+    exact = reranker.scorer.score(query, texts)
     runtime = reranker.scorer.model.runtime
-    lengths = {shape[1] for shape in runtime.shapes}
-    assert runtime.length_multiple == 16
+    exact_lengths = {shape[1] for shape in runtime.shapes}
+    assert runtime.length_multiple == 1
+    assert any(n % 16 for n in exact_lengths), exact_lengths  # the texts' own lengths
+    np.testing.assert_allclose(exact, reference, atol=EXACT)
+
+    clear()
+    monkeypatch.setenv("RERANKIT_LENGTH_MULTIPLE", "16")
+    reranker = load()
+    rounded = reranker.scorer.score(query, texts)
+    lengths = {shape[1] for shape in reranker.scorer.model.runtime.shapes}
     assert lengths and all(n % 16 == 0 or n == limit for n in lengths), lengths
+    assert len(lengths) < len(exact_lengths) and max(lengths) >= max(exact_lengths)
     np.testing.assert_allclose(rounded, reference, atol=EXACT)
 
     clear()
-    monkeypatch.setenv("RERANKIT_LENGTH_MULTIPLE", "1")
-    reranker = load()
-    exact = reranker.scorer.score(query, texts)
-    exact_lengths = {shape[1] for shape in reranker.scorer.model.runtime.shapes}
-    assert any(n % 16 for n in exact_lengths), exact_lengths  # the texts' own lengths
-    assert max(exact_lengths) <= max(lengths)
-    np.testing.assert_allclose(exact, reference, atol=EXACT)
+    monkeypatch.delenv("RERANKIT_LENGTH_MULTIPLE")
+    reranker = load(dtype="bfloat16")
+    reranker.scorer.score(query, texts)
+    runtime = reranker.scorer.model.runtime
+    assert runtime.length_multiple == 16
+    assert {shape[1] for shape in runtime.shapes} == lengths
     clear()

@@ -173,10 +173,10 @@ def test_rows_and_ids_come_back_whole(tiny_model):
     assert sorted(out["id"].to_pylist()) == list(range(len(TEXTS)))
 
 
-def test_openvino_rounds_lengths_up_and_scores_stay(tiny_model, reference, monkeypatch):
-    def load():
+def test_openvino_can_round_lengths_up_and_scores_stay(tiny_model, reference, monkeypatch):
+    def load(**options):
         return rerankit.get_reranker("crossencoder", model_name=tiny_model, activation="raw", batch_size=2,
-                                     backend="openvino")
+                                     backend="openvino", **options)
 
     check_lengths_rounded(load, TEXTS, QUERY, reference[0], rerankit_crossencoder.clear_model_cache,
                           load().scorer.model.max_length, monkeypatch)

@@ -95,9 +95,9 @@ def test_what_a_backend_cannot_do_is_a_config_error(options, message):
     assert message in str(info.value)
 
 
-def test_openvino_rounds_lengths_up_and_scores_stay(tiny_model, reference, monkeypatch):
-    def load():
-        return rerankit.get_reranker("embedding", model_name=tiny_model, batch_size=2, backend="openvino")
+def test_openvino_can_round_lengths_up_and_scores_stay(tiny_model, reference, monkeypatch):
+    def load(**options):
+        return rerankit.get_reranker("embedding", model_name=tiny_model, batch_size=2, backend="openvino", **options)
 
     check_lengths_rounded(load, TEXTS, QUERY, reference[0], rerankit_embedding.clear_model_cache,
                           load().scorer.max_length, monkeypatch)

@@ -131,22 +131,25 @@ def check_backend(backend: str, dtype: str, quantize: Optional[str], threads: Op
         raise ValueError(f"quantize='{quantize}' starts from float32 weights; drop dtype='{dtype}'")
 
 
-#: Padded sequence lengths are rounded up to a multiple of this per backend (``limit`` permitting,
-#: see :meth:`Runtime.run`). OpenVINO's CPU plugin prepares its kernels for every new input shape
-#: (measured on MiniLM-L6, bf16, 2 cores: 50-90 ms per new shape, against about 100 ms for a warm
-#: batch of 8 x 150 tokens); batches of varying length hardly ever repeat a shape, so rounding
-#: makes them repeat. ONNX Runtime has no such cost and gets exact lengths.
-LENGTH_MULTIPLE = {"openvino": 16, "onnx": 1}
+#: Padded sequence lengths are rounded up to a multiple of this (``limit`` permitting, see
+#: :meth:`Runtime.run`), per (backend, dtype); 1 elsewhere. OpenVINO's CPU plugin prepares its
+#: kernels for every new input shape (MiniLM-L6 on 2 cores: about 50-90 ms a new shape, against
+#: about 100 ms for a warm batch of 8 x 150 tokens), and length-sorted batches of varying length
+#: hardly ever repeat a shape; rounding makes them repeat, at the price of a little more padding.
+#: Measured through the embedding reranker on Cranfield texts (benchmarks/backends.py --varied):
+#: bf16 gains up to 8% on large calls and breaks even on small ones; float32 loses about 10% (its
+#: padding costs more than the shapes save), so only bf16 rounds by default.
+LENGTH_MULTIPLE = {("openvino", "bfloat16"): 16}
 #: Overrides LENGTH_MULTIPLE for runtimes opened after it is set (``1``: exact lengths).
 LENGTH_MULTIPLE_ENV = "RERANKIT_LENGTH_MULTIPLE"
 
 
-def length_multiple(backend: str) -> int:
-    """What sequence lengths are rounded up to on ``backend``: ``$RERANKIT_LENGTH_MULTIPLE`` if
-    set, else :data:`LENGTH_MULTIPLE`."""
+def length_multiple(backend: str, dtype: str) -> int:
+    """What sequence lengths are rounded up to on ``backend`` at ``dtype``:
+    ``$RERANKIT_LENGTH_MULTIPLE`` if set, else :data:`LENGTH_MULTIPLE`."""
     value = os.environ.get(LENGTH_MULTIPLE_ENV, "").strip()
     if not value:
-        return LENGTH_MULTIPLE.get(backend, 1)
+        return LENGTH_MULTIPLE.get((backend, dtype), 1)
     try:
         multiple = int(value)
     except ValueError:
@@ -162,7 +165,7 @@ class Runtime:
     """A compiled model on one CPU backend: :meth:`run` takes encoded inputs, returns the outputs."""
 
     def __init__(self, backend: str, path: Path, run: Callable[[dict[str, np.ndarray]], list[np.ndarray]],
-                 inputs: Sequence[str], origin: str, per_token: Sequence[bool] = ()) -> None:
+                 inputs: Sequence[str], origin: str, per_token: Sequence[bool] = (), multiple: int = 1) -> None:
         self.backend = backend
         #: The model file in use (in the cache, or the checkpoint's own).
         self.path = path
@@ -171,7 +174,7 @@ class Runtime:
         #: Where the model came from: 'shipped', 'cache' or 'converted'.
         self.origin = origin
         #: Sequence lengths are padded up to a multiple of this when :meth:`run` is given a limit.
-        self.length_multiple = length_multiple(backend)
+        self.length_multiple = multiple
         #: The (batch, sequence) shapes the model has run, padding included: how many distinct
         #: shapes the runtime had to prepare for.
         self.shapes: set[tuple[int, ...]] = set()
@@ -627,7 +630,8 @@ def _compile(backend: str, path: Path, dtype: str, threads: int, origin: str) ->
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
         per_token = [len(o.shape) >= 2 and not isinstance(o.shape[1], int) for o in session.get_outputs()]
-        return Runtime(backend, path, lambda feed: session.run(None, feed), names, origin, per_token)
+        return Runtime(backend, path, lambda feed: session.run(None, feed), names, origin, per_token,
+                       length_multiple(backend, dtype))
     import openvino
 
     compiled = openvino.Core().compile_model(
@@ -650,4 +654,4 @@ def _compile(backend: str, path: Path, dtype: str, threads: int, origin: str) ->
             result = request.infer(feed)
             return [np.array(result[port]) for port in compiled.outputs]
 
-    return Runtime(backend, path, run, names, origin, per_token)
+    return Runtime(backend, path, run, names, origin, per_token, length_multiple(backend, dtype))
