@@ -129,11 +129,10 @@ def ship_encoder_only(model: Path, encoder: Any, inputs: Sequence[str]) -> Path:
 
 def check_lengths_rounded(load: Callable[..., Any], texts: Sequence[str], query: str, reference: Sequence[float],
                           clear: Callable[[], None], limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """OpenVINO float32 runs the texts' own padded lengths by default; with
-    ``RERANKIT_LENGTH_MULTIPLE=16`` (read when the model loads) it runs them rounded up to
-    multiples of 16 (or the model's ``limit``), so batches repeat a few shapes, and still gives torch
-    float32's scores. OpenVINO bf16 rounds to 16 by default. ``load(**options)`` gives a reranker on
-    ``backend="openvino"`` with ``options``."""
+    """OpenVINO runs the texts' own padded lengths by default; with ``RERANKIT_LENGTH_MULTIPLE=16``
+    (read when the model loads) it runs them rounded up to multiples of 16 (or the model's
+    ``limit``), so batches repeat a few shapes, and still gives torch float32's scores.
+    ``load(**options)`` gives a float32 reranker on ``backend="openvino"`` with ``options``."""
     clear()
     reranker = load()
     exact = reranker.scorer.score(query, texts)
@@ -152,11 +151,4 @@ def check_lengths_rounded(load: Callable[..., Any], texts: Sequence[str], query:
     assert len(lengths) < len(exact_lengths) and max(lengths) >= max(exact_lengths)
     np.testing.assert_allclose(rounded, reference, atol=EXACT)
 
-    clear()
-    monkeypatch.delenv("RERANKIT_LENGTH_MULTIPLE")
-    reranker = load(dtype="bfloat16")
-    reranker.scorer.score(query, texts)
-    runtime = reranker.scorer.model.runtime
-    assert runtime.length_multiple == 16
-    assert {shape[1] for shape in runtime.shapes} == lengths
     clear()

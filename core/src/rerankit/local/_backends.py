@@ -132,14 +132,14 @@ def check_backend(backend: str, dtype: str, quantize: Optional[str], threads: Op
 
 
 #: Padded sequence lengths are rounded up to a multiple of this (``limit`` permitting, see
-#: :meth:`Runtime.run`), per (backend, dtype); 1 elsewhere. OpenVINO's CPU plugin prepares its
-#: kernels for every new input shape (MiniLM-L6 on 2 cores: about 50-90 ms a new shape, against
-#: about 100 ms for a warm batch of 8 x 150 tokens), and length-sorted batches of varying length
-#: hardly ever repeat a shape; rounding makes them repeat, at the price of a little more padding.
-#: Measured through the embedding reranker on Cranfield texts (benchmarks/backends.py --varied):
-#: bf16 gains up to 8% on large calls and breaks even on small ones; float32 loses about 10% (its
-#: padding costs more than the shapes save), so only bf16 rounds by default.
-LENGTH_MULTIPLE = {("openvino", "bfloat16"): 16}
+#: :meth:`Runtime.run`), per (backend, dtype); 1 (exact lengths) where not listed. OpenVINO's CPU
+#: plugin prepares its kernels for every new input shape (MiniLM-L6 on 2 cores: about 50-90 ms a
+#: new shape, against about 100 ms for a warm batch of 8 x 150 tokens), and length-sorted batches
+#: of varying length hardly ever repeat a shape; rounding makes them repeat, for a little more
+#: padding. Measured end to end (the embedding reranker on Cranfield texts, benchmarks/backends.py
+#: --varied) the two balance out: OpenVINO bf16 rounded to 16 ran -3% to +8% against exact lengths
+#: in three runs, float32 -10% to +5%; so nothing rounds by default.
+LENGTH_MULTIPLE: dict[tuple[str, str], int] = {}
 #: Overrides LENGTH_MULTIPLE for runtimes opened after it is set (``1``: exact lengths).
 LENGTH_MULTIPLE_ENV = "RERANKIT_LENGTH_MULTIPLE"
 
