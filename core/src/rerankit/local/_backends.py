@@ -138,7 +138,7 @@ def check_backend(backend: str, dtype: str, quantize: Optional[str], threads: Op
 #: of varying length hardly ever repeat a shape; rounding makes them repeat, for a little more
 #: padding. Measured end to end (the embedding reranker on Cranfield texts, benchmarks/backends.py
 #: --varied) the two balance out: OpenVINO bf16 rounded to 16 ran -3% to +8% against exact lengths
-#: in three runs, float32 -10% to +5%; so nothing rounds by default.
+#: in three runs, float32 -15% to +5%; so nothing rounds by default.
 LENGTH_MULTIPLE: dict[tuple[str, str], int] = {}
 #: Overrides LENGTH_MULTIPLE for runtimes opened after it is set (``1``: exact lengths).
 LENGTH_MULTIPLE_ENV = "RERANKIT_LENGTH_MULTIPLE"
