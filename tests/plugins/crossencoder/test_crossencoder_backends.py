@@ -183,8 +183,12 @@ def test_openvino_can_round_lengths_up_and_scores_stay(tiny_model, reference, mo
 
 
 def test_a_length_multiple_that_is_not_a_count_is_a_config_error(tiny_model, monkeypatch):
+    scores(tiny_model, TEXTS[:2], backend="onnx")  # an export in the cache, so a load would reuse it
     monkeypatch.setenv("RERANKIT_LENGTH_MULTIPLE", "sixteen")
     rerankit_crossencoder.clear_model_cache()
-    reranker = rerankit.get_reranker("crossencoder", model_name=tiny_model, backend="openvino")
+    before = counts()
+    reranker = rerankit.get_reranker("crossencoder", model_name=tiny_model, backend="onnx")
     with pytest.raises(rerankit.ConfigError, match="RERANKIT_LENGTH_MULTIPLE='sixteen'"):
         reranker.scorer.score(QUERY, TEXTS)
+    after = counts()
+    assert (after["rebuilt"], after["converted"]) == (before["rebuilt"], before["converted"])  # refused up front

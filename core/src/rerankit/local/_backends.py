@@ -262,6 +262,7 @@ def _open_runtime(key: Any, export: Optional[Export], *, shipped: Optional[Path]
     if backend == "openvino" and key.quantize == "int8":
         _require_nncf()
     threads = key.threads or default_threads()
+    length_multiple(backend, key.dtype)  # a bad RERANKIT_LENGTH_MULTIPLE is refused before anything is built
     if shipped is not None and key.quantize is None:
         _count("shipped")
         logger.info("%s: using the checkpoint's own %s model %s", key.model_name, backend, shipped)
