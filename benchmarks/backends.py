@@ -16,6 +16,16 @@ every variant alike, after one untimed warm-up (which converts and caches the ex
 is the median over rounds of torch float32's time divided by the variant's; the scores are
 compared with torch float32's (largest absolute difference, Spearman).
 
+--varied times a workload of varying length instead: in round r every variant scores the same
+texts, the distinct BM25 top-100 documents of --varied-queries queries not used in earlier rounds
+(Cranfield abstracts of about 10 to 256 tokens; length-sorted batches of the scorer's default
+batch_size, 32, so each batch pads to its own length and the last one has its own size). Both
+torch float32 and torch bfloat16 run as baselines, and each ONNX Runtime or OpenVINO variant runs twice: as
+shipped and with the other rounding of padded lengths: "exact" (RERANKIT_LENGTH_MULTIPLE=1, as
+before the rounding) where the default rounds (OpenVINO bf16: multiples of 16), else "x16". Printed: seconds per
+round, the median per-round ratio against each baseline, and the distinct input shapes each
+runtime had to prepare.
+
 --ndcg adds quality: BM25 top 100 of every judged query of --data (Cranfield unless given; CISI
 with --data /path/to/cisi) reranked by ``embedding`` (the real MiniLM weights) on each backend and
 precision, nDCG@10 against torch float32's. One ``rerank_batch`` per variant encodes each distinct
@@ -26,6 +36,7 @@ piece holds all the pieces so far, with the difference to torch float32's run on
 
     python benchmarks/backends.py                 # all three scorers (a few minutes on 2 cores)
     python benchmarks/backends.py --only crossencoder --rounds 20
+    python benchmarks/backends.py --only embedding --varied --rounds 6 --variants "openvino bfloat16"
     python benchmarks/backends.py --only --ndcg --variants "torch float32" --results ndcg.json
     python benchmarks/backends.py --only --ndcg --data ../shared/data/cisi --results ndcg.json
 """
@@ -142,6 +153,75 @@ def measure(name: str, path: str, length: dict, query: str, texts: list[str], ar
     print(flush=True)
 
 
+def varied(name: str, path: str, length: dict, corpus: list[dict], queries: list[dict], args) -> None:
+    """Texts of varying length, fresh ones every round, through ``scorer.score`` per variant."""
+    from rerankit.local import default_threads
+
+    options = {k: args.max_length for k in length}
+    if name == "crossencoder":
+        options["activation"] = "raw"
+    per = args.varied_queries
+    rounds = []
+    every = bm25_candidates(corpus, queries[: (args.rounds + 1) * per], 100)  # one index for all rounds
+    for r in range(args.rounds + 1):  # round 0 warms every variant up (loads, converts, caches)
+        picked = queries[r * per : (r + 1) * per]
+        ids = dict.fromkeys(i for c in every[r * per : (r + 1) * per] for i in c)
+        rounds.append((picked[0]["text"], [corpus[i]["text"] for i in ids]))
+    variants = dict(chosen(args, baseline=True))
+    variants = {"torch float32": variants.pop("torch float32"), "torch bfloat16": VARIANTS["torch bfloat16"],
+                **variants}
+    scorers = {}
+    for label, variant in variants.items():
+        if variant.get("quantize") and variant["backend"] == "torch" and name != "crossencoder":
+            continue
+        scorers[label] = load(name, path, {**variant, **options}, rounds[0], None)
+        runtime = getattr(scorers[label].model, "runtime", None)
+        if runtime is not None:
+            # the same runtime with the other rounding (exact lengths where the default rounds, else
+            # multiples of 16): its own load (threads spelled out, so another cache key; the same
+            # thread count) with RERANKIT_LENGTH_MULTIPLE set while it loads
+            twin, multiple = ("exact", "1") if runtime.length_multiple > 1 else ("x16", "16")
+            scorers[f"{label} {twin}"] = load(name, path, {**variant, **options, "threads": default_threads()},
+                                              rounds[0], multiple)
+    times: dict[str, list[float]] = {label: [] for label in scorers}
+    texts = 0
+    for query, batch in rounds[1:]:
+        texts += len(batch)
+        for label, scorer in scorers.items():
+            start = time.perf_counter()
+            scorer.score(query, batch)
+            times[label].append(time.perf_counter() - start)
+        spent = ", ".join(f"{k} {v[-1]:.1f}s" for k, v in times.items())
+        print(f"  round of {len(batch)} texts: {spent}; load {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"\n{name}: {texts} texts of varying length in {args.rounds} interleaved rounds "
+          f"(fresh texts each round), load average {os.getloadavg()[0]:.1f}")
+    head = f"| {'variant':<24} | {'seconds':>7} | {'vs torch float32':>16} | {'vs torch bfloat16':>17} |"
+    print(f"{head} {'shapes':>6} |")
+    print(f"|{'-' * 26}|{'-' * 8}:|{'-' * 17}:|{'-' * 18}:|{'-' * 7}:|")
+    for label, spent in times.items():
+        ratios = [statistics.median(b / t for b, t in zip(times[base], spent, strict=True))
+                  for base in ("torch float32", "torch bfloat16")]
+        runtime = getattr(getattr(scorers[label], "model", None), "runtime", None)
+        shapes = len(runtime.shapes) if runtime is not None else "-"
+        print(f"| {label:<24} | {sum(spent):7.1f} | {ratios[0]:15.2f}x | {ratios[1]:16.2f}x | {shapes:>6} |")
+    print(flush=True)
+
+
+def load(name: str, path: str, options: dict, warm: tuple[str, list[str]], multiple: str | None):
+    """The scorer of a reranker with ``options``, loaded and warmed up on ``warm`` with
+    RERANKIT_LENGTH_MULTIPLE set to ``multiple`` (unless None) while it loads."""
+    import rerankit
+
+    if multiple is not None:
+        os.environ["RERANKIT_LENGTH_MULTIPLE"] = multiple
+    try:
+        scorer = rerankit.get_reranker(name, model_name=path, **options).scorer
+        scorer.score(*warm)
+    finally:
+        os.environ.pop("RERANKIT_LENGTH_MULTIPLE", None)
+    return scorer
+
+
 def chosen(args, baseline: bool) -> dict[str, dict]:
     """The variants of this run (--variants), torch float32 first when ``baseline``."""
     names = args.variants or list(VARIANTS)
@@ -213,6 +293,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--varied", action="store_true",
+                        help="time texts of varying length (fresh each round) instead of one fixed batch")
+    parser.add_argument("--varied-queries", type=int, default=2,
+                        help="--varied: the BM25 top-100 documents of this many queries per round")
     parser.add_argument("--ndcg", action="store_true", help="also nDCG@10 of embedding on --data per backend")
     parser.add_argument("--data", type=Path, default=DATA, help="a BEIR folder (default: the bundled Cranfield)")
     parser.add_argument("--variants", nargs="*", help=f"run only these of {list(VARIANTS)}")
@@ -230,6 +314,7 @@ def main() -> None:
 
     name, flags = cpu()
     print("command:", " ".join([os.path.basename(sys.executable), *sys.argv]))
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"CPU: {name}; {rerankit.local.default_threads()} cores available; flags: {' '.join(flags) or 'none'}")
     print(
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}, "
@@ -244,7 +329,10 @@ def main() -> None:
         models = build_models(Path(tmp), args.only)
         for reranker, (path, length) in models.items():
             print(f"\n{reranker} ({path}):")
-            measure(reranker, path, length, queries[0]["text"], texts, args)
+            if args.varied:
+                varied(reranker, path, length, corpus, queries, args)
+            else:
+                measure(reranker, path, length, queries[0]["text"], texts, args)
         if args.ndcg:
             qrels = qrels_of(args.data)
             judged = [q for q in queries if q["_id"] in qrels][: args.queries]

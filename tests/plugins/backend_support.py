@@ -125,3 +125,30 @@ def ship_encoder_only(model: Path, encoder: Any, inputs: Sequence[str]) -> Path:
             opset_version=17, dynamo=False,
         )
     return model
+
+
+def check_lengths_rounded(load: Callable[..., Any], texts: Sequence[str], query: str, reference: Sequence[float],
+                          clear: Callable[[], None], limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenVINO runs the texts' own padded lengths by default; with ``RERANKIT_LENGTH_MULTIPLE=16``
+    (read when the model loads) it runs them rounded up to multiples of 16 (or the model's
+    ``limit``), so batches repeat a few shapes, and still gives torch float32's scores.
+    ``load(**options)`` gives a float32 reranker on ``backend="openvino"`` with ``options``."""
+    clear()
+    reranker = load()
+    exact = reranker.scorer.score(query, texts)
+    runtime = reranker.scorer.model.runtime
+    exact_lengths = {shape[1] for shape in runtime.shapes}
+    assert runtime.length_multiple == 1
+    assert any(n % 16 for n in exact_lengths), exact_lengths  # the texts' own lengths
+    np.testing.assert_allclose(exact, reference, atol=EXACT)
+
+    clear()
+    monkeypatch.setenv("RERANKIT_LENGTH_MULTIPLE", "16")
+    reranker = load()
+    rounded = reranker.scorer.score(query, texts)
+    lengths = {shape[1] for shape in reranker.scorer.model.runtime.shapes}
+    assert lengths and all(n % 16 == 0 or n == limit for n in lengths), lengths
+    assert len(lengths) < len(exact_lengths) and max(lengths) >= max(exact_lengths)
+    np.testing.assert_allclose(rounded, reference, atol=EXACT)
+
+    clear()

@@ -14,6 +14,7 @@ from tests.plugins.backend_support import (
     REDUCED,
     assert_ranks_kept,
     check_cache_reused_then_rebuilt,
+    check_lengths_rounded,
     export_cache,  # noqa: F401 - a fixture
     label,
     pool,
@@ -89,3 +90,12 @@ def test_what_a_backend_cannot_do_is_a_config_error():
         rerankit.get_reranker("colbert", quantize="int8")
     with pytest.raises(rerankit.ConfigError, match="backend='openvino' runs on the CPU"):
         rerankit.get_reranker("answerdotai", backend="openvino", device="cuda")
+
+
+def test_openvino_can_round_lengths_up_and_scores_stay(stanford, reference, monkeypatch):
+    """The per-token vectors of the padding the runtime adds are cut off again before MaxSim."""
+    def load(**options):
+        return rerankit.get_reranker("colbert", model_name=str(stanford), batch_size=2, backend="openvino", **options)
+
+    check_lengths_rounded(load, TEXTS, QUERY, reference[0], rerankit_colbert.clear_model_cache,
+                          load().scorer.model.position_limit, monkeypatch)

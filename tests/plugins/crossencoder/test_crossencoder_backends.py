@@ -20,6 +20,7 @@ from tests.plugins.backend_support import (
     REDUCED,
     assert_ranks_kept,
     check_cache_reused_then_rebuilt,
+    check_lengths_rounded,
     counts,
     export_cache,  # noqa: F401 - a fixture
     label,
@@ -170,3 +171,24 @@ def test_rows_and_ids_come_back_whole(tiny_model):
     table = pa.table({"id": list(range(len(TEXTS))), "text": TEXTS})
     out = rerankit.get_reranker("crossencoder", model_name=tiny_model, backend="openvino").rerank(QUERY, table)
     assert sorted(out["id"].to_pylist()) == list(range(len(TEXTS)))
+
+
+def test_openvino_can_round_lengths_up_and_scores_stay(tiny_model, reference, monkeypatch):
+    def load(**options):
+        return rerankit.get_reranker("crossencoder", model_name=tiny_model, activation="raw", batch_size=2,
+                                     backend="openvino", **options)
+
+    check_lengths_rounded(load, TEXTS, QUERY, reference[0], rerankit_crossencoder.clear_model_cache,
+                          load().scorer.model.max_length, monkeypatch)
+
+
+def test_a_length_multiple_that_is_not_a_count_is_a_config_error(tiny_model, monkeypatch):
+    scores(tiny_model, TEXTS[:2], backend="onnx")  # an export in the cache, so a load would reuse it
+    monkeypatch.setenv("RERANKIT_LENGTH_MULTIPLE", "sixteen")
+    rerankit_crossencoder.clear_model_cache()
+    before = counts()
+    reranker = rerankit.get_reranker("crossencoder", model_name=tiny_model, backend="onnx")
+    with pytest.raises(rerankit.ConfigError, match="RERANKIT_LENGTH_MULTIPLE='sixteen'"):
+        reranker.scorer.score(QUERY, TEXTS)
+    after = counts()
+    assert (after["rebuilt"], after["converted"]) == (before["rebuilt"], before["converted"])  # refused up front

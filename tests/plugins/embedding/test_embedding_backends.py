@@ -14,6 +14,7 @@ from tests.plugins.backend_support import (
     REDUCED,
     assert_ranks_kept,
     check_cache_reused_then_rebuilt,
+    check_lengths_rounded,
     export_cache,  # noqa: F401 - a fixture
     label,
     pool,
@@ -92,3 +93,11 @@ def test_what_a_backend_cannot_do_is_a_config_error(options, message):
     with pytest.raises(rerankit.ConfigError) as info:
         rerankit.get_reranker("embedding", **options)
     assert message in str(info.value)
+
+
+def test_openvino_can_round_lengths_up_and_scores_stay(tiny_model, reference, monkeypatch):
+    def load(**options):
+        return rerankit.get_reranker("embedding", model_name=tiny_model, batch_size=2, backend="openvino", **options)
+
+    check_lengths_rounded(load, TEXTS, QUERY, reference[0], rerankit_embedding.clear_model_cache,
+                          load().scorer.max_length, monkeypatch)

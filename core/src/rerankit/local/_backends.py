@@ -131,11 +131,41 @@ def check_backend(backend: str, dtype: str, quantize: Optional[str], threads: Op
         raise ValueError(f"quantize='{quantize}' starts from float32 weights; drop dtype='{dtype}'")
 
 
+#: Padded sequence lengths are rounded up to a multiple of this (``limit`` permitting, see
+#: :meth:`Runtime.run`), per (backend, dtype); 1 (exact lengths) where not listed. OpenVINO's CPU
+#: plugin prepares its kernels for every new input shape (MiniLM-L6 on 2 cores: about 50-90 ms a
+#: new shape, against about 100 ms for a warm batch of 8 x 150 tokens), and length-sorted batches
+#: of varying length hardly ever repeat a shape; rounding makes them repeat, for a little more
+#: padding. Measured end to end (the embedding reranker on Cranfield texts, benchmarks/backends.py
+#: --varied) the two balance out: OpenVINO bf16 rounded to 16 ran -3% to +8% against exact lengths
+#: in three runs, float32 -15% to +5%; so nothing rounds by default.
+LENGTH_MULTIPLE: dict[tuple[str, str], int] = {}
+#: Overrides LENGTH_MULTIPLE for runtimes opened after it is set (``1``: exact lengths).
+LENGTH_MULTIPLE_ENV = "RERANKIT_LENGTH_MULTIPLE"
+
+
+def length_multiple(backend: str, dtype: str) -> int:
+    """What sequence lengths are rounded up to on ``backend`` at ``dtype``:
+    ``$RERANKIT_LENGTH_MULTIPLE`` if set, else :data:`LENGTH_MULTIPLE`."""
+    value = os.environ.get(LENGTH_MULTIPLE_ENV, "").strip()
+    if not value:
+        return LENGTH_MULTIPLE.get((backend, dtype), 1)
+    try:
+        multiple = int(value)
+    except ValueError:
+        multiple = 0
+    if multiple < 1:
+        raise ConfigError(
+            f"{LENGTH_MULTIPLE_ENV}={value!r}: expected a whole number of tokens, 1 or more (1: exact lengths)"
+        )
+    return multiple
+
+
 class Runtime:
     """A compiled model on one CPU backend: :meth:`run` takes encoded inputs, returns the outputs."""
 
     def __init__(self, backend: str, path: Path, run: Callable[[dict[str, np.ndarray]], list[np.ndarray]],
-                 inputs: Sequence[str], origin: str) -> None:
+                 inputs: Sequence[str], origin: str, per_token: Sequence[bool] = (), multiple: int = 1) -> None:
         self.backend = backend
         #: The model file in use (in the cache, or the checkpoint's own).
         self.path = path
@@ -143,15 +173,53 @@ class Runtime:
         self.inputs = tuple(inputs)
         #: Where the model came from: 'shipped', 'cache' or 'converted'.
         self.origin = origin
+        #: Sequence lengths are padded up to a multiple of this when :meth:`run` is given a limit.
+        self.length_multiple = multiple
+        #: The (batch, sequence) shapes the model has run, padding included: how many distinct
+        #: shapes the runtime had to prepare for.
+        self.shapes: set[tuple[int, ...]] = set()
+        self._per_token = tuple(per_token)  # outputs with a sequence axis (axis 1), cut back after padding
         self._run = run
 
-    def run(self, inputs: Mapping[str, Any]) -> list[np.ndarray]:
-        """The model's outputs (numpy, float32) for one batch; ``inputs`` may hold extra names."""
+    def run(self, inputs: Mapping[str, Any], *, limit: Optional[int] = None) -> list[np.ndarray]:
+        """The model's outputs (numpy, float32) for one batch; ``inputs`` may hold extra names.
+
+        With ``limit`` (the longest sequence the model takes, such as the tokenizer's
+        ``max_length``), right-padded inputs are padded further, up to a multiple of
+        :attr:`length_multiple` but never past ``limit``, so that batches of varying length repeat
+        a few shapes; the padding is masked (``attention_mask`` 0), per-token outputs are cut back
+        to the given length, and the outputs are those of the unpadded batch. Without ``limit``, or
+        for a model without an ``attention_mask`` input, the inputs run as given."""
         feed = {name: np.ascontiguousarray(np.asarray(inputs[name]), dtype=np.int64) for name in self.inputs}
-        return [np.asarray(out, dtype=np.float32) for out in self._run(feed)]
+        length = _padded_length(feed, self.length_multiple, limit) if "attention_mask" in feed else None
+        given = None
+        if length is not None:
+            given = feed["attention_mask"].shape[1]
+            feed = {name: np.pad(value, ((0, 0), (0, length - given))) if value.ndim == 2 else value
+                    for name, value in feed.items()}
+        self.shapes.add(feed["input_ids"].shape if "input_ids" in feed else next(iter(feed.values())).shape)
+        outputs = [np.asarray(out, dtype=np.float32) for out in self._run(feed)]
+        if given is not None:
+            outputs = [out[:, :given] if token and out.ndim >= 2 else out
+                       for out, token in zip(outputs, self._per_token or [False] * len(outputs), strict=True)]
+        return outputs
 
     def __repr__(self) -> str:
         return f"Runtime(backend={self.backend!r}, origin={self.origin!r}, path='{self.path}')"
+
+
+def _padded_length(feed: dict[str, np.ndarray], multiple: int, limit: Optional[int]) -> Optional[int]:
+    """The longer sequence length to pad ``feed`` to, or None to run it as given."""
+    mask = feed["attention_mask"]
+    if limit is None or multiple <= 1 or mask.ndim != 2 or mask.shape[1] == 0:
+        return None
+    given = mask.shape[1]
+    if any(value.ndim == 2 and value.shape != mask.shape for value in feed.values()):
+        return None
+    if not mask[:, 0].all():  # left-padded (a padded row starts with 0): padding on the right would shift it
+        return None
+    length = min(-(-given // multiple) * multiple, max(given, limit))
+    return length if length > given else None
 
 
 @dataclass(frozen=True)
@@ -194,6 +262,7 @@ def _open_runtime(key: Any, export: Optional[Export], *, shipped: Optional[Path]
     if backend == "openvino" and key.quantize == "int8":
         _require_nncf()
     threads = key.threads or default_threads()
+    length_multiple(backend, key.dtype)  # a bad RERANKIT_LENGTH_MULTIPLE is refused before anything is built
     if shipped is not None and key.quantize is None:
         _count("shipped")
         logger.info("%s: using the checkpoint's own %s model %s", key.model_name, backend, shipped)
@@ -561,7 +630,9 @@ def _compile(backend: str, path: Path, dtype: str, threads: int, origin: str) ->
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         names = [i.name for i in session.get_inputs()]
-        return Runtime(backend, path, lambda feed: session.run(None, feed), names, origin)
+        per_token = [len(o.shape) >= 2 and not isinstance(o.shape[1], int) for o in session.get_outputs()]
+        return Runtime(backend, path, lambda feed: session.run(None, feed), names, origin, per_token,
+                       length_multiple(backend, dtype))
     import openvino
 
     compiled = openvino.Core().compile_model(
@@ -574,6 +645,8 @@ def _compile(backend: str, path: Path, dtype: str, threads: int, origin: str) ->
         },
     )
     names = [port.get_any_name() for port in compiled.inputs]
+    shapes = [port.get_partial_shape() for port in compiled.outputs]
+    per_token = [shape.rank.is_static and len(shape) >= 2 and shape[1].is_dynamic for shape in shapes]
     request = compiled.create_infer_request()
     lock = threading.Lock()
 
@@ -582,4 +655,4 @@ def _compile(backend: str, path: Path, dtype: str, threads: int, origin: str) ->
             result = request.infer(feed)
             return [np.array(result[port]) for port in compiled.outputs]
 
-    return Runtime(backend, path, run, names, origin)
+    return Runtime(backend, path, run, names, origin, per_token, length_multiple(backend, dtype))

@@ -136,7 +136,8 @@ class ColbertModel(ColbertBase):
 
     def _embed(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
         if self.runtime is not None:  # only the forward pass changes
-            (projected,) = self.runtime.run({"input_ids": ids.numpy(), "attention_mask": attention.numpy()})
+            (projected,) = self.runtime.run({"input_ids": ids.numpy(), "attention_mask": attention.numpy()},
+                                             limit=self.position_limit)
             return torch.nn.functional.normalize(torch.from_numpy(projected), p=2, dim=-1)
         projected = _Project(self.body, self.head)(ids.to(self.device), attention.to(self.device))
         return torch.nn.functional.normalize(projected.float(), p=2, dim=-1)

@@ -82,7 +82,7 @@ class ExportedColbert(ColbertBase):
 
     def _embed(self, ids: np.ndarray, attention: np.ndarray) -> np.ndarray:
         feed = {"input_ids": ids, "attention_mask": attention, "token_type_ids": np.zeros_like(ids)}
-        vectors = self.runtime.run(feed)[0]
+        vectors = self.runtime.run(feed, limit=self.position_limit)[0]
         for layer in self.head:
             vectors = layer(vectors)
         norms = np.linalg.norm(vectors, axis=-1, keepdims=True)

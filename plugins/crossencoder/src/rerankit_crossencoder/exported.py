@@ -96,7 +96,7 @@ class ExportedCrossEncoder:
                     padding=True, return_tensors="np",
                 )
                 truncated += count_truncated(enc, self.max_length, batch_queries, batch_texts)
-                logits = self.runtime.run(enc)[0].reshape(-1)
+                logits = self.runtime.run(enc, limit=self.max_length)[0].reshape(-1)
             parts.append(logits)
         scores = np.concatenate(parts).astype(np.float64)
         if activation == "auto" and self.saved_activation is None:

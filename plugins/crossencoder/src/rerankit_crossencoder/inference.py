@@ -137,7 +137,7 @@ class LoadedModel:
             enc = self._tokenize(queries, texts, tensors=True)
             cut = self._count_truncated(enc, queries, texts)
             if self.runtime is not None:  # only the forward pass changes
-                logits = torch.from_numpy(self.runtime.run(enc)[0])
+                logits = torch.from_numpy(self.runtime.run(enc, limit=self.max_length)[0])
             else:
                 features = {name: value.to(self.device) for name, value in enc.items()}
                 output = self.hf(**features)

@@ -95,7 +95,7 @@ class ExportedEncoder(SavedPrompts):
         """One batch of prepared texts: embeddings and how many were cut (the caller holds the lock)."""
         enc = self.tokenizer(batch, truncation="longest_first", max_length=self.max_length, padding=True,
                              return_tensors="np")
-        out = self.runtime.run(enc)[0]
+        out = self.runtime.run(enc, limit=self.max_length)[0]
         if out.ndim == 3:  # token embeddings: the rest of the pipeline in numpy
             for step in self.steps:
                 out = step(out, enc["attention_mask"])

@@ -94,7 +94,7 @@ class LocalEncoder(SavedPrompts):
                 if self.runtime is not None:  # only the forward pass changes
                     features = _tokenize(self.model, [prompt + t for t in batch])
                     arrays = {k: v.numpy() for k, v in features.items() if isinstance(v, torch.Tensor)}
-                    vectors = torch.from_numpy(self.runtime.run(arrays)[0])
+                    vectors = torch.from_numpy(self.runtime.run(arrays, limit=self.max_length)[0])
                 else:
                     vectors = self.model.encode(
                         batch, prompt=prompt, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
