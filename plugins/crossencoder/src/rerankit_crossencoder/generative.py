@@ -120,15 +120,16 @@ class GenerativeModel:
         # the logits columns the score is read from: the label ids in the vocabulary, or 0 and 1
         # once the output head holds only the label rows (checked on a probe batch, .label_head)
         labels = [self.true_id] if self.false_id is None else [self.true_id, self.false_id]
-        seq2seq = recipe.architecture == "seq2seq"
-        shape = dict(seq2seq=seq2seq, start_id=self._start_id, keep_one=self._keep_one)
-        full = LabelLogits(model, head, labels, **shape)
+        #: The module that ends in the label logits: run on torch, exported on the CPU backends
+        self.labels: Optional[LabelLogits] = LabelLogits(
+            model, head, labels, seq2seq=recipe.architecture == "seq2seq", start_id=self._start_id,
+            keep_one=self._keep_one,
+        )
         if head == "lm":
             probe = self._tensors(self.encode(["query", "a longer query"], ["document", "a document"])[0])
-            if use_label_rows(model, labels, lambda: full.last(*probe), f"{recipe.name} {key.model_name}"):
-                labels = list(range(len(labels)))
-        #: The module that ends in the label logits: run on torch, exported on the CPU backends
-        self.labels: Optional[LabelLogits] = LabelLogits(model, head, labels, **shape)
+            last = self.labels.last
+            if use_label_rows(model, labels, lambda: last(*probe), f"{recipe.name} {key.model_name}"):
+                self.labels.columns = list(range(len(labels)))
         #: The onnx or openvino runtime of :attr:`labels` (None on torch).
         self.runtime: Optional[Runtime] = None
         if key.backend != "torch":
@@ -244,12 +245,11 @@ class GenerativeModel:
         return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
 
     def _forward(self, rows: list[list[int]], activation: str) -> torch.Tensor:
-        input_ids, mask = self._arrays(rows)
         if self.runtime is not None:  # only the forward pass changes
+            input_ids, mask = self._arrays(rows)
             logits = torch.from_numpy(self.runtime.run({"input_ids": input_ids, "attention_mask": mask})[0])
         else:
-            ids, attention = torch.from_numpy(input_ids).to(self.device), torch.from_numpy(mask).to(self.device)
-            logits = self.labels(ids, attention).float()
+            logits = self.labels(*self._tensors(rows)).float()
         raw = logits[:, 0] - logits[:, 1] if logits.shape[1] > 1 else logits[:, 0]
         if activation == "sigmoid" or (activation == "auto" and self.recipe.score == "p_true"):
             return torch.sigmoid(raw)
