@@ -554,10 +554,14 @@ def _save_onnx(source: Path, target: Path) -> None:
         onnx.save(model, str(target))
 
 
+#: Weights past this many bytes go in files beside the ONNX graph: one protobuf file holds at
+#: most 2 GB, and the graph needs a margin of its own.
+_ONE_FILE_WEIGHTS = 1_800_000_000
+
+
 def _over_2gb(model: Any) -> bool:
-    """Whether ``model``'s weights pass what one protobuf file can hold (2 GB, less a margin for
-    the graph)."""
-    return sum(tensor.ByteSize() for tensor in model.graph.initializer) > 1_800_000_000
+    """Whether ``model``'s weights pass what one protobuf file can hold."""
+    return sum(tensor.ByteSize() for tensor in model.graph.initializer) > _ONE_FILE_WEIGHTS
 
 
 def _quantize_int8(source: Path, target: Path) -> None:
@@ -571,7 +575,7 @@ def _quantize_int8(source: Path, target: Path) -> None:
         quantize_dynamic(
             str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
             # the float32 weights' size (with the files beside the graph) bounds the int8 graph's
-            use_external_data_format=sum(p.stat().st_size for p in source.parent.iterdir()) > 1_800_000_000,
+            use_external_data_format=sum(p.stat().st_size for p in source.parent.iterdir()) > _ONE_FILE_WEIGHTS,
             # the fused graph's contrib ops (Attention, SkipLayerNormalization) defeat shape
             # inference; their weights are float32
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
